@@ -1,0 +1,459 @@
+//! The right-hand side of a comparison (`= "UpdateTrail"`, `!= 123.123.*`,
+//! `> 1e3`, `= %Trail%`) and how it compares with a value from a log event.
+
+use std::cmp::Ordering;
+
+use super::error::FilterError;
+use super::lex::Cursor;
+use super::regex::RegexMatcher;
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// Reads an operator at the cursor, if there is one.
+    pub(crate) fn read(cur: &mut Cursor<'_>) -> Option<CmpOp> {
+        // Longest first.
+        for (text, op) in [
+            ("!=", CmpOp::Ne),
+            ("<=", CmpOp::Le),
+            (">=", CmpOp::Ge),
+            ("=", CmpOp::Eq),
+            ("<", CmpOp::Lt),
+            (">", CmpOp::Gt),
+        ] {
+            if cur.eat_str(text) {
+                return Some(op);
+            }
+        }
+        None
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+
+    fn is_equality(self) -> bool {
+        matches!(self, CmpOp::Eq | CmpOp::Ne)
+    }
+}
+
+/// An exact decimal number: `0.d1d2d3… × 10^exp`, with no leading or
+/// trailing zero digit (zero has no digits). Compares exactly, whatever the
+/// number of digits or the exponent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decimal {
+    negative: bool,
+    digits: Vec<u8>,
+    exp: i64,
+}
+
+/// Exponents are clamped to this magnitude; beyond it every number compares
+/// the same as at it, which is far outside anything a log event holds.
+const EXP_CLAMP: i64 = 1_000_000_000_000;
+
+impl Decimal {
+    /// Parses the number forms filter patterns accept: an optional sign,
+    /// digits with an optional fraction (or a fraction alone), and an
+    /// optional exponent `e`/`E` with an optional sign.
+    pub(crate) fn parse(s: &str) -> Option<Decimal> {
+        let b = s.as_bytes();
+        let mut i = 0usize;
+        let mut negative = false;
+        match b.first() {
+            Some(b'-') => {
+                negative = true;
+                i = 1;
+            }
+            Some(b'+') => i = 1,
+            _ => {}
+        }
+        let mut mantissa: Vec<u8> = Vec::new();
+        let mut int_len: i64 = 0;
+        while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            mantissa.push(d - b'0');
+            int_len += 1;
+            i += 1;
+        }
+        let mut frac_len = 0usize;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+                mantissa.push(d - b'0');
+                frac_len += 1;
+                i += 1;
+            }
+        }
+        if int_len == 0 && frac_len == 0 {
+            return None;
+        }
+        let mut e: i64 = 0;
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            let mut e_neg = false;
+            match b.get(i) {
+                Some(b'-') => {
+                    e_neg = true;
+                    i += 1;
+                }
+                Some(b'+') => i += 1,
+                _ => {}
+            }
+            let mut seen = false;
+            while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+                seen = true;
+                e = e.saturating_mul(10).saturating_add(i64::from(d - b'0')).min(EXP_CLAMP);
+                i += 1;
+            }
+            if !seen {
+                return None;
+            }
+            if e_neg {
+                e = -e;
+            }
+        }
+        if i != b.len() {
+            return None;
+        }
+        // Normalise: drop leading zeros (moving the point), then trailing zeros.
+        let lead = mantissa.iter().take_while(|d| **d == 0).count();
+        let mut exp = int_len.saturating_add(e);
+        let digits: Vec<u8> = mantissa.get(lead..).unwrap_or(&[]).to_vec();
+        exp = exp.saturating_sub(i64::try_from(lead).unwrap_or(i64::MAX));
+        let mut digits = digits;
+        while digits.last() == Some(&0) {
+            digits.pop();
+        }
+        if digits.is_empty() {
+            return Some(Decimal {
+                negative: false,
+                digits,
+                exp: 0,
+            });
+        }
+        Some(Decimal {
+            negative,
+            digits,
+            exp,
+        })
+    }
+
+    fn is_zero(&self) -> bool {
+        self.digits.is_empty()
+    }
+
+    fn cmp_magnitude(&self, other: &Decimal) -> Ordering {
+        match (self.is_zero(), other.is_zero()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            (false, false) => self
+                .exp
+                .cmp(&other.exp)
+                .then_with(|| self.digits.cmp(&other.digits)),
+        }
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.negative, other.negative) {
+            (false, true) => Ordering::Greater,
+            (true, false) => Ordering::Less,
+            (false, false) => self.cmp_magnitude(other),
+            (true, true) => other.cmp_magnitude(self),
+        }
+    }
+}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A `*` wildcard pattern, matched in linear time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Glob {
+    /// The literal pieces between the stars; at least two.
+    parts: Vec<String>,
+}
+
+impl Glob {
+    fn new(text: &str) -> Glob {
+        Glob {
+            parts: text.split('*').map(str::to_string).collect(),
+        }
+    }
+
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        let (Some(first), Some(last)) = (self.parts.first(), self.parts.last()) else {
+            return false;
+        };
+        if self.parts.len() < 2 {
+            return text == first;
+        }
+        if text.len() < first.len() + last.len()
+            || !text.starts_with(first.as_str())
+            || !text.ends_with(last.as_str())
+        {
+            return false;
+        }
+        let end = text.len() - last.len();
+        let mut pos = first.len();
+        let middle = self.parts.get(1..self.parts.len() - 1).unwrap_or(&[]);
+        for part in middle {
+            if part.is_empty() {
+                continue;
+            }
+            let Some(hay) = text.get(pos..end) else {
+                return false;
+            };
+            match memchr::memmem::find(hay.as_bytes(), part.as_bytes()) {
+                Some(found) => pos += found + part.len(),
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// What a value from the log event is compared with.
+#[derive(Debug, Clone)]
+pub(crate) enum Matcher {
+    /// A string without wildcards: exact, case-sensitive equality.
+    Exact(String),
+    /// A string with `*` wildcards.
+    Glob(Glob),
+    /// An unquoted number: numeric comparison.
+    Number { value: Decimal, text: String },
+    /// A `%regex%`: matches when found anywhere in the value.
+    Regex(Box<RegexMatcher>),
+}
+
+/// A scalar taken from a log event: a JSON string, number or boolean, or a
+/// space-delimited field (always a string).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scalar<'v> {
+    Str(&'v str),
+    Num(&'v serde_json::Number),
+    Bool(bool),
+}
+
+impl Scalar<'_> {
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Scalar::Str(s) => std::borrow::Cow::Borrowed(s),
+            Scalar::Num(n) => std::borrow::Cow::Owned(n.to_string()),
+            Scalar::Bool(true) => std::borrow::Cow::Borrowed("true"),
+            Scalar::Bool(false) => std::borrow::Cow::Borrowed("false"),
+        }
+    }
+
+    /// The scalar as a number: a JSON number, or a string that is a number.
+    fn number(&self) -> Option<Decimal> {
+        match self {
+            Scalar::Str(s) => Decimal::parse(s),
+            Scalar::Num(n) => Decimal::parse(&n.to_string()),
+            Scalar::Bool(_) => None,
+        }
+    }
+}
+
+/// `op value`, the part of a condition after the selector or field name.
+#[derive(Debug, Clone)]
+pub(crate) struct Comparison {
+    pub(crate) op: CmpOp,
+    pub(crate) matcher: Matcher,
+}
+
+impl Comparison {
+    /// Reads `op value` at the cursor. `stop` tells which characters end an
+    /// unquoted value in this grammar. Returns the comparison and whether it
+    /// holds a regular expression.
+    pub(crate) fn read(
+        cur: &mut Cursor<'_>,
+        subject: &str,
+        stop: fn(char) -> bool,
+    ) -> Result<Comparison, FilterError> {
+        let op_at = cur.pos();
+        let Some(op) = CmpOp::read(cur) else {
+            return Err(FilterError::syntax(
+                op_at,
+                format!(
+                    "expected an operator (=, !=, <, <=, >, >=) after `{subject}`, found {}",
+                    cur.describe_here()
+                ),
+            ));
+        };
+        if op == CmpOp::Eq && cur.peek() == Some('=') {
+            return Err(FilterError::syntax(op_at, "`==` is not an operator; write `=`"));
+        }
+        cur.skip_ws();
+        let at = cur.pos();
+        let matcher = match cur.peek() {
+            Some('"') => {
+                let s = cur.quoted()?;
+                if s.contains('*') {
+                    Matcher::Glob(Glob::new(&s))
+                } else {
+                    Matcher::Exact(s)
+                }
+            }
+            Some('%') => {
+                let (body, body_at) = cur.regex_body()?;
+                Matcher::Regex(Box::new(RegexMatcher::new(&body, body_at)?))
+            }
+            _ => {
+                let token = cur.take_while(|c| !stop(c));
+                if token.is_empty() {
+                    return Err(FilterError::syntax(
+                        at,
+                        format!(
+                            "expected a value after `{subject} {}`, found {}",
+                            op.symbol(),
+                            cur.describe_here()
+                        ),
+                    ));
+                }
+                if let Some((i, c)) = token
+                    .chars()
+                    .enumerate()
+                    .find(|(_, c)| !c.is_ascii() || matches!(c, '@' | '$' | '\\' | '\'' | '%' | '`'))
+                {
+                    return Err(FilterError::syntax(
+                        at + i,
+                        format!(
+                            "value `{token}` contains `{c}`; values with such characters must be \
+                             enclosed in double quotes, e.g. \"{token}\""
+                        ),
+                    ));
+                }
+                if token.contains('*') {
+                    Matcher::Glob(Glob::new(&token))
+                } else if let Some(value) = Decimal::parse(&token) {
+                    Matcher::Number { value, text: token }
+                } else {
+                    Matcher::Exact(token)
+                }
+            }
+        };
+        if !op.is_equality() && !matches!(matcher, Matcher::Number { .. }) {
+            return Err(FilterError::syntax(
+                at,
+                format!(
+                    "`{}` compares numbers, but the value after it is not a number; use `=` or `!=` \
+                     to compare strings",
+                    op.symbol()
+                ),
+            ));
+        }
+        Ok(Comparison { op, matcher })
+    }
+
+    pub(crate) fn has_regex(&self) -> bool {
+        matches!(self.matcher, Matcher::Regex(_))
+    }
+
+    /// Whether a scalar of the log event satisfies the comparison.
+    pub(crate) fn holds(&self, v: Scalar<'_>) -> bool {
+        match self.op {
+            CmpOp::Eq => self.equals(v),
+            CmpOp::Ne => !self.equals(v),
+            op => {
+                let Matcher::Number { value, .. } = &self.matcher else {
+                    return false;
+                };
+                let Some(n) = v.number() else {
+                    return false;
+                };
+                let ord = n.cmp(value);
+                match op {
+                    CmpOp::Lt => ord == Ordering::Less,
+                    CmpOp::Le => ord != Ordering::Greater,
+                    CmpOp::Gt => ord == Ordering::Greater,
+                    _ => ord != Ordering::Less,
+                }
+            }
+        }
+    }
+
+    fn equals(&self, v: Scalar<'_>) -> bool {
+        match &self.matcher {
+            Matcher::Exact(s) => v.text() == s.as_str(),
+            Matcher::Glob(g) => g.is_match(&v.text()),
+            Matcher::Regex(r) => r.is_match(&v.text()),
+            Matcher::Number { value, text } => match v {
+                Scalar::Bool(_) => false,
+                Scalar::Str(s) if s == text => true,
+                _ => v.number().is_some_and(|n| &n == value),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        match Decimal::parse(s) {
+            Some(v) => v,
+            None => panic!("{s} should parse"),
+        }
+    }
+
+    #[test]
+    fn decimal_forms() {
+        for s in ["0", "-0", "+1", "1.", ".5", "1e3", "1E+3", "1e-3", "-2.50e2", "007"] {
+            assert!(Decimal::parse(s).is_some(), "{s}");
+        }
+        for s in ["", "-", ".", "e3", "1e", "1e+", "1.2.3", "0x10", "1_000", "NaN", "Infinity", " 1"] {
+            assert!(Decimal::parse(s).is_none(), "{s}");
+        }
+    }
+
+    #[test]
+    fn decimal_order() {
+        assert_eq!(d("1e3"), d("1000"));
+        assert_eq!(d("1000.000"), d("+1000"));
+        assert_eq!(d("-0"), d("0.0"));
+        assert_eq!(d("0.001"), d("1e-3"));
+        assert!(d("10e-3") < d("0.011"));
+        assert!(d("-5") < d("-4.99"));
+        assert!(d("-5") < d("0"));
+        assert!(d("12345678901234567891") > d("12345678901234567890"));
+        assert!(d("1e999999999999999999999") > d("1e100"));
+        assert!(d("55.5") >= d("55.50"));
+    }
+
+    #[test]
+    fn glob() {
+        let g = Glob::new("*Event");
+        assert!(g.is_match("PutEvent") && g.is_match("Event") && !g.is_match("Events"));
+        let g = Glob::new("Ev*ent");
+        assert!(g.is_match("Event") && g.is_match("Ev-ent") && !g.is_match("Evnt"));
+        let g = Glob::new("a*b*c");
+        assert!(g.is_match("abc") && g.is_match("aXbYc") && !g.is_match("acb"));
+        let g = Glob::new("ab*ba");
+        assert!(!g.is_match("aba"), "prefix and suffix must not overlap");
+        assert!(Glob::new("*").is_match(""));
+        assert!(Glob::new("**").is_match("x"));
+        assert!(Glob::new("*.html*").is_match("GET /index.html HTTP/1.0"));
+    }
+}

@@ -1,0 +1,136 @@
+//! The EventBridge event-pattern language, as AWS defines it.
+//!
+//! A pattern is parsed and validated once ([`EventPattern::parse`]); any
+//! number of patterns compile into one [`PatternSet`] that reports every
+//! pattern matching an event. Semantics follow the EventBridge user guide
+//! ("Creating event patterns", "Comparison operators", "Arrays in event
+//! patterns") and, where it is silent, AWS's own engine, event-ruler. The
+//! conformance suite in `shared/tests/data/event-patterns.json` pins each
+//! rule with its source.
+
+mod cidr;
+mod cond;
+mod numeric;
+mod parse;
+mod set;
+mod value;
+mod wildcard;
+
+pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_LEN, MAX_WILDCARDS};
+pub use set::{PatternSet, Scratch};
+
+pub use numeric::RangeError;
+
+/// A validated event pattern.
+#[derive(Debug, Clone)]
+pub struct EventPattern {
+    conjunctions: Vec<parse::Conjunction>,
+    text: String,
+}
+
+impl EventPattern {
+    /// Parse and validate pattern text as EventBridge does.
+    pub fn parse(text: &str) -> Result<EventPattern, PatternError> {
+        Ok(EventPattern { conjunctions: parse::parse(text)?, text: text.to_string() })
+    }
+
+    /// Validate a pattern already held as JSON.
+    pub fn from_value(value: &serde_json::Value) -> Result<EventPattern, PatternError> {
+        let text = value.to_string();
+        if text.len() > MAX_PATTERN_LEN {
+            return Err(PatternError::new("", Problem::TooLong(text.len())));
+        }
+        Ok(EventPattern { conjunctions: parse::from_value(value)?, text })
+    }
+
+    /// The pattern as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether this one pattern matches the event (compiles a set of one:
+    /// to match many events, build a [`PatternSet`] once).
+    pub fn matches(&self, event: &serde_json::Value) -> bool {
+        !PatternSet::new([self]).matches(event).is_empty()
+    }
+}
+
+/// A pattern EventBridge would refuse: where in the pattern, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{problem}", if location.is_empty() { String::new() } else { format!("at \"{location}\": ") })]
+pub struct PatternError {
+    /// The dotted path of the offending field (`detail.eventName[1]`), empty
+    /// for the pattern as a whole.
+    pub location: String,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl PatternError {
+    fn new(location: impl Into<String>, problem: Problem) -> PatternError {
+        PatternError { location: location.into(), problem }
+    }
+}
+
+/// What is wrong with a refused pattern.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    #[error("the pattern is not valid JSON: {0}")]
+    Json(String),
+    #[error("an event pattern must be a JSON object such as {{\"source\": [\"aws.iam\"]}}")]
+    NotAnObject,
+    #[error("the pattern is {0} characters long; EventBridge allows at most {MAX_PATTERN_LEN}")]
+    TooLong(usize),
+    #[error("the pattern nests too deeply")]
+    TooDeep,
+    #[error("an object in a pattern must name at least one field to match")]
+    EmptyObject,
+    #[error("a field's match values must be an array such as [\"value\"], not {0}")]
+    LeafNotArray(&'static str),
+    #[error("an empty array matches nothing: list at least one value")]
+    EmptyArray,
+    #[error("arrays cannot be nested inside a field's match values")]
+    NestedArray,
+    #[error("\"$or\" takes an array of at least two pattern objects")]
+    OrShape,
+    #[error("the pattern expands into more than {MAX_COMBINATIONS} \"$or\" combinations; split it into several rules")]
+    TooManyCombinations,
+    #[error("an operator object must have exactly one key, such as {{\"prefix\": \"us-\"}}")]
+    OperatorShape,
+    #[error("unknown operator \"{name}\"; the operators are {known}")]
+    UnknownOperator { name: String, known: &'static str },
+    #[error("\"{operator}\" takes {expected}")]
+    OperatorArgument { operator: String, expected: &'static str },
+    #[error("invalid numeric range: {0}")]
+    Numeric(RangeError),
+    #[error("\"{0}\" is not a CIDR block such as \"10.0.0.0/24\" or \"2001:db8::/32\"")]
+    BadCidr(String),
+    #[error("consecutive wildcard characters at position {at} are not allowed; use a single \"*\"")]
+    WildcardConsecutive { at: usize },
+    #[error("invalid escape at position {at}: in a wildcard only \"\\*\" and \"\\\\\" are escapes")]
+    WildcardEscape { at: usize },
+    #[error("the wildcard pattern has {0} \"*\"; more than {MAX_WILDCARDS} makes the rule too complex")]
+    WildcardTooComplex(usize),
+}
+
+impl std::fmt::Display for RangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RangeError::Shape => f.write_str("use [\"op\", number] or [\"op\", number, \"op\", number]"),
+            RangeError::Operator(op) => write!(f, "unknown operator \"{op}\"; use <, <=, =, >, >="),
+            RangeError::NotANumber(v) => write!(f, "{v} is not a number"),
+            RangeError::OutOfRange(n) => write!(
+                f,
+                "{n} is outside the range EventBridge compares (-5.0e9 to 5.0e9)"
+            ),
+            RangeError::Bounds => f.write_str(
+                "give at most one lower bound (>, >=) and one upper bound (<, <=), or \"=\" alone",
+            ),
+            RangeError::Empty => f.write_str("the lower bound must be below the upper bound"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

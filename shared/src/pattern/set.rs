@@ -1,0 +1,462 @@
+//! Many patterns compiled into one structure.
+//!
+//! Compilation builds a trie of the field paths the patterns name, so that
+//! reading an event visits only those paths, and an index from leaf values
+//! to the conjunctions they may satisfy. Each conjunction is indexed on its
+//! most selective field (the one whose values the fewest other
+//! conjunctions share: `eventName` rather than `detail-type`), so an event
+//! wakes only the conjunctions its own values point at; those are then
+//! checked field by field, with array consistency. Adding rules adds
+//! entries to hash maps, not work per event.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::cond::{fold, Cond};
+use super::parse::Conjunction;
+use super::value::{ExactIndex, Scalar};
+use super::EventPattern;
+
+type PathId = u32;
+type SubId = u32;
+
+/// A set of compiled event patterns, matched together.
+#[derive(Debug, Clone, Default)]
+pub struct PatternSet {
+    trie: Vec<TrieNode>,
+    subs: Vec<Sub>,
+    anchors: Vec<Anchor>,
+    unanchored: Vec<SubId>,
+    patterns: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TrieNode {
+    children: HashMap<Box<str>, u32>,
+    path: Option<PathId>,
+}
+
+/// One conjunction of one pattern (a pattern with `$or` has several).
+#[derive(Debug, Clone)]
+struct Sub {
+    pattern: u32,
+    fields: Vec<SubField>,
+}
+
+#[derive(Debug, Clone)]
+struct SubField {
+    path: PathId,
+    conds: Vec<Cond>,
+    /// `exists: false` is among the conditions: no leaf at all satisfies it.
+    absent_ok: bool,
+}
+
+/// The index of one path: which conjunctions a leaf there may wake.
+#[derive(Debug, Clone, Default)]
+struct Anchor {
+    exact: ExactIndex<SubId>,
+    folded: HashMap<Box<str>, Vec<SubId>>,
+    present: Vec<SubId>,
+}
+
+/// Reusable per-event working memory, so matching does not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    leaves: Vec<Leaf>,
+    /// (array id, element index) pairs; each leaf owns a range of them.
+    members: Vec<(u32, u32)>,
+    /// Per path: the generation it was last seen in and its first leaf.
+    heads: Vec<(u32, u32)>,
+    /// Per leaf: the next leaf at the same path (`u32::MAX` ends the list).
+    next: Vec<u32>,
+    sub_gen: Vec<u32>,
+    pattern_gen: Vec<u32>,
+    generation: u32,
+    candidates: Vec<SubId>,
+    choice: Vec<(u32, u32)>,
+    pool: Vec<u32>,
+    binding: Vec<(u32, u32)>,
+    arrays: u32,
+    folded: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Leaf {
+    path: PathId,
+    value: ScalarOwned,
+    members: (u32, u32),
+}
+
+/// A leaf value whose string lives in the event; stored as a raw pointer
+/// range would be unsafe, so the scratch keeps an index into the event
+/// walk instead. Strings are re-borrowed through `Event`.
+#[derive(Debug, Clone, Copy)]
+enum ScalarOwned {
+    Str(u32),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+const NONE: u32 = u32::MAX;
+/// Deeper parts of an event are not read (serde_json refuses JSON nested
+/// past 128 anyway; this guards values built in code).
+const MAX_EVENT_DEPTH: usize = 256;
+
+impl PatternSet {
+    /// Compile patterns; pattern `i` is reported as `i` by [`PatternSet::matches`].
+    pub fn new<'p>(patterns: impl IntoIterator<Item = &'p EventPattern>) -> PatternSet {
+        let mut set = PatternSet { trie: vec![TrieNode::default()], ..Default::default() };
+        let mut subs: Vec<(u32, &Conjunction)> = Vec::new();
+        for (i, p) in patterns.into_iter().enumerate() {
+            subs.extend(p.conjunctions.iter().map(|c| (i as u32, c)));
+            set.patterns = i + 1;
+        }
+        for (pattern, conj) in &subs {
+            let fields = conj
+                .iter()
+                .map(|f| SubField {
+                    path: set.intern(&f.path),
+                    conds: f.conds.clone(),
+                    absent_ok: f.conds.iter().any(|c| matches!(c, Cond::Absent)),
+                })
+                .collect();
+            set.subs.push(Sub { pattern: *pattern, fields });
+        }
+        set.build_anchors();
+        set
+    }
+
+    /// The number of patterns compiled in.
+    pub fn len(&self) -> usize {
+        self.patterns
+    }
+
+    /// Whether no pattern was compiled in.
+    pub fn is_empty(&self) -> bool {
+        self.patterns == 0
+    }
+
+    fn intern(&mut self, path: &[Box<str>]) -> PathId {
+        let mut node = 0usize;
+        for seg in path {
+            let next = self.trie.len() as u32;
+            let child = *self.trie[node].children.entry(seg.clone()).or_insert(next);
+            if child == next {
+                self.trie.push(TrieNode::default());
+            }
+            node = child as usize;
+        }
+        if let Some(id) = self.trie[node].path {
+            return id;
+        }
+        let id = self.anchors.len() as PathId;
+        self.anchors.push(Anchor::default());
+        self.trie[node].path = Some(id);
+        id
+    }
+
+    /// Choose each conjunction's anchor: the indexable field whose values
+    /// are shared by the fewest conjunctions.
+    fn build_anchors(&mut self) {
+        let mut shared: HashMap<(PathId, String), usize> = HashMap::new();
+        for sub in &self.subs {
+            for f in &sub.fields {
+                for key in index_keys(f) {
+                    *shared.entry((f.path, key)).or_default() += 1;
+                }
+            }
+        }
+        for (id, sub) in self.subs.iter().enumerate() {
+            let id = id as SubId;
+            let best = sub
+                .fields
+                .iter()
+                .filter(|f| indexable(f))
+                .min_by_key(|f| {
+                    index_keys(f).iter().map(|k| shared.get(&(f.path, k.clone())).copied().unwrap_or(0)).sum::<usize>()
+                });
+            let Some(field) = best else {
+                self.unanchored.push(id);
+                continue;
+            };
+            let anchor = &mut self.anchors[field.path as usize];
+            for cond in &field.conds {
+                match cond {
+                    Cond::Exact(lit) => anchor.exact.insert(lit, id),
+                    Cond::EqualsIgnoreCase(s) => anchor.folded.entry(s.clone()).or_default().push(id),
+                    Cond::Exists => anchor.present.push(id),
+                    _ => {}
+                }
+            }
+        }
+        for a in &mut self.anchors {
+            for list in a.folded.values_mut() {
+                list.dedup();
+            }
+            a.present.dedup();
+        }
+    }
+
+    /// The indices of the patterns that match this event, ascending.
+    pub fn matches(&self, event: &Value) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.matches_into(event, &mut Scratch::default(), &mut out);
+        out
+    }
+
+    /// [`PatternSet::matches`] into `out` (cleared first), reusing `scratch`.
+    pub fn matches_into(&self, event: &Value, scratch: &mut Scratch, out: &mut Vec<usize>) {
+        out.clear();
+        let mut strings: Vec<&str> = Vec::new();
+        scratch.reset(self);
+        self.walk(event, 0, scratch, &mut strings, 0);
+        let s = scratch;
+        // Link the leaves of each path.
+        for (i, leaf) in s.leaves.iter().enumerate() {
+            let head = &mut s.heads[leaf.path as usize];
+            if head.0 != s.generation {
+                *head = (s.generation, NONE);
+            }
+            s.next[i] = head.1;
+            head.1 = i as u32;
+        }
+        // Wake the conjunctions anchored on the leaves' values.
+        for i in 0..s.leaves.len() {
+            let leaf = s.leaves[i];
+            let anchor = &self.anchors[leaf.path as usize];
+            let value = leaf.value.get(&strings);
+            for &sub in anchor.exact.get(value) {
+                wake(s, sub);
+            }
+            for &sub in &anchor.present {
+                wake(s, sub);
+            }
+            if !anchor.folded.is_empty() {
+                if let Scalar::Str(text) = value {
+                    s.folded.clear();
+                    s.folded.push_str(&fold(text));
+                    if let Some(subs) = anchor.folded.get(s.folded.as_str()) {
+                        for &sub in subs {
+                            wake(s, sub);
+                        }
+                    }
+                }
+            }
+        }
+        for &sub in &self.unanchored {
+            wake(s, sub);
+        }
+        let candidates = std::mem::take(&mut s.candidates);
+        for &sub in &candidates {
+            let sub = &self.subs[sub as usize];
+            let pattern = sub.pattern as usize;
+            if s.pattern_gen[pattern] != s.generation && self.verify(sub, s, &strings) {
+                s.pattern_gen[pattern] = s.generation;
+                out.push(pattern);
+            }
+        }
+        s.candidates = candidates;
+        out.sort_unstable();
+    }
+
+    /// Collect the leaves of the paths the patterns name.
+    fn walk<'e>(&self, v: &'e Value, node: usize, s: &mut Scratch, strings: &mut Vec<&'e str>, depth: usize) {
+        if depth > MAX_EVENT_DEPTH {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                let children = &self.trie[node].children;
+                if children.is_empty() {
+                    return;
+                }
+                for (k, child) in map {
+                    if let Some(&n) = children.get(k.as_str()) {
+                        self.walk(child, n as usize, s, strings, depth + 1);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                let array = s.arrays;
+                s.arrays += 1;
+                for (i, item) in items.iter().enumerate() {
+                    if item.is_object() || item.is_array() {
+                        s.binding.push((array, i as u32));
+                        self.walk(item, node, s, strings, depth + 1);
+                        s.binding.pop();
+                    } else {
+                        self.walk(item, node, s, strings, depth + 1);
+                    }
+                }
+            }
+            scalar => {
+                let Some(path) = self.trie[node].path else {
+                    return;
+                };
+                let value = match scalar {
+                    Value::String(text) => {
+                        strings.push(text);
+                        ScalarOwned::Str(strings.len() as u32 - 1)
+                    }
+                    other => match Scalar::of(other) {
+                        Some(Scalar::Num(n)) => ScalarOwned::Num(n),
+                        Some(Scalar::Bool(b)) => ScalarOwned::Bool(b),
+                        _ => ScalarOwned::Null,
+                    },
+                };
+                let start = s.members.len() as u32;
+                s.members.extend_from_slice(&s.binding);
+                s.leaves.push(Leaf { path, value, members: (start, s.binding.len() as u32) });
+                s.next.push(NONE);
+            }
+        }
+    }
+
+    /// Whether every field of the conjunction holds, on leaves that come
+    /// from the same element of every array they share.
+    fn verify(&self, sub: &Sub, s: &mut Scratch, strings: &[&str]) -> bool {
+        s.choice.clear();
+        s.pool.clear();
+        for field in &sub.fields {
+            let (gen, first) = s.heads[field.path as usize];
+            let mut leaf = if gen == s.generation { first } else { NONE };
+            if leaf == NONE {
+                if field.absent_ok {
+                    continue;
+                }
+                return false;
+            }
+            let start = s.pool.len() as u32;
+            let mut free = false;
+            while leaf != NONE {
+                let l = s.leaves[leaf as usize];
+                if field.conds.iter().any(|c| c.matches(l.value.get(strings))) {
+                    if l.members.1 == 0 {
+                        free = true;
+                        break;
+                    }
+                    s.pool.push(leaf);
+                }
+                leaf = s.next[leaf as usize];
+            }
+            if free {
+                s.pool.truncate(start as usize);
+                continue;
+            }
+            if s.pool.len() as u32 == start {
+                return false;
+            }
+            s.choice.push((start, s.pool.len() as u32));
+        }
+        if s.choice.len() <= 1 {
+            return true;
+        }
+        s.choice.sort_by_key(|(a, b)| b - a);
+        s.binding.clear();
+        consistent(s, 0)
+    }
+}
+
+/// Pick one leaf per constrained field such that no two disagree on the
+/// element of an array they both sit in.
+fn consistent(s: &mut Scratch, field: usize) -> bool {
+    let Some(&(start, end)) = s.choice.get(field) else {
+        return true;
+    };
+    for at in start..end {
+        let leaf = s.leaves[s.pool[at as usize] as usize];
+        let (m0, mn) = leaf.members;
+        let members = &s.members[m0 as usize..(m0 + mn) as usize];
+        let clash = members
+            .iter()
+            .any(|&(arr, idx)| s.binding.iter().any(|&(a, i)| a == arr && i != idx));
+        if clash {
+            continue;
+        }
+        let mark = s.binding.len();
+        for i in m0..m0 + mn {
+            let m = s.members[i as usize];
+            if !s.binding.contains(&m) {
+                s.binding.push(m);
+            }
+        }
+        if consistent(s, field + 1) {
+            return true;
+        }
+        s.binding.truncate(mark);
+    }
+    false
+}
+
+fn wake(s: &mut Scratch, sub: SubId) {
+    let g = &mut s.sub_gen[sub as usize];
+    if *g != s.generation {
+        *g = s.generation;
+        s.candidates.push(sub);
+    }
+}
+
+/// A field can anchor its conjunction when a leaf that satisfies it is
+/// found by lookup: exact values, case-folded values, or mere presence.
+fn indexable(f: &SubField) -> bool {
+    !f.conds.is_empty()
+        && f.conds.iter().all(|c| matches!(c, Cond::Exact(_) | Cond::EqualsIgnoreCase(_) | Cond::Exists))
+}
+
+/// The index keys of an indexable field, for counting how widely they are
+/// shared. Presence is shared by every conjunction on the path, so it
+/// counts heavily.
+fn index_keys(f: &SubField) -> Vec<String> {
+    if !indexable(f) {
+        return Vec::new();
+    }
+    f.conds
+        .iter()
+        .map(|c| match c {
+            Cond::Exact(lit) => format!("={lit:?}"),
+            Cond::EqualsIgnoreCase(s) => format!("~{s}"),
+            _ => "exists".to_string(),
+        })
+        .collect()
+}
+
+impl Scratch {
+    fn reset(&mut self, set: &PatternSet) {
+        self.leaves.clear();
+        self.members.clear();
+        self.next.clear();
+        self.candidates.clear();
+        self.binding.clear();
+        self.arrays = 0;
+        if self.heads.len() != set.anchors.len() {
+            self.heads = vec![(0, NONE); set.anchors.len()];
+        }
+        if self.sub_gen.len() != set.subs.len() {
+            self.sub_gen = vec![0; set.subs.len()];
+        }
+        if self.pattern_gen.len() != set.patterns {
+            self.pattern_gen = vec![0; set.patterns];
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Stamps from 2^32 events ago could collide: start afresh.
+            self.heads.iter_mut().for_each(|h| *h = (0, NONE));
+            self.sub_gen.iter_mut().for_each(|g| *g = 0);
+            self.pattern_gen.iter_mut().for_each(|g| *g = 0);
+            self.generation = 1;
+        }
+    }
+}
+
+impl ScalarOwned {
+    fn get<'e>(self, strings: &[&'e str]) -> Scalar<'e> {
+        match self {
+            ScalarOwned::Str(i) => Scalar::Str(strings.get(i as usize).copied().unwrap_or("")),
+            ScalarOwned::Num(n) => Scalar::Num(n),
+            ScalarOwned::Bool(b) => Scalar::Bool(b),
+            ScalarOwned::Null => Scalar::Null,
+        }
+    }
+}

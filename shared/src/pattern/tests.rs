@@ -1,0 +1,67 @@
+//! Unit tests of the engine's moving parts; the operator-by-operator
+//! conformance suite is `shared/tests/pattern_conformance.rs`.
+
+use serde_json::json;
+
+use super::*;
+
+fn pat(p: serde_json::Value) -> EventPattern {
+    EventPattern::from_value(&p).expect("valid pattern")
+}
+
+#[test]
+fn fields_and_values_or() {
+    let p = pat(json!({"source": ["aws.ec2", "aws.iam"], "detail": {"eventName": ["RunInstances"]}}));
+    assert!(p.matches(&json!({"source": "aws.iam", "detail": {"eventName": "RunInstances"}})));
+    assert!(!p.matches(&json!({"source": "aws.s3", "detail": {"eventName": "RunInstances"}})));
+    assert!(!p.matches(&json!({"source": "aws.iam", "detail": {}})));
+}
+
+#[test]
+fn array_consistency() {
+    // Fields matched inside an array of objects must come from one element.
+    let p = pat(json!({"a": {"b": [1], "c": [4]}}));
+    assert!(!p.matches(&json!({"a": [{"b": 1, "c": 2}, {"b": 3, "c": 4}]})));
+    assert!(p.matches(&json!({"a": [{"b": 1, "c": 2}, {"b": 1, "c": 4}]})));
+}
+
+#[test]
+fn set_reports_every_match_once() {
+    let ps = [
+        pat(json!({"source": ["aws.iam"]})),
+        pat(json!({"$or": [{"source": ["aws.iam"]}, {"region": ["eu-west-1"]}]})),
+        pat(json!({"source": ["aws.s3"]})),
+        pat(json!({"detail": {"errorCode": [{"exists": false}]}})),
+    ];
+    let set = PatternSet::new(&ps);
+    assert_eq!(set.matches(&json!({"source": "aws.iam", "region": "eu-west-1", "detail": {}})), vec![0, 1, 3]);
+    assert_eq!(set.matches(&json!({"source": "aws.s3", "detail": {"errorCode": "x"}})), vec![2]);
+}
+
+#[test]
+fn scratch_is_reusable() {
+    let ps = [pat(json!({"a": ["x"]})), pat(json!({"b": [{"prefix": "y"}]}))];
+    let set = PatternSet::new(&ps);
+    let mut scratch = Scratch::default();
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        set.matches_into(&json!({"a": "x"}), &mut scratch, &mut out);
+        assert_eq!(out, vec![0]);
+        set.matches_into(&json!({"b": "yes"}), &mut scratch, &mut out);
+        assert_eq!(out, vec![1]);
+        set.matches_into(&json!({}), &mut scratch, &mut out);
+        assert!(out.is_empty());
+    }
+}
+
+#[test]
+fn errors_name_the_place() {
+    let e = EventPattern::parse(r#"{"detail": {"eventName": [{"prefixx": "Put"}]}}"#).unwrap_err();
+    assert_eq!(e.location, "detail.eventName[0]");
+    assert!(e.to_string().contains("prefixx"), "{e}");
+    let e = EventPattern::parse(r#"{"source": "aws.ec2"}"#).unwrap_err();
+    assert_eq!(e.location, "source");
+    assert!(matches!(e.problem, Problem::LeafNotArray("a string")));
+    let long = format!(r#"{{"source": ["{}"]}}"#, "x".repeat(MAX_PATTERN_LEN));
+    assert!(matches!(EventPattern::parse(&long).unwrap_err().problem, Problem::TooLong(_)));
+}
