@@ -6,5 +6,15 @@
 //! event patterns) and [`filter`] (CloudWatch Logs filter patterns) engines,
 //! and [`alert`], [`sink`] and [`metrics`] respond.
 
+pub mod alert;
+pub mod config;
+pub mod detector;
+pub mod encode;
+pub mod envelope;
+pub mod event;
 pub mod filter;
+pub mod metrics;
 pub mod pattern;
+pub mod record;
+pub mod rules;
+pub mod sink;

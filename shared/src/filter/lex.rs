@@ -31,13 +31,6 @@ impl<'a> Cursor<'a> {
         self.chars.get(self.pos).copied()
     }
 
-    pub(crate) fn peek_at(&self, ahead: usize) -> Option<char> {
-        self.pos
-            .checked_add(ahead)
-            .and_then(|i| self.chars.get(i))
-            .copied()
-    }
-
     pub(crate) fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.pos += 1;

@@ -1,1 +1,220 @@
-//! placeholder
+//! CloudWatch Logs filter patterns, as metric filters, subscription filters
+//! and `FilterLogEvents` apply them to log events.
+//!
+//! Three grammars, chosen by the first non-blank character of the pattern
+//! (AWS: "Filter pattern syntax for metric filters, subscription filters,
+//! filter log events, and Live Tail"):
+//!
+//! * `{ … }` — JSON patterns over the event parsed as JSON
+//!   (`{ $.eventName = "ConsoleLogin" && $.errorMessage NOT EXISTS }`);
+//! * `[ … ]` — space-delimited patterns over the event's fields
+//!   (`[ip, user, ..., status_code = 4*, bytes > 1000]`);
+//! * anything else — unstructured terms (`ERROR -DEBUG "exact phrase"`,
+//!   `?ERROR ?WARN`) or one standalone `%regex%`.
+//!
+//! A pattern is parsed and compiled once ([`FilterPattern::parse`]) and then
+//! matched against any number of events. Matching never fails: an event that
+//! is not JSON simply does not match a JSON pattern. Regular expressions run
+//! on the `regex` crate (linear time); parenthesis nesting is bounded.
+//!
+//! Where AWS's documentation is silent, the choices made are listed in the
+//! conformance suite `shared/tests/data/filter-patterns.json` (cases whose
+//! `source` starts with `inferred:`).
+
+mod delimited;
+mod error;
+mod expr;
+mod json;
+mod lex;
+mod metric;
+mod re;
+mod text;
+mod value;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+pub use error::FilterError;
+pub use expr::MAX_NESTING;
+pub use metric::{test_metric_filter, MetricDatum, MetricTransformation};
+
+use delimited::DelimitedPattern;
+use json::JsonPattern;
+use lex::Cursor;
+use text::TextPattern;
+
+/// Longest filter pattern the CloudWatch Logs API accepts, in characters.
+pub const MAX_PATTERN_CHARS: usize = 1024;
+
+/// Regular expressions allowed in one JSON or space-delimited pattern.
+pub const MAX_REGEXES: usize = 2;
+
+/// Which of the three grammars a pattern uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PatternKind {
+    /// Terms, phrases, `-term`, `?term`, or a standalone `%regex%`.
+    Unstructured,
+    /// `{ $.selector … }`.
+    Json,
+    /// `[field, …]`.
+    SpaceDelimited,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Text(TextPattern),
+    Json(JsonPattern),
+    Delimited(DelimitedPattern),
+}
+
+/// A parsed, compiled CloudWatch Logs filter pattern.
+#[derive(Debug, Clone)]
+pub struct FilterPattern {
+    text: String,
+    kind: Kind,
+}
+
+impl FilterPattern {
+    /// Parses and compiles a filter pattern; the error names what is wrong
+    /// and the character offset where it is.
+    pub fn parse(text: &str) -> Result<FilterPattern, FilterError> {
+        let len = text.chars().count();
+        if len > MAX_PATTERN_CHARS {
+            return Err(FilterError::TooLong {
+                len,
+                max: MAX_PATTERN_CHARS,
+            });
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let mut cur = Cursor::new(&chars);
+        cur.skip_ws();
+        let kind = match cur.peek() {
+            Some('{') => Kind::Json(JsonPattern::parse(&mut cur)?),
+            Some('[') => Kind::Delimited(DelimitedPattern::parse(&mut cur)?),
+            _ => Kind::Text(TextPattern::parse(&mut cur)?),
+        };
+        Ok(FilterPattern {
+            text: text.to_string(),
+            kind,
+        })
+    }
+
+    /// The pattern text, as given to [`FilterPattern::parse`].
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Which grammar the pattern uses.
+    pub fn kind(&self) -> PatternKind {
+        match self.kind {
+            Kind::Text(_) => PatternKind::Unstructured,
+            Kind::Json(_) => PatternKind::Json,
+            Kind::Delimited(_) => PatternKind::SpaceDelimited,
+        }
+    }
+
+    /// Whether the log event message matches. JSON patterns parse the message
+    /// as JSON; a message that is not JSON does not match them.
+    pub fn matches(&self, message: &str) -> bool {
+        match &self.kind {
+            Kind::Text(t) => t.matches(message),
+            Kind::Delimited(d) => d.matches(message),
+            Kind::Json(j) => serde_json::from_str::<Value>(message).is_ok_and(|v| j.matches(&v)),
+        }
+    }
+
+    /// The same verdict as [`FilterPattern::matches`], for a caller that
+    /// already holds the message parsed as JSON. `message` is what
+    /// unstructured and space-delimited patterns look at.
+    pub fn matches_value(&self, message: &str, value: &Value) -> bool {
+        match &self.kind {
+            Kind::Json(j) => j.matches(value),
+            Kind::Text(t) => t.matches(message),
+            Kind::Delimited(d) => d.matches(message),
+        }
+    }
+
+    /// Matches and returns what `TestMetricFilter` reports as
+    /// `extractedValues`, or `None` when the message does not match.
+    ///
+    /// Space-delimited patterns give every field: `$name` for named fields,
+    /// `$N` (position from 1) for unnamed fields and fields an ellipsis
+    /// covers. JSON patterns give the value at each selector of the pattern
+    /// that exists in the event (`"$.eventName": "ConsoleLogin"`).
+    /// Unstructured patterns extract nothing.
+    pub fn extract(&self, message: &str) -> Option<Extracted> {
+        match &self.kind {
+            Kind::Text(t) => t.matches(message).then(Extracted::default),
+            Kind::Delimited(d) => d.extract(message),
+            Kind::Json(j) => {
+                let v = serde_json::from_str::<Value>(message).ok()?;
+                j.matches(&v).then(|| j.extract(&v))
+            }
+        }
+    }
+}
+
+impl FromStr for FilterPattern {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FilterPattern::parse(s)
+    }
+}
+
+impl fmt::Display for FilterPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Values a filter pattern extracted from a log event: names (`$status_code`,
+/// `$1`, `$.eventName`) and values as AWS prints them, in pattern/field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extracted {
+    entries: Vec<(String, String)>,
+}
+
+impl Extracted {
+    pub(crate) fn push(&mut self, name: String, value: String) {
+        self.entries.push((name, value));
+    }
+
+    /// The value extracted under `name` (e.g. `"$bytes"`, `"$.eventName"`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The (name, value) pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// How many values were extracted.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was extracted.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The values as a JSON object of strings, as `extractedValues` shows them.
+    pub fn to_json(&self) -> Value {
+        Value::Object(
+            self.entries
+                .iter()
+                .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use super::error::FilterError;
 use super::lex::Cursor;
-use super::regex::RegexMatcher;
+use super::re::RegexMatcher;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

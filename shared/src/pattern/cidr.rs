@@ -18,11 +18,12 @@ impl Cidr {
         }
         let bits: u32 = bits.parse().ok()?;
         match addr.parse::<IpAddr>().ok()? {
-            IpAddr::V4(a) if bits <= 32 => {
+            // event-ruler refuses /32 and /128: a single address is an exact match.
+            IpAddr::V4(a) if bits < 32 => {
                 let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
                 Some(Cidr::V4 { net: u32::from(a) & mask, mask })
             }
-            IpAddr::V6(a) if bits <= 128 => {
+            IpAddr::V6(a) if bits < 128 => {
                 let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
                 Some(Cidr::V6 { net: u128::from(a) & mask, mask })
             }
@@ -60,7 +61,7 @@ mod tests {
 
     #[test]
     fn refused() {
-        for bad in ["10.0.0.0", "10.0.0.0/33", "10.0.0/8", "x/8", "::/129", "10.0.0.0/", "10.0.0.0/+8"] {
+        for bad in ["10.0.0.0", "10.0.0.0/32", "::1/128", "10.0.0.0/33", "10.0.0/8", "x/8", "::/129", "10.0.0.0/", "10.0.0.0/+8"] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }
     }

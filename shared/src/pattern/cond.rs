@@ -31,8 +31,8 @@ pub(crate) enum Cond {
 #[derive(Debug, Clone)]
 pub(crate) enum AnythingBut {
     Values(Vec<Literal>),
-    Prefix(Box<str>),
-    Suffix(Box<str>),
+    Prefix(Vec<Box<str>>),
+    Suffix(Vec<Box<str>>),
     /// Lowercased values.
     IgnoreCase(Vec<Box<str>>),
     Wildcards(Vec<Wildcard>),
@@ -80,8 +80,8 @@ impl AnythingBut {
             AnythingBut::Values(values) => !values.iter().any(|v| v.matches(leaf)),
             // The string forms apply to strings; a number or other non-string
             // leaf is "anything but" a string condition.
-            AnythingBut::Prefix(p) => !matches!(leaf, Scalar::Str(s) if s.starts_with(&**p)),
-            AnythingBut::Suffix(p) => !matches!(leaf, Scalar::Str(s) if s.ends_with(&**p)),
+            AnythingBut::Prefix(ps) => !matches!(leaf, Scalar::Str(s) if ps.iter().any(|p| s.starts_with(&**p))),
+            AnythingBut::Suffix(ps) => !matches!(leaf, Scalar::Str(s) if ps.iter().any(|p| s.ends_with(&**p))),
             AnythingBut::IgnoreCase(values) => match leaf {
                 Scalar::Str(s) => {
                     let s = fold(s);

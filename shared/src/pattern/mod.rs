@@ -16,7 +16,7 @@ mod set;
 mod value;
 mod wildcard;
 
-pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_LEN, MAX_WILDCARDS};
+pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_LEN, MAX_PATTERN_TEXT, MAX_WILDCARD_COMPLEXITY};
 pub use set::{PatternSet, Scratch};
 
 pub use numeric::RangeError;
@@ -36,11 +36,7 @@ impl EventPattern {
 
     /// Validate a pattern already held as JSON.
     pub fn from_value(value: &serde_json::Value) -> Result<EventPattern, PatternError> {
-        let text = value.to_string();
-        if text.len() > MAX_PATTERN_LEN {
-            return Err(PatternError::new("", Problem::TooLong(text.len())));
-        }
-        Ok(EventPattern { conjunctions: parse::from_value(value)?, text })
+        Ok(EventPattern { conjunctions: parse::from_value(value)?, text: value.to_string() })
     }
 
     /// The pattern as given.
@@ -80,7 +76,7 @@ pub enum Problem {
     Json(String),
     #[error("an event pattern must be a JSON object such as {{\"source\": [\"aws.iam\"]}}")]
     NotAnObject,
-    #[error("the pattern is {0} characters long; EventBridge allows at most {MAX_PATTERN_LEN}")]
+    #[error("the pattern is {0} characters long; EventBridge allows at most {MAX_PATTERN_LEN} (a quota AWS can raise to {MAX_PATTERN_TEXT})")]
     TooLong(usize),
     #[error("the pattern nests too deeply")]
     TooDeep,
@@ -110,8 +106,10 @@ pub enum Problem {
     WildcardConsecutive { at: usize },
     #[error("invalid escape at position {at}: in a wildcard only \"\\*\" and \"\\\\\" are escapes")]
     WildcardEscape { at: usize },
-    #[error("the wildcard pattern has {0} \"*\"; more than {MAX_WILDCARDS} makes the rule too complex")]
-    WildcardTooComplex(usize),
+    #[error("the wildcard rule is too complex: use fewer \"*\", or fewer repeating character sequences after a \"*\"")]
+    WildcardTooComplex,
+    #[error("an empty prefix or suffix is not allowed in \"anything-but\"")]
+    EmptyAffix,
 }
 
 impl std::fmt::Display for RangeError {

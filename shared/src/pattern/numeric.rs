@@ -76,6 +76,10 @@ impl Range {
             if slot.replace(bound).is_some() {
                 return Err(RangeError::Bounds);
             }
+            // event-ruler reads the lower bound first: [">", 0, "<", 5].
+            if range.high.is_some() && range.low.is_some() && matches!(op, ">" | ">=") {
+                return Err(RangeError::Bounds);
+            }
         }
         if equals {
             range.high = range.low;

@@ -5,22 +5,27 @@ use serde_json::{Map, Value};
 
 use super::cidr::Cidr;
 use super::cond::{fold, AnythingBut, Cond};
-use super::numeric::{Range, RangeError};
+use super::numeric::{comparable, Range, RangeError};
 use super::value::Literal;
 use super::wildcard::{Wildcard, WildcardError};
 use super::{PatternError, Problem};
 
-/// EventBridge refuses an event pattern longer than this (PutRule
-/// `EventPattern`: "Maximum length of 4096").
-pub const MAX_PATTERN_LEN: usize = 4096;
+/// EventBridge's default quota on event pattern size, in characters of
+/// compact JSON ("Amazon EventBridge quotas": event pattern size 2,048).
+pub const MAX_PATTERN_LEN: usize = 2048;
+/// The API's hard limit on pattern text (PutRule / TestEventPattern
+/// `EventPattern`: maximum length 4096); longer text is not even parsed.
+pub const MAX_PATTERN_TEXT: usize = 4096;
 /// The most `$or` combinations one pattern may expand into. EventBridge
 /// refuses patterns that are "too complex" without publishing the bound;
 /// this bound keeps compilation small (inferred, see the pattern notes).
 pub const MAX_COMBINATIONS: usize = 1024;
-/// The most `*` in one wildcard value. event-ruler rejects wildcard rules
-/// whose automaton grows too complex; a per-value bound is the simplest
-/// reading of that rule that keeps matching cheap (inferred).
-pub const MAX_WILDCARDS: usize = 16;
+/// The most automaton states a wildcard value may keep active at once.
+/// AWS refuses wildcard rules that are "too complex - try using fewer
+/// wildcard characters or fewer repeating character sequences after a
+/// wildcard character" without publishing the bound; calibrated on AWS's
+/// accepted and refused examples (see `Wildcard::complexity`).
+pub const MAX_WILDCARD_COMPLEXITY: usize = 10;
 /// Patterns nest no deeper than this (a bound against stack exhaustion).
 pub const MAX_DEPTH: usize = 64;
 
@@ -36,7 +41,7 @@ pub(crate) type Conjunction = Vec<Field>;
 
 /// Parse pattern text into its disjunction of conjunctions.
 pub(crate) fn parse(text: &str) -> Result<Vec<Conjunction>, PatternError> {
-    if text.len() > MAX_PATTERN_LEN {
+    if text.len() > MAX_PATTERN_TEXT {
         return Err(PatternError::new("", Problem::TooLong(text.len())));
     }
     let value: Value = serde_json::from_str(text)
@@ -44,11 +49,20 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Conjunction>, PatternError> {
     from_value(&value)
 }
 
+/// The pattern's size as EventBridge counts it: characters of compact JSON.
+pub(crate) fn size(value: &Value) -> usize {
+    value.to_string().chars().count()
+}
+
 /// Expand an already parsed pattern document.
 pub(crate) fn from_value(value: &Value) -> Result<Vec<Conjunction>, PatternError> {
     let Value::Object(map) = value else {
         return Err(PatternError::new("", Problem::NotAnObject));
     };
+    let len = size(value);
+    if len > MAX_PATTERN_LEN {
+        return Err(PatternError::new("", Problem::TooLong(len)));
+    }
     let mut path = Vec::new();
     expand(map, &mut path, 0)
 }
@@ -89,13 +103,16 @@ fn expand(
             }
             alts
         } else {
-            path.push(key.as_str().into());
+            // "a.b" names the same field as {"a": {"b": ...}} (event-ruler
+            // joins nested keys with dots; AWS matches either way).
+            let mark = path.len();
+            path.extend(key.split('.').map(Box::<str>::from));
             let alts = match value {
                 Value::Object(m) => expand(m, path, depth + 1),
                 Value::Array(items) => leaf(items, path).map(|f| vec![vec![f]]),
                 other => Err(PatternError::new(location(path), Problem::LeafNotArray(kind(other)))),
             };
-            path.pop();
+            path.truncate(mark);
             alts?
         };
         if result.len() * alternatives.len() > MAX_COMBINATIONS {
@@ -215,8 +232,9 @@ fn wildcard(text: &str) -> Result<Wildcard, Problem> {
         WildcardError::Consecutive(at) => Problem::WildcardConsecutive { at },
         WildcardError::BadEscape(at) => Problem::WildcardEscape { at },
     })?;
-    if w.stars() > MAX_WILDCARDS {
-        return Err(Problem::WildcardTooComplex(w.stars()));
+    match w.complexity(10_000) {
+        Some(c) if c <= MAX_WILDCARD_COMPLEXITY => {}
+        _ => return Err(Problem::WildcardTooComplex),
     }
     Ok(w)
 }
@@ -235,7 +253,13 @@ fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
     };
     Ok(match arg {
         Value::String(s) => AnythingBut::Values(vec![Literal::Str(s.as_str().into())]),
-        Value::Number(n) => AnythingBut::Values(vec![Literal::Num(n.as_f64().unwrap_or(f64::NAN))]),
+        Value::Number(n) => {
+            let n = n.as_f64().unwrap_or(f64::NAN);
+            if comparable(n).is_none() {
+                return Err(Problem::Numeric(RangeError::OutOfRange(n)));
+            }
+            AnythingBut::Values(vec![Literal::Num(n)])
+        }
         Value::Array(items) => {
             if items.is_empty() {
                 return Err(bad("a non-empty array"));
@@ -243,9 +267,11 @@ fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
             if items.iter().all(Value::is_string) {
                 AnythingBut::Values(items.iter().filter_map(Value::as_str).map(|s| Literal::Str(s.into())).collect())
             } else if items.iter().all(Value::is_number) {
-                AnythingBut::Values(
-                    items.iter().filter_map(Value::as_f64).map(Literal::Num).collect(),
-                )
+                let nums: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
+                if let Some(&n) = nums.iter().find(|n| comparable(**n).is_none()) {
+                    return Err(Problem::Numeric(RangeError::OutOfRange(n)));
+                }
+                AnythingBut::Values(nums.into_iter().map(Literal::Num).collect())
             } else {
                 return Err(bad("an array of only strings or only numbers"));
             }
@@ -256,12 +282,14 @@ fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
                 return Err(Problem::OperatorShape);
             };
             match name.as_str() {
-                "prefix" => AnythingBut::Prefix(
-                    inner.as_str().ok_or(bad("{\"prefix\": string}"))?.into(),
-                ),
-                "suffix" => AnythingBut::Suffix(
-                    inner.as_str().ok_or(bad("{\"suffix\": string}"))?.into(),
-                ),
+                "prefix" | "suffix" => {
+                    let list = list_of(inner)?;
+                    if list.iter().any(String::is_empty) {
+                        return Err(Problem::EmptyAffix);
+                    }
+                    let list = list.into_iter().map(String::into_boxed_str).collect();
+                    if name == "prefix" { AnythingBut::Prefix(list) } else { AnythingBut::Suffix(list) }
+                }
                 "equals-ignore-case" => AnythingBut::IgnoreCase(
                     list_of(inner)?.iter().map(|s| fold(s).into_boxed_str()).collect(),
                 ),

@@ -261,6 +261,18 @@ impl PatternSet {
         out.sort_unstable();
     }
 
+    /// The trie node under `node` for an event key; a dotted key ("a.b")
+    /// descends one level per part, as the nested form would.
+    fn child(&self, node: usize, key: &str) -> Option<usize> {
+        if let Some(&n) = self.trie[node].children.get(key) {
+            return Some(n as usize);
+        }
+        if !key.contains('.') {
+            return None;
+        }
+        key.split('.').try_fold(node, |at, part| self.trie[at].children.get(part).map(|&n| n as usize))
+    }
+
     /// Collect the leaves of the paths the patterns name.
     fn walk<'e>(&self, v: &'e Value, node: usize, s: &mut Scratch, strings: &mut Vec<&'e str>, depth: usize) {
         if depth > MAX_EVENT_DEPTH {
@@ -273,8 +285,8 @@ impl PatternSet {
                     return;
                 }
                 for (k, child) in map {
-                    if let Some(&n) = children.get(k.as_str()) {
-                        self.walk(child, n as usize, s, strings, depth + 1);
+                    if let Some(n) = self.child(node, k) {
+                        self.walk(child, n, s, strings, depth + 1);
                     }
                 }
             }

@@ -49,9 +49,61 @@ impl Wildcard {
         Ok(Wildcard { segments })
     }
 
-    /// The number of `*` wildcards.
-    pub(crate) fn stars(&self) -> usize {
-        self.segments.len() - 1
+    /// How many states of the pattern's automaton can be active at once,
+    /// over every input: the measure event-ruler uses to refuse wildcard
+    /// rules as "too complex" (many stars, or repeating sequences after a
+    /// star). Computed by subset construction over the pattern's own
+    /// characters plus one other; `None` when the construction passes
+    /// `budget` subsets (far too complex).
+    pub(crate) fn complexity(&self, budget: usize) -> Option<usize> {
+        use std::collections::{BTreeSet, HashSet};
+        // Tokens: Some(c) a literal character, None a star.
+        let mut toks: Vec<Option<char>> = Vec::new();
+        for (i, seg) in self.segments.iter().enumerate() {
+            if i > 0 {
+                toks.push(None);
+            }
+            toks.extend(seg.chars().map(Some));
+        }
+        let closure = |mut s: BTreeSet<usize>| {
+            let mut stack: Vec<usize> = s.iter().copied().collect();
+            while let Some(i) = stack.pop() {
+                if toks.get(i) == Some(&None) && s.insert(i + 1) {
+                    stack.push(i + 1);
+                }
+            }
+            s
+        };
+        let mut alphabet: Vec<Option<char>> = toks.iter().copied().filter(Option::is_some).collect();
+        alphabet.sort_unstable();
+        alphabet.dedup();
+        alphabet.push(None); // any character the pattern does not name
+        let start = closure(BTreeSet::from([0]));
+        let mut best = start.len();
+        let mut seen = HashSet::from([start.clone()]);
+        let mut todo = vec![start];
+        while let Some(s) = todo.pop() {
+            for c in &alphabet {
+                let next: BTreeSet<usize> = s
+                    .iter()
+                    .filter_map(|&i| match toks.get(i) {
+                        Some(None) => Some(i),
+                        Some(lit) if c.is_some() && lit == c => Some(i + 1),
+                        _ => None,
+                    })
+                    .collect();
+                let next = closure(next);
+                if !next.is_empty() && !seen.contains(&next) {
+                    best = best.max(next.len());
+                    if seen.len() >= budget {
+                        return None;
+                    }
+                    seen.insert(next.clone());
+                    todo.push(next);
+                }
+            }
+        }
+        Some(best)
     }
 
     pub(crate) fn matches(&self, value: &str) -> bool {
@@ -113,6 +165,17 @@ mod tests {
         assert_eq!(Wildcard::parse(r"a\b").unwrap_err(), WildcardError::BadEscape(1));
         assert_eq!(Wildcard::parse("a**").unwrap_err(), WildcardError::Consecutive(2));
         assert!(Wildcard::parse(r"a\").is_err());
+    }
+
+    #[test]
+    fn complexity_calibrated_on_aws_examples() {
+        let c = |p: &str| Wildcard::parse(p).expect("valid").complexity(10_000);
+        // Accepted by AWS (event-ruler scores them 3 and 7).
+        assert_eq!(c("arn:aws:events:us-east-1:*:event-bus/*"), Some(5));
+        assert_eq!(c("/Users/*/dir/dir/dir/dir/dir/doc.txt"), Some(8));
+        // Refused by AWS as "Rule is too complex" (event-ruler scores 11).
+        assert_eq!(c("*:*:*:*:*:event-bus/*"), Some(13));
+        assert_eq!(c("*a*a*a*a*a*"), Some(12));
     }
 
     #[test]

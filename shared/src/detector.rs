@@ -1,0 +1,218 @@
+//! The path of one payload: decode, match, alert, count, deliver.
+//!
+//! [`decode`] and [`detect`] are plain functions (the CLI and the tests call
+//! them directly); [`Detector`] adds delivery to SNS and metrics for the
+//! Lambda functions. Malformed items are logged and counted and the rest
+//! of the batch goes on; an alert SNS does not take fails the invocation
+//! (or, through Kinesis, its batch item) so that AWS retries it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::alert::{self, Alert};
+use crate::config::Config;
+use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed};
+use crate::event::Event;
+use crate::metrics::{self, Counts, MetricsMode};
+use crate::rules::{self, Action, RuleError, RuleSet, Workspace};
+use crate::sink::{DeliveryError, SnsSink};
+
+/// The decoded contents of one payload: one batch, or one per Kinesis record.
+#[derive(Debug)]
+pub struct Batch {
+    /// The Kinesis sequence number, for `batchItemFailures`.
+    pub item: Option<String>,
+    pub decoded: Result<Decoded, EnvelopeError>,
+}
+
+/// Decode any payload the functions accept.
+pub fn decode(payload: Value) -> Result<(Delivery, Vec<Batch>), EnvelopeError> {
+    Ok(match Delivery::classify(payload)? {
+        Delivery::EventBridge(v) => {
+            let mut decoded = Decoded::default();
+            let origin = v.get("id").and_then(Value::as_str).map(|id| format!("EventBridge event {id}"));
+            match envelope::eventbridge(v) {
+                Ok(e) => decoded.events.push(e),
+                Err(e) => decoded.malformed.push(Malformed {
+                    origin: origin.unwrap_or_else(|| "EventBridge event".into()),
+                    reason: e.to_string(),
+                }),
+            }
+            (Delivery::EventBridge(Value::Null), vec![Batch { item: None, decoded: Ok(decoded) }])
+        }
+        Delivery::Logs(data) => {
+            let decoded = envelope::logs(&data);
+            (Delivery::Logs(String::new()), vec![Batch { item: None, decoded }])
+        }
+        Delivery::Kinesis(k) => {
+            let batches = k
+                .records
+                .iter()
+                .map(|r| Batch {
+                    item: Some(r.kinesis.sequence_number.clone()),
+                    decoded: envelope::logs_gzip(&r.kinesis.data.0),
+                })
+                .collect();
+            (Delivery::Kinesis(Default::default()), batches)
+        }
+    })
+}
+
+/// What matching a set of events produced.
+#[derive(Debug, Default)]
+pub struct Detection {
+    /// Alerts of `alert` rules, identical ones merged.
+    pub alerts: Vec<Alert>,
+    pub counts: Counts,
+}
+
+/// Match events against the rules.
+pub fn detect<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>, ws: &mut Workspace) -> Detection {
+    let mut d = Detection::default();
+    let mut alerts = Vec::new();
+    for event in events {
+        d.counts.records += 1;
+        for rule in rules.evaluate(event, ws) {
+            *d.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
+            if rule.action == Action::Alert {
+                alerts.push(Alert::new(rule, event));
+            }
+        }
+    }
+    d.alerts = alert::merge(alerts);
+    d
+}
+
+/// An invocation that must fail so that AWS retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("{failed} of {total} alerts were not delivered; failing the invocation so that AWS retries it: {first}")]
+    Delivery { failed: usize, total: usize, first: DeliveryError },
+    #[error(transparent)]
+    Metrics(#[from] metrics::MetricsError),
+    #[error("the payload cannot be decoded: {0}")]
+    Payload(#[from] EnvelopeError),
+}
+
+/// The rules, the SNS topic and the metrics of one function, built once
+/// per container.
+#[derive(Debug)]
+pub struct Detector {
+    rules: RuleSet,
+    sns: SnsSink,
+    metrics: MetricsMode,
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
+    namespace: String,
+    function: String,
+}
+
+impl Detector {
+    /// Load and compile the rules and build the clients, once.
+    pub fn new(config: &Config, sdk: &aws_config::SdkConfig, function: &str) -> Result<Detector, RuleError> {
+        let rules = RuleSet::new(rules::load(config.rules_dir.as_deref())?);
+        Ok(Detector {
+            rules,
+            sns: SnsSink::new(sdk, config.topic_arn.clone()),
+            metrics: config.metrics,
+            cloudwatch: (config.metrics == MetricsMode::Api).then(|| aws_sdk_cloudwatch::Client::new(sdk)),
+            namespace: config.namespace.clone(),
+            function: function.to_string(),
+        })
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Handle one invocation's payload, whichever path it came by. Returns
+    /// the function's response: a summary, or for Kinesis the partial batch
+    /// response (`batchItemFailures`).
+    pub async fn handle(&self, payload: Value) -> Result<Value, InvocationError> {
+        let (delivery, batches) = decode(payload)?;
+        let mut ws = Workspace::default();
+        let mut total = Counts::default();
+        let mut failures = Vec::new();
+        let mut first_error = None;
+        let mut failed_alerts = 0;
+        let mut all_alerts = 0;
+        for batch in batches {
+            let decoded = match batch.decoded {
+                Ok(d) => d,
+                Err(e) => {
+                    // The whole item is unreadable: retrying cannot fix it.
+                    tracing::error!(item = batch.item.as_deref().unwrap_or("payload"), error = %e, "payload not decoded");
+                    total.malformed += 1;
+                    if batch.item.is_none() {
+                        self.emit(&total).await?;
+                        return Err(e.into());
+                    }
+                    continue;
+                }
+            };
+            if decoded.control {
+                tracing::info!("CloudWatch Logs control message: nothing to do");
+            }
+            for m in &decoded.malformed {
+                tracing::warn!(origin = %m.origin, reason = %m.reason, "malformed record skipped");
+            }
+            let mut d = detect(&self.rules, &decoded.events, &mut ws);
+            d.counts.malformed += decoded.malformed.len() as u64;
+            let errors = self.deliver(&d.alerts, &mut d.counts).await;
+            all_alerts += d.alerts.len();
+            if !errors.is_empty() {
+                failed_alerts += errors.len();
+                if let Some(item) = batch.item.clone() {
+                    failures.push(json!({"itemIdentifier": item}));
+                }
+                first_error = first_error.or(errors.into_iter().next());
+            }
+            total.add(&d.counts);
+        }
+        self.emit(&total).await?;
+        if let Delivery::Kinesis(_) = delivery {
+            return Ok(json!({"batchItemFailures": failures}));
+        }
+        if let Some(first) = first_error {
+            return Err(InvocationError::Delivery { failed: failed_alerts, total: all_alerts, first });
+        }
+        Ok(json!({
+            "records": total.records,
+            "malformed": total.malformed,
+            "alerts": total.alerts_published,
+        }))
+    }
+
+    async fn deliver(&self, alerts: &[Alert], counts: &mut Counts) -> Vec<DeliveryError> {
+        let mut errors = Vec::new();
+        for a in alerts {
+            match self.sns.publish(a).await {
+                Ok(id) => {
+                    counts.alerts_published += 1;
+                    tracing::info!(rule_id = %a.rule_id, event_id = a.event_id.as_deref().unwrap_or(""), count = a.count, message_id = %id, "alert published");
+                }
+                Err(e) => {
+                    counts.delivery_failures += 1;
+                    tracing::error!(rule_id = %a.rule_id, error = %e, "alert not delivered");
+                    errors.push(e);
+                }
+            }
+        }
+        errors
+    }
+
+    async fn emit(&self, counts: &Counts) -> Result<(), metrics::MetricsError> {
+        match (self.metrics, &self.cloudwatch) {
+            (MetricsMode::Emf, _) => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                for line in metrics::emf(&self.namespace, &self.function, counts, now) {
+                    println!("{line}");
+                }
+                Ok(())
+            }
+            (MetricsMode::Api, Some(client)) => metrics::put(client, &self.namespace, &self.function, counts).await,
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! JSON patterns: `{ $.eventName = "ConsoleLogin" && $.errorCode NOT EXISTS }`.
+
+use serde_json::Value;
+
+use super::error::FilterError;
+use super::expr::{self, Expr};
+use super::lex::{is_name_char, Cursor};
+use super::value::{Comparison, Scalar};
+use super::{Extracted, MAX_REGEXES};
+
+/// Wildcard selectors allowed in one property selector.
+const MAX_WILDCARDS_PER_SELECTOR: usize = 1;
+/// Wildcard selectors allowed in one filter pattern.
+const MAX_WILDCARDS_PER_PATTERN: usize = 3;
+
+/// One step of a property selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// `.name` or `['name']`.
+    Key(String),
+    /// `[3]`.
+    Index(usize),
+    /// `.*` or `[*]`: every field of an object or element of an array.
+    Wildcard,
+}
+
+/// A property selector such as `$.users[0].email` or `$.['cluster.name']`.
+#[derive(Debug, Clone)]
+pub(crate) struct Selector {
+    text: String,
+    steps: Vec<Step>,
+    wildcard: Option<usize>,
+}
+
+impl Selector {
+    /// Reads a selector at the cursor (which is on the `$`).
+    pub(crate) fn read(cur: &mut Cursor<'_>) -> Result<Selector, FilterError> {
+        let start = cur.pos();
+        if !cur.eat('$') {
+            return Err(FilterError::syntax(
+                start,
+                format!(
+                    "expected a property selector starting with `$.` (e.g. `$.eventName`), found {}",
+                    cur.describe_here()
+                ),
+            ));
+        }
+        let mut text = String::from("$");
+        let mut steps = Vec::new();
+        let mut wildcards = Vec::new();
+        loop {
+            match cur.peek() {
+                Some('.') => {
+                    cur.bump();
+                    text.push('.');
+                    if cur.peek() == Some('[') {
+                        continue;
+                    }
+                    let at = cur.pos();
+                    if cur.eat('*') {
+                        text.push('*');
+                        wildcards.push(at);
+                        steps.push(Step::Wildcard);
+                        continue;
+                    }
+                    let name = cur.take_while(is_name_char);
+                    if name.is_empty() {
+                        return Err(FilterError::syntax(
+                            at,
+                            format!(
+                                "expected a property name after `{text}`, found {}; property names are \
+                                 letters, digits, `-` and `_` (use bracket notation such as $.['a.b'] for others)",
+                                cur.describe_here()
+                            ),
+                        ));
+                    }
+                    text.push_str(&name);
+                    steps.push(Step::Key(name));
+                }
+                Some('[') => {
+                    let at = cur.pos();
+                    let step = read_bracket(cur, &mut text)?;
+                    if step == Step::Wildcard {
+                        wildcards.push(at);
+                    }
+                    steps.push(step);
+                }
+                _ => break,
+            }
+        }
+        if steps.is_empty() {
+            return Err(FilterError::syntax(
+                start,
+                "a selector must name a property after `$`, e.g. `$.eventName`",
+            ));
+        }
+        if text.ends_with('.') {
+            return Err(FilterError::syntax(cur.pos(), format!("selector `{text}` ends with `.`")));
+        }
+        if let Some(&extra) = wildcards.get(MAX_WILDCARDS_PER_SELECTOR) {
+            return Err(FilterError::Limit {
+                offset: extra,
+                message: format!(
+                    "selector `{text}` uses {} wildcards; a property selector can use at most {MAX_WILDCARDS_PER_SELECTOR}",
+                    wildcards.len()
+                ),
+            });
+        }
+        let wildcard = steps.iter().position(|s| *s == Step::Wildcard);
+        Ok(Selector {
+            text,
+            steps,
+            wildcard,
+        })
+    }
+
+    /// The selector as normalised text (`$.a[0].b`), used as the extracted-value name.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Calls `found` on each value the selector points at, stopping when it
+    /// returns true; returns whether it did.
+    pub(crate) fn any<'v>(&self, root: &'v Value, found: &mut impl FnMut(&'v Value) -> bool) -> bool {
+        match self.wildcard {
+            None => walk(root, &self.steps).is_some_and(found),
+            Some(w) => {
+                let before = self.steps.get(..w).unwrap_or(&[]);
+                let after = self.steps.get(w + 1..).unwrap_or(&[]);
+                match walk(root, before) {
+                    Some(Value::Object(m)) => m.values().any(|c| walk(c, after).is_some_and(&mut *found)),
+                    Some(Value::Array(a)) => a.iter().any(|c| walk(c, after).is_some_and(&mut *found)),
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// The first value the selector points at.
+    pub(crate) fn first<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+        let mut out = None;
+        self.any(root, &mut |v| {
+            out = Some(v);
+            true
+        });
+        out
+    }
+
+    fn wildcard_count(&self) -> usize {
+        usize::from(self.wildcard.is_some())
+    }
+}
+
+fn read_bracket(cur: &mut Cursor<'_>, text: &mut String) -> Result<Step, FilterError> {
+    let open = cur.pos();
+    cur.bump();
+    cur.skip_ws();
+    let at = cur.pos();
+    let step = match cur.peek() {
+        Some('*') => {
+            cur.bump();
+            text.push_str("[*]");
+            Step::Wildcard
+        }
+        Some(c) if c.is_ascii_digit() => {
+            let digits = cur.take_while(|c| c.is_ascii_digit());
+            let index: usize = digits.parse().map_err(|_| {
+                FilterError::syntax(at, format!("array index `{digits}` is too large"))
+            })?;
+            text.push_str(&format!("[{index}]"));
+            Step::Index(index)
+        }
+        Some('\'') => {
+            cur.bump();
+            let name = cur.take_while(|c| c != '\'');
+            if !cur.eat('\'') {
+                return Err(FilterError::syntax(at, "unterminated quoted property name; add the closing `'`"));
+            }
+            text.push_str(&format!("['{name}']"));
+            Step::Key(name)
+        }
+        Some('"') => {
+            let name = cur.quoted()?;
+            text.push_str(&format!("['{name}']"));
+            Step::Key(name)
+        }
+        Some('-') => {
+            return Err(FilterError::syntax(
+                at,
+                "negative array indexes are not supported; array elements are numbered from 0",
+            ))
+        }
+        _ => {
+            return Err(FilterError::syntax(
+                at,
+                format!(
+                    "expected an array index, `*` or a quoted property name after `[`, found {}",
+                    cur.describe_here()
+                ),
+            ))
+        }
+    };
+    cur.skip_ws();
+    if !cur.eat(']') {
+        return Err(FilterError::syntax(
+            cur.pos(),
+            format!("expected `]` to close the `[` at character {open}, found {}", cur.describe_here()),
+        ));
+    }
+    Ok(step)
+}
+
+fn walk<'v>(root: &'v Value, steps: &[Step]) -> Option<&'v Value> {
+    let mut v = root;
+    for step in steps {
+        v = match (step, v) {
+            (Step::Key(k), Value::Object(m)) => m.get(k)?,
+            (Step::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A value node as a comparable scalar; `None` for null, arrays and objects.
+fn scalar(v: &Value) -> Option<Scalar<'_>> {
+    match v {
+        Value::String(s) => Some(Scalar::Str(s)),
+        Value::Number(n) => Some(Scalar::Num(n)),
+        Value::Bool(b) => Some(Scalar::Bool(*b)),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// The text TestMetricFilter shows for a value.
+pub(crate) fn display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    Compare(Comparison),
+    IsTrue,
+    IsFalse,
+    IsNull,
+    NotExists,
+}
+
+/// One condition: a selector and what must hold of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Cond {
+    at: usize,
+    selector: Selector,
+    test: Test,
+}
+
+impl Cond {
+    fn holds(&self, root: &Value) -> bool {
+        let sel = &self.selector;
+        match &self.test {
+            Test::Compare(c) => sel.any(root, &mut |v| scalar(v).is_some_and(|s| c.holds(s))),
+            Test::IsTrue => sel.any(root, &mut |v| *v == Value::Bool(true)),
+            Test::IsFalse => sel.any(root, &mut |v| *v == Value::Bool(false)),
+            Test::IsNull => sel.any(root, &mut |v| v.is_null()),
+            Test::NotExists => !sel.any(root, &mut |_| true),
+        }
+    }
+}
+
+/// Characters that end an unquoted value in a JSON pattern.
+fn value_stop(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!')
+}
+
+fn read_cond(cur: &mut Cursor<'_>) -> Result<Cond, FilterError> {
+    cur.skip_ws();
+    let at = cur.pos();
+    let selector = Selector::read(cur)?;
+    cur.skip_ws();
+    let word_at = cur.pos();
+    if cur.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
+        let word = cur.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
+        let test = match word.as_str() {
+            "IS" => {
+                cur.skip_ws();
+                let what_at = cur.pos();
+                let what = cur.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
+                match what.as_str() {
+                    "TRUE" => Test::IsTrue,
+                    "FALSE" => Test::IsFalse,
+                    "NULL" => Test::IsNull,
+                    "NOT" => {
+                        return Err(FilterError::syntax(
+                            word_at,
+                            "`IS NOT` is not supported by CloudWatch Logs; use `IS TRUE`/`IS FALSE`, \
+                             `!=`, or `NOT EXISTS`",
+                        ))
+                    }
+                    _ => {
+                        return Err(FilterError::syntax(
+                            what_at,
+                            format!(
+                                "expected TRUE, FALSE or NULL after `IS`, found {}",
+                                if what.is_empty() { cur.describe_here() } else { format!("`{what}`") }
+                            ),
+                        ))
+                    }
+                }
+            }
+            "NOT" => {
+                cur.skip_ws();
+                let what_at = cur.pos();
+                let what = cur.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
+                if what != "EXISTS" {
+                    return Err(FilterError::syntax(what_at, "expected `EXISTS` after `NOT`"));
+                }
+                Test::NotExists
+            }
+            "EXISTS" => {
+                return Err(FilterError::syntax(
+                    word_at,
+                    format!(
+                        "`EXISTS` is not supported by CloudWatch Logs; to require a value write `{} = *`",
+                        selector.text()
+                    ),
+                ))
+            }
+            w if ["is", "not", "exists", "true", "false", "null"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(w)) =>
+            {
+                return Err(FilterError::syntax(
+                    word_at,
+                    format!("`{w}`: keywords are upper-case; write `{}`", w.to_ascii_uppercase()),
+                ))
+            }
+            w => {
+                return Err(FilterError::syntax(
+                    word_at,
+                    format!(
+                        "expected an operator (=, !=, <, <=, >, >=, IS, NOT EXISTS) after `{}`, found `{w}`",
+                        selector.text()
+                    ),
+                ))
+            }
+        };
+        return Ok(Cond { at, selector, test });
+    }
+    let cmp = Comparison::read(cur, selector.text(), value_stop)?;
+    Ok(Cond {
+        at,
+        selector,
+        test: Test::Compare(cmp),
+    })
+}
+
+/// A parsed JSON pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct JsonPattern {
+    expr: Expr<Cond>,
+    /// Distinct selectors in order of appearance, for extracted values.
+    selectors: Vec<Selector>,
+}
+
+impl JsonPattern {
+    /// Parses `{ ... }`; the cursor is on the `{`.
+    pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<JsonPattern, FilterError> {
+        let open = cur.pos();
+        if !cur.eat('{') {
+            return Err(FilterError::syntax(open, "a JSON pattern starts with `{`"));
+        }
+        cur.skip_ws();
+        if cur.peek() == Some('}') {
+            return Err(FilterError::syntax(
+                cur.pos(),
+                "empty JSON pattern; write a condition such as `{ $.eventName = \"ConsoleLogin\" }`",
+            ));
+        }
+        let expr = expr::parse(cur, &mut read_cond)?;
+        cur.skip_ws();
+        if !cur.eat('}') {
+            if cur.at_end() {
+                return Err(FilterError::syntax(
+                    cur.pos(),
+                    format!("the JSON pattern opened at character {open} is not closed; add `}}`"),
+                ));
+            }
+            return Err(expr::expected_after(cur, "`}`"));
+        }
+        cur.skip_ws();
+        if !cur.at_end() {
+            return Err(FilterError::syntax(
+                cur.pos(),
+                format!("unexpected {} after the closing `}}` of the JSON pattern", cur.describe_here()),
+            ));
+        }
+        // Quotas: regular expressions and wildcard selectors per pattern.
+        let mut regexes = 0usize;
+        let mut wildcards = 0usize;
+        let mut quota: Result<(), FilterError> = Ok(());
+        let mut selectors: Vec<Selector> = Vec::new();
+        expr.visit(&mut |c: &Cond| {
+            if let Test::Compare(cmp) = &c.test {
+                if cmp.has_regex() {
+                    regexes += 1;
+                    if regexes > MAX_REGEXES && quota.is_ok() {
+                        quota = Err(FilterError::Limit {
+                            offset: c.at,
+                            message: format!(
+                                "a JSON filter pattern can contain at most {MAX_REGEXES} regular expressions"
+                            ),
+                        });
+                    }
+                }
+            }
+            wildcards += c.selector.wildcard_count();
+            if wildcards > MAX_WILDCARDS_PER_PATTERN && quota.is_ok() {
+                quota = Err(FilterError::Limit {
+                    offset: c.at,
+                    message: format!(
+                        "a filter pattern can contain at most {MAX_WILDCARDS_PER_PATTERN} wildcard selectors"
+                    ),
+                });
+            }
+            if !selectors.iter().any(|s| s.text == c.selector.text) {
+                selectors.push(c.selector.clone());
+            }
+        });
+        quota?;
+        Ok(JsonPattern { expr, selectors })
+    }
+
+    /// Whether the parsed log event satisfies the pattern.
+    pub(crate) fn matches(&self, root: &Value) -> bool {
+        self.expr.eval(&mut |c: &Cond| c.holds(root))
+    }
+
+    /// The values of the pattern's selectors in the event.
+    pub(crate) fn extract(&self, root: &Value) -> Extracted {
+        let mut out = Extracted::default();
+        for sel in &self.selectors {
+            if let Some(v) = sel.first(root) {
+                out.push(sel.text().to_string(), display(v));
+            }
+        }
+        out
+    }
+
+    /// Whether the pattern uses this selector (compared as normalised text).
+    pub(crate) fn uses(&self, selector: &Selector) -> bool {
+        self.selectors.iter().any(|s| s.text == selector.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(s: &str) -> Result<Selector, FilterError> {
+        let chars: Vec<char> = s.chars().collect();
+        let mut cur = Cursor::new(&chars);
+        let out = Selector::read(&mut cur)?;
+        if !cur.at_end() {
+            return Err(FilterError::syntax(cur.pos(), "trailing"));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn selector_forms() {
+        let cases = [
+            ("$.eventId", "$.eventId"),
+            ("$.users[0]", "$.users[0]"),
+            ("$.users[0].id", "$.users[0].id"),
+            ("$.coordinates[0][1]", "$.coordinates[0][1]"),
+            ("$.['cluster.name']", "$.['cluster.name']"),
+            ("$['cluster.name']", "$['cluster.name']"),
+            ("$.arrayKey[*]", "$.arrayKey[*]"),
+            ("$.*", "$.*"),
+            ("$.a-b_c", "$.a-b_c"),
+            ("$.a[ 2 ]", "$.a[2]"),
+        ];
+        for (input, text) in cases {
+            match sel(input) {
+                Ok(s) => assert_eq!(s.text(), text, "{input}"),
+                Err(e) => panic!("{input}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn selector_errors() {
+        for bad in ["$", "$.", "$..a", "$.a.", "$.a[", "$.a[-1]", "$.a[x]", "$.*.*", "$.a[*][*]", "a", "$.['x"] {
+            assert!(sel(bad).is_err(), "{bad} should be rejected");
+        }
+        match sel("$.a.*.b[*]") {
+            Err(FilterError::Limit { offset, .. }) => assert_eq!(offset, 7),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn selector_resolution() {
+        let v: Value = match serde_json::from_str(r#"{"a":{"b":[1,{"c":"x"}]},"k.j":true}"#) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        };
+        let first = |s: &str| sel(s).ok().and_then(|s| s.first(&v).cloned());
+        assert_eq!(first("$.a.b[0]"), Some(serde_json::json!(1)));
+        assert_eq!(first("$.a.b[1].c"), Some(serde_json::json!("x")));
+        assert_eq!(first("$.a.b[2]"), None);
+        assert_eq!(first("$.a.b.c"), None, "a property of an array does not exist");
+        assert_eq!(first("$.['k.j']"), Some(serde_json::json!(true)));
+        assert_eq!(first("$.a.b[*].c"), Some(serde_json::json!("x")));
+    }
+}

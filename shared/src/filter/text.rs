@@ -1,0 +1,159 @@
+//! Unstructured patterns: `ERROR`, `"INTERNAL SERVER ERROR"`, `ERROR -ARGUMENTS`,
+//! `?ERROR ?WARN`, and standalone regular expressions `%AUTHORIZED%`.
+
+use memchr::memmem::Finder;
+
+use super::error::FilterError;
+use super::lex::{is_term_char, Cursor};
+use super::re::RegexMatcher;
+
+/// One term, searched as a case-sensitive substring of the message.
+#[derive(Debug, Clone)]
+pub(crate) struct Term {
+    finder: Finder<'static>,
+}
+
+impl Term {
+    fn new(text: &str) -> Term {
+        Term {
+            finder: Finder::new(text.as_bytes()).into_owned(),
+        }
+    }
+
+    fn found_in(&self, message: &str) -> bool {
+        self.finder.find(message.as_bytes()).is_some()
+    }
+}
+
+/// A parsed unstructured pattern.
+#[derive(Debug, Clone)]
+pub(crate) enum TextPattern {
+    /// Terms: every `required` one present, no `excluded` one present; the
+    /// `optional` (`?term`) ones count only when there is no other term, and
+    /// then at least one must be present.
+    Terms {
+        required: Vec<Term>,
+        excluded: Vec<Term>,
+        optional: Vec<Term>,
+    },
+    /// A standalone `%regex%`.
+    Regex(Box<RegexMatcher>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Required,
+    Excluded,
+    Optional,
+}
+
+impl TextPattern {
+    /// Parses the whole pattern text.
+    pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<TextPattern, FilterError> {
+        cur.skip_ws();
+        if cur.peek() == Some('%') {
+            let start = cur.pos();
+            let (body, body_at) = cur.regex_body()?;
+            cur.skip_ws();
+            if !cur.at_end() {
+                return Err(FilterError::syntax(
+                    cur.pos(),
+                    format!(
+                        "a regular expression must be the whole unstructured pattern (it started at \
+                         character {start}); found {} after it",
+                        cur.describe_here()
+                    ),
+                ));
+            }
+            return Ok(TextPattern::Regex(Box::new(RegexMatcher::new(&body, body_at)?)));
+        }
+        let mut required = Vec::new();
+        let mut excluded = Vec::new();
+        let mut optional = Vec::new();
+        loop {
+            cur.skip_ws();
+            let Some(c) = cur.peek() else { break };
+            let start = cur.pos();
+            let kind = match c {
+                '-' => Kind::Excluded,
+                '?' => Kind::Optional,
+                _ => Kind::Required,
+            };
+            if kind != Kind::Required {
+                cur.bump();
+                // AWS's own example writes `"ERROR" - "Exiting"`: blanks may
+                // separate the sign from its term.
+                cur.skip_ws();
+                if cur.at_end() || matches!(cur.peek(), Some('-' | '?')) {
+                    return Err(FilterError::syntax(
+                        start,
+                        format!("`{c}` must be followed by a term, e.g. `{c}ERROR`"),
+                    ));
+                }
+            }
+            let term_at = cur.pos();
+            let text = match cur.peek() {
+                Some('"') => {
+                    let phrase = cur.quoted()?;
+                    if cur.peek().is_some_and(|c| !c.is_whitespace()) {
+                        return Err(FilterError::syntax(
+                            cur.pos(),
+                            format!(
+                                "expected a space after the quoted phrase, found {}",
+                                cur.describe_here()
+                            ),
+                        ));
+                    }
+                    // A phrase of spaces matches every event (AWS: `" "` matches everything).
+                    phrase.trim().to_string()
+                }
+                Some('%') => {
+                    return Err(FilterError::syntax(
+                        term_at,
+                        "a regular expression `%...%` cannot be combined with terms; it must be the \
+                         whole unstructured pattern",
+                    ))
+                }
+                _ => {
+                    let word = cur.take_while(|c| !c.is_whitespace());
+                    if let Some(bad) = word.chars().find(|c| !is_term_char(*c)) {
+                        return Err(FilterError::UnquotedTerm {
+                            offset: term_at,
+                            term: word,
+                            ch: bad,
+                        });
+                    }
+                    word
+                }
+            };
+            let term = Term::new(&text);
+            match kind {
+                Kind::Required => required.push(term),
+                Kind::Excluded => excluded.push(term),
+                Kind::Optional => optional.push(term),
+            }
+        }
+        Ok(TextPattern::Terms {
+            required,
+            excluded,
+            optional,
+        })
+    }
+
+    pub(crate) fn matches(&self, message: &str) -> bool {
+        match self {
+            TextPattern::Regex(r) => r.is_match(message),
+            TextPattern::Terms {
+                required,
+                excluded,
+                optional,
+            } => {
+                if required.is_empty() && excluded.is_empty() && !optional.is_empty() {
+                    return optional.iter().any(|t| t.found_in(message));
+                }
+                // `?` terms combined with other terms are ignored (AWS documents this).
+                required.iter().all(|t| t.found_in(message)) && !excluded.iter().any(|t| t.found_in(message))
+            }
+        }
+    }
+}
