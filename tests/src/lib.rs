@@ -65,3 +65,205 @@ pub fn bench_patterns(n: usize) -> Result<Vec<Value>> {
     let text = std::fs::read_to_string(root().join(format!("bench/patterns/p{n}.json")))?;
     Ok(serde_json::from_str(&text)?)
 }
+
+/// Local stand-ins for AWS: a moto server and cargo-lambda's emulator, on
+/// loopback, started and stopped by the tests themselves.
+pub mod local {
+    use std::net::{TcpListener, TcpStream};
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Output, Stdio};
+    use std::time::{Duration, Instant};
+
+    use anyhow::{bail, Context, Result};
+    use serde_json::Value;
+
+    use super::root;
+
+    /// The project's virtual environment's tools (`make venv` makes it).
+    pub fn venv_bin(tool: &str) -> Result<PathBuf> {
+        let p = root().join(".venv/bin").join(tool);
+        if !p.exists() {
+            bail!("{} is missing: run `make venv` (or `make test`) to create the project's virtual environment", p.display());
+        }
+        Ok(p)
+    }
+
+    /// A free TCP port on 127.0.0.1.
+    pub fn free_port() -> Result<u16> {
+        Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    }
+
+    fn wait_for(port: u16, what: &str) -> Result<()> {
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("{what} did not listen on 127.0.0.1:{port} within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// A child process killed when dropped.
+    pub struct Guard(pub Child);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A moto server as the SNS endpoint, with the alert topic and a queue
+    /// subscribed to it.
+    pub struct Moto {
+        pub port: u16,
+        pub topic: String,
+        pub queue: String,
+        server: Option<Guard>,
+    }
+
+    impl Moto {
+        /// Start on a free port.
+        pub fn start() -> Result<Moto> {
+            Moto::start_on(free_port()?)
+        }
+
+        /// Start on this port and create the topic and queue.
+        pub fn start_on(port: u16) -> Result<Moto> {
+            let child = Command::new(venv_bin("moto_server")?)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting moto_server")?;
+            let server = Guard(child);
+            wait_for(port, "moto_server")?;
+            let out = ctl(&["setup", &endpoint(port)])?;
+            let ids: Value = serde_json::from_slice(&out.stdout).context("moto setup output")?;
+            Ok(Moto {
+                port,
+                topic: ids["topic"].as_str().unwrap_or_default().to_string(),
+                queue: ids["queue"].as_str().unwrap_or_default().to_string(),
+                server: Some(server),
+            })
+        }
+
+        pub fn endpoint(&self) -> String {
+            endpoint(self.port)
+        }
+
+        /// Every SNS message that reached the queue (the SQS bodies).
+        pub fn drain(&self) -> Result<Vec<Value>> {
+            let out = ctl(&["drain", &self.endpoint(), &self.queue])?;
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| serde_json::from_str(l).context("an SQS message body"))
+                .collect()
+        }
+
+        /// Stop the server (as a network failure would).
+        pub fn stop(&mut self) {
+            self.server = None;
+        }
+    }
+
+    fn endpoint(port: u16) -> String {
+        format!("http://127.0.0.1:{port}")
+    }
+
+    fn ctl(args: &[&str]) -> Result<Output> {
+        let out = Command::new(venv_bin("python")?)
+            .arg(root().join("tests/support/moto_ctl.py"))
+            .args(args)
+            .output()
+            .context("running moto_ctl.py")?;
+        if !out.status.success() {
+            bail!("moto_ctl.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(out)
+    }
+
+    /// A function binary served by cargo-lambda's runtime emulator
+    /// (`cargo lambda watch --only-lambda-apis`): the real Lambda runtime
+    /// client, invoked through the emulator's Invoke API.
+    pub struct Function {
+        port: u16,
+        stdout: PathBuf,
+        _function: Guard,
+        _emulator: Guard,
+    }
+
+    impl Function {
+        /// Serve the built binary `name` (from the workspace's target
+        /// directory) with these environment variables.
+        pub fn start(name: &str, env: &[(&str, String)]) -> Result<Function> {
+            let bin = target_dir()?.join(name);
+            if !bin.exists() {
+                bail!("{} is not built: run `cargo build -p {name}` (make test does)", bin.display());
+            }
+            let port = free_port()?;
+            let emulator = Command::new(venv_bin("cargo-lambda")?)
+                .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port"])
+                .arg(port.to_string())
+                .current_dir(root())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting cargo lambda watch")?;
+            let emulator = Guard(emulator);
+            wait_for(port, "cargo lambda watch")?;
+            let stdout = std::env::temp_dir().join(format!("trailwatch-{name}-{port}.out"));
+            let log = std::fs::File::create(&stdout)?;
+            let mut cmd = Command::new(&bin);
+            cmd.env_clear()
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+                .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+                .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_REGION", "us-east-1")
+                .stdout(log)
+                .stderr(Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let function = Guard(cmd.spawn().with_context(|| format!("starting {}", bin.display()))?);
+            Ok(Function { port, stdout, _function: function, _emulator: emulator })
+        }
+
+        /// Invoke with this payload: Ok(response) or Err(the function's error).
+        pub fn invoke(&self, payload: &Value) -> Result<std::result::Result<Value, String>> {
+            let file = std::env::temp_dir().join(format!("trailwatch-payload-{}.json", self.port));
+            std::fs::write(&file, payload.to_string())?;
+            let out = Command::new(venv_bin("cargo-lambda")?)
+                .args(["lambda", "invoke", "_", "--invoke-address", "127.0.0.1", "--invoke-port"])
+                .arg(self.port.to_string())
+                .arg("--data-file")
+                .arg(&file)
+                .output()
+                .context("cargo lambda invoke")?;
+            if out.status.success() {
+                Ok(Ok(serde_json::from_slice(&out.stdout).context("the function's response")?))
+            } else {
+                Ok(Err(String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)))
+            }
+        }
+
+        /// What the function wrote to stdout (its EMF metric lines).
+        pub fn stdout(&self) -> String {
+            std::fs::read_to_string(&self.stdout).unwrap_or_default()
+        }
+    }
+
+    /// The target directory the test binary was built in (`target/debug`).
+    pub fn target_dir() -> Result<PathBuf> {
+        let exe = std::env::current_exe()?;
+        // target/debug/deps/<test>-<hash>
+        exe.parent()
+            .and_then(|deps| deps.parent())
+            .map(PathBuf::from)
+            .context("locating the target directory")
+    }
+}

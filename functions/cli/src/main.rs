@@ -2,6 +2,7 @@
 //! library functions as the Lambda functions, so what is tested locally is
 //! what runs in AWS.
 
+mod infra;
 mod input;
 mod replay;
 
@@ -63,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Generate infrastructure as code from the rules.
+    Infra {
+        #[command(subcommand)]
+        command: infra::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +104,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Replay { paths, via, rules } => replay::run(&paths, via, rules.as_deref()),
+        Command::Infra { command } => infra::run(command),
         Command::TestEventPattern { event_pattern, event } => {
             let pattern = EventPattern::parse(&input::text(&event_pattern)?)
                 .context("the event pattern is not valid")?;

@@ -68,7 +68,10 @@ impl DelimitedPattern {
     pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<DelimitedPattern, FilterError> {
         let open = cur.pos();
         if !cur.eat('[') {
-            return Err(FilterError::syntax(open, "a space-delimited pattern starts with `[`"));
+            return Err(FilterError::syntax(
+                open,
+                "a space-delimited pattern starts with `[`",
+            ));
         }
         let mut items: Vec<Item> = Vec::new();
         let mut names: Vec<String> = Vec::new();
@@ -131,7 +134,10 @@ impl DelimitedPattern {
                         return Err(e);
                     }
                     let name = first.map(|f| f.name.clone());
-                    Item::Field { name, cond: Some(cond) }
+                    Item::Field {
+                        name,
+                        cond: Some(cond),
+                    }
                 }
             };
             if let Item::Field { name: Some(n), .. } = &item {
@@ -158,7 +164,10 @@ impl DelimitedPattern {
             if is_ellipsis {
                 return Err(FilterError::syntax(
                     cur.pos(),
-                    format!("expected `,` or `]` after `...`, found {}", cur.describe_here()),
+                    format!(
+                        "expected `,` or `]` after `...`, found {}",
+                        cur.describe_here()
+                    ),
                 ));
             }
             return Err(expr::expected_after(cur, "`,` or `]`"));
@@ -196,9 +205,9 @@ impl DelimitedPattern {
     /// Whether the item at `index` accepts `field`.
     fn accepts(&self, index: usize, field: &str) -> bool {
         match self.items.get(index) {
-            Some(Item::Field { cond: Some(cond), .. }) => {
-                cond.eval(&mut |fc: &FieldCond| fc.cmp.holds(Scalar::Str(field)))
-            }
+            Some(Item::Field {
+                cond: Some(cond), ..
+            }) => cond.eval(&mut |fc: &FieldCond| fc.cmp.holds(Scalar::Str(field))),
             Some(Item::Field { cond: None, .. }) => true,
             Some(Item::Ellipsis) | None => false,
         }
@@ -330,7 +339,10 @@ pub(crate) struct Alignment<'m> {
 impl<'m> Alignment<'m> {
     /// The `position`-th field of the event, counting from 1.
     pub(crate) fn position(&self, position: usize) -> Option<&'m str> {
-        position.checked_sub(1).and_then(|i| self.fields.get(i)).copied()
+        position
+            .checked_sub(1)
+            .and_then(|i| self.fields.get(i))
+            .copied()
     }
 }
 
@@ -386,8 +398,18 @@ mod tests {
     #[test]
     fn splitting() {
         assert_eq!(
-            split(r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#),
-            vec!["127.0.0.1", "-", "frank", "10/Oct/2000:13:25:15 -0700", "GET /apache_pb.gif HTTP/1.0", "200", "1534"]
+            split(
+                r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#
+            ),
+            vec![
+                "127.0.0.1",
+                "-",
+                "frank",
+                "10/Oct/2000:13:25:15 -0700",
+                "GET /apache_pb.gif HTTP/1.0",
+                "200",
+                "1534"
+            ]
         );
         assert_eq!(split("  a \t b  "), vec!["a", "b"]);
         assert_eq!(split(r#"a "b c"d"#), vec!["a", "b c", "d"]);

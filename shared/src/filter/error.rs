@@ -10,7 +10,9 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum FilterError {
     /// The pattern is longer than the 1024 characters the CloudWatch Logs API accepts.
-    #[error("filter pattern is {len} characters long; CloudWatch Logs accepts at most {max} characters")]
+    #[error(
+        "filter pattern is {len} characters long; CloudWatch Logs accepts at most {max} characters"
+    )]
     TooLong {
         /// Length of the pattern, in characters.
         len: usize,

@@ -58,7 +58,10 @@ fn parse_or<L>(
         if cur.eat_str("||") {
             items.push(parse_and(cur, leaf, depth)?);
         } else if cur.peek() == Some('|') {
-            return Err(FilterError::syntax(cur.pos(), "`|` is not an operator; write `||` for OR"));
+            return Err(FilterError::syntax(
+                cur.pos(),
+                "`|` is not an operator; write `||` for OR",
+            ));
         } else {
             break;
         }
@@ -82,7 +85,10 @@ fn parse_and<L>(
         if cur.eat_str("&&") {
             items.push(parse_unary(cur, leaf, depth)?);
         } else if cur.peek() == Some('&') {
-            return Err(FilterError::syntax(cur.pos(), "`&` is not an operator; write `&&` for AND"));
+            return Err(FilterError::syntax(
+                cur.pos(),
+                "`&` is not an operator; write `&&` for AND",
+            ));
         } else {
             break;
         }

@@ -95,7 +95,10 @@ impl Selector {
             ));
         }
         if text.ends_with('.') {
-            return Err(FilterError::syntax(cur.pos(), format!("selector `{text}` ends with `.`")));
+            return Err(FilterError::syntax(
+                cur.pos(),
+                format!("selector `{text}` ends with `.`"),
+            ));
         }
         if let Some(&extra) = wildcards.get(MAX_WILDCARDS_PER_SELECTOR) {
             return Err(FilterError::Limit {
@@ -121,15 +124,23 @@ impl Selector {
 
     /// Calls `found` on each value the selector points at, stopping when it
     /// returns true; returns whether it did.
-    pub(crate) fn any<'v>(&self, root: &'v Value, found: &mut impl FnMut(&'v Value) -> bool) -> bool {
+    pub(crate) fn any<'v>(
+        &self,
+        root: &'v Value,
+        found: &mut impl FnMut(&'v Value) -> bool,
+    ) -> bool {
         match self.wildcard {
             None => walk(root, &self.steps).is_some_and(found),
             Some(w) => {
                 let before = self.steps.get(..w).unwrap_or(&[]);
                 let after = self.steps.get(w + 1..).unwrap_or(&[]);
                 match walk(root, before) {
-                    Some(Value::Object(m)) => m.values().any(|c| walk(c, after).is_some_and(&mut *found)),
-                    Some(Value::Array(a)) => a.iter().any(|c| walk(c, after).is_some_and(&mut *found)),
+                    Some(Value::Object(m)) => {
+                        m.values().any(|c| walk(c, after).is_some_and(&mut *found))
+                    }
+                    Some(Value::Array(a)) => {
+                        a.iter().any(|c| walk(c, after).is_some_and(&mut *found))
+                    }
                     _ => false,
                 }
             }
@@ -174,7 +185,10 @@ fn read_bracket(cur: &mut Cursor<'_>, text: &mut String) -> Result<Step, FilterE
             cur.bump();
             let name = cur.take_while(|c| c != '\'');
             if !cur.eat('\'') {
-                return Err(FilterError::syntax(at, "unterminated quoted property name; add the closing `'`"));
+                return Err(FilterError::syntax(
+                    at,
+                    "unterminated quoted property name; add the closing `'`",
+                ));
             }
             text.push_str(&format!("['{name}']"));
             Step::Key(name)
@@ -204,7 +218,10 @@ fn read_bracket(cur: &mut Cursor<'_>, text: &mut String) -> Result<Step, FilterE
     if !cur.eat(']') {
         return Err(FilterError::syntax(
             cur.pos(),
-            format!("expected `]` to close the `[` at character {open}, found {}", cur.describe_here()),
+            format!(
+                "expected `]` to close the `[` at character {open}, found {}",
+                cur.describe_here()
+            ),
         ));
     }
     Ok(step)
@@ -272,7 +289,11 @@ impl Cond {
 
 /// Characters that end an unquoted value in a JSON pattern.
 fn value_stop(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!')
+    c.is_whitespace()
+        || matches!(
+            c,
+            '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!'
+        )
 }
 
 fn read_cond(cur: &mut Cursor<'_>) -> Result<Cond, FilterError> {
@@ -394,7 +415,10 @@ impl JsonPattern {
         if !cur.at_end() {
             return Err(FilterError::syntax(
                 cur.pos(),
-                format!("unexpected {} after the closing `}}` of the JSON pattern", cur.describe_here()),
+                format!(
+                    "unexpected {} after the closing `}}` of the JSON pattern",
+                    cur.describe_here()
+                ),
             ));
         }
         // Quotas: regular expressions and wildcard selectors per pattern.
@@ -493,7 +517,19 @@ mod tests {
 
     #[test]
     fn selector_errors() {
-        for bad in ["$", "$.", "$..a", "$.a.", "$.a[", "$.a[-1]", "$.a[x]", "$.*.*", "$.a[*][*]", "a", "$.['x"] {
+        for bad in [
+            "$",
+            "$.",
+            "$..a",
+            "$.a.",
+            "$.a[",
+            "$.a[-1]",
+            "$.a[x]",
+            "$.*.*",
+            "$.a[*][*]",
+            "a",
+            "$.['x",
+        ] {
             assert!(sel(bad).is_err(), "{bad} should be rejected");
         }
         match sel("$.a.*.b[*]") {
@@ -512,7 +548,11 @@ mod tests {
         assert_eq!(first("$.a.b[0]"), Some(serde_json::json!(1)));
         assert_eq!(first("$.a.b[1].c"), Some(serde_json::json!("x")));
         assert_eq!(first("$.a.b[2]"), None);
-        assert_eq!(first("$.a.b.c"), None, "a property of an array does not exist");
+        assert_eq!(
+            first("$.a.b.c"),
+            None,
+            "a property of an array does not exist"
+        );
         assert_eq!(first("$.['k.j']"), Some(serde_json::json!(true)));
         assert_eq!(first("$.a.b[*].c"), Some(serde_json::json!("x")));
     }

@@ -43,14 +43,9 @@ impl<'a> Cursor<'a> {
 
     /// Whether the text at the cursor starts with `s`.
     pub(crate) fn starts_with(&self, s: &str) -> bool {
-        let mut i = self.pos;
-        for c in s.chars() {
-            if self.chars.get(i) != Some(&c) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        s.chars()
+            .enumerate()
+            .all(|(k, c)| self.chars.get(self.pos + k) == Some(&c))
     }
 
     /// Consumes `s` if the text at the cursor starts with it.

@@ -71,9 +71,8 @@ impl FieldRef {
         if rest.starts_with('.') || rest.starts_with('[') {
             let chars: Vec<char> = text.chars().collect();
             let mut cur = Cursor::new(&chars);
-            let sel = Selector::read(&mut cur).map_err(|e| {
-                FilterError::transformation(format!("{what} `{text}`: {e}"))
-            })?;
+            let sel = Selector::read(&mut cur)
+                .map_err(|e| FilterError::transformation(format!("{what} `{text}`: {e}")))?;
             if !cur.at_end() {
                 return Err(bad());
             }
@@ -152,9 +151,9 @@ impl MetricTransformation {
                 Some(v) => ValueSpec::Literal(v),
                 None => {
                     return Err(FilterError::transformation(format!(
-                        "the metric value `{metric_value}` is neither a number nor a field reference \
+                    "the metric value `{metric_value}` is neither a number nor a field reference \
                          such as `$.bytes` or `$size`"
-                    )))
+                )))
                 }
             }
         };
@@ -171,7 +170,9 @@ impl MetricTransformation {
     /// CloudWatch Logs refuses a default value on a filter with dimensions.
     pub fn with_default_value(mut self, value: f64) -> Result<MetricTransformation, FilterError> {
         if !value.is_finite() {
-            return Err(FilterError::transformation("the default value must be a finite number"));
+            return Err(FilterError::transformation(
+                "the default value must be a finite number",
+            ));
         }
         if !self.dimensions.is_empty() {
             return Err(FilterError::transformation(
@@ -183,7 +184,11 @@ impl MetricTransformation {
     }
 
     /// Adds a dimension whose value comes from the event (`$.field`, `$name`).
-    pub fn with_dimension(mut self, name: &str, value: &str) -> Result<MetricTransformation, FilterError> {
+    pub fn with_dimension(
+        mut self,
+        name: &str,
+        value: &str,
+    ) -> Result<MetricTransformation, FilterError> {
         if self.default_value.is_some() {
             return Err(FilterError::transformation(
                 "a metric filter with a default value cannot have dimensions",
@@ -206,10 +211,13 @@ impl MetricTransformation {
             )));
         }
         if self.dimensions.iter().any(|(n, _, _)| n == name) {
-            return Err(FilterError::transformation(format!("dimension `{name}` is defined twice")));
+            return Err(FilterError::transformation(format!(
+                "dimension `{name}` is defined twice"
+            )));
         }
         let field = FieldRef::parse(value, "dimension value")?;
-        self.dimensions.push((name.to_string(), value.to_string(), field));
+        self.dimensions
+            .push((name.to_string(), value.to_string(), field));
         Ok(self)
     }
 
@@ -242,7 +250,9 @@ impl MetricTransformation {
 
     /// The dimensions as (name, field reference) pairs.
     pub fn dimensions(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.dimensions.iter().map(|(n, v, _)| (n.as_str(), v.as_str()))
+        self.dimensions
+            .iter()
+            .map(|(n, v, _)| (n.as_str(), v.as_str()))
     }
 
     /// Checks that the transformation fits `pattern`: field references of the
@@ -250,7 +260,11 @@ impl MetricTransformation {
     /// references on unstructured patterns.
     pub fn validate(&self, pattern: &FilterPattern) -> Result<(), FilterError> {
         let refs = std::iter::once(("metric value", self.metric_value.as_str(), self.field_ref()))
-            .chain(self.dimensions.iter().map(|(_, v, f)| ("dimension value", v.as_str(), Some(f))));
+            .chain(
+                self.dimensions
+                    .iter()
+                    .map(|(_, v, f)| ("dimension value", v.as_str(), Some(f))),
+            );
         for (what, text, field) in refs {
             let Some(field) = field else { continue };
             let ok = match (&pattern.kind, field) {
@@ -267,7 +281,9 @@ impl MetricTransformation {
                         "unstructured patterns extract no fields: use a number as metric value and no dimensions"
                     }
                 };
-                return Err(FilterError::transformation(format!("{what} `{text}`: {hint}")));
+                return Err(FilterError::transformation(format!(
+                    "{what} `{text}`: {hint}"
+                )));
             }
         }
         Ok(())
@@ -344,14 +360,14 @@ impl Event<'_> {
                 sel.any(root, &mut |v| {
                     out = match v {
                         Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
-                        Value::String(s) => number(s),
+                        Value::String(s) => event_number(s),
                         _ => None,
                     };
                     out.is_some()
                 });
                 out
             }
-            _ => self.text(pattern, field).and_then(|s| number(&s)),
+            _ => self.text(pattern, field).and_then(|s| event_number(&s)),
         }
     }
 
@@ -380,6 +396,15 @@ impl Event<'_> {
 fn number(s: &str) -> Option<f64> {
     Decimal::parse(s)?;
     s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// A number held as text in the event; as in comparisons, without an
+/// exponent (AWS: "Strings don't support scientific notation").
+fn event_number(s: &str) -> Option<f64> {
+    if s.contains(['e', 'E']) {
+        return None;
+    }
+    number(s)
 }
 
 /// What `aws logs test-metric-filter` returns for these messages:

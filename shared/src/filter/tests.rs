@@ -108,7 +108,9 @@ fn nesting_is_bounded() {
     let p = parse(&nested(MAX_NESTING));
     assert!(p.matches(r#"{"a":1}"#));
     match err(&nested(MAX_NESTING + 1)) {
-        FilterError::TooDeep { offset, max } => assert_eq!((offset, max), (2 + MAX_NESTING, MAX_NESTING)),
+        FilterError::TooDeep { offset, max } => {
+            assert_eq!((offset, max), (2 + MAX_NESTING, MAX_NESTING))
+        }
         other => panic!("{other:?}"),
     }
     // 10,000 parentheses: refused (too long), never a stack overflow.
@@ -128,13 +130,19 @@ fn quotas() {
         err("{ $.a = %x% && $.b = %y% && $.c = %z% }"),
         FilterError::Limit { offset: 28, .. }
     ));
-    assert!(matches!(err("[a=%x%, b=%y%, c=%z%]"), FilterError::Limit { offset: 15, .. }));
+    assert!(matches!(
+        err("[a=%x%, b=%y%, c=%z%]"),
+        FilterError::Limit { offset: 15, .. }
+    ));
     assert!(FilterPattern::parse("{ $.a[*] = 1 || $.b[*] = 1 || $.c[*] = 1 }").is_ok());
     assert!(matches!(
         err("{ $.a[*] = 1 || $.b[*] = 1 || $.c[*] = 1 || $.d[*] = 1 }"),
         FilterError::Limit { .. }
     ));
-    assert!(matches!(err("{ $.a[*].b[*] = 1 }"), FilterError::Limit { .. }));
+    assert!(matches!(
+        err("{ $.a[*].b[*] = 1 }"),
+        FilterError::Limit { .. }
+    ));
 }
 
 #[test]
@@ -142,7 +150,10 @@ fn json_values() {
     let p = parse(r#"{ $.s = "a\"b\\c" }"#);
     assert!(p.matches(r#"{"s":"a\"b\\c"}"#));
     let p = parse(r#"{ $.s = "a\nb" }"#);
-    assert!(p.matches(r#"{"s":"a\\nb"}"#), "other backslashes are literal");
+    assert!(
+        p.matches(r#"{"s":"a\\nb"}"#),
+        "other backslashes are literal"
+    );
     let p = parse("{$.eventName=CreateTrail}");
     assert!(p.matches(r#"{"eventName":"CreateTrail"}"#));
     let p = parse("{ $.eventSource = kms.amazonaws.com }");
@@ -157,10 +168,15 @@ fn delimited_items() {
     // Without an ellipsis the last field takes the rest of the event.
     let p = parse("[a, rest]");
     assert_eq!(
-        p.extract("x  y \"z w\"  ").and_then(|e| e.get("$rest").map(str::to_string)),
+        p.extract("x  y \"z w\"  ")
+            .and_then(|e| e.get("$rest").map(str::to_string)),
         Some("y \"z w\"".to_string())
     );
-    assert_eq!(p.extract("x \"z w\"").and_then(|e| e.get("$rest").map(str::to_string)), Some("z w".to_string()));
+    assert_eq!(
+        p.extract("x \"z w\"")
+            .and_then(|e| e.get("$rest").map(str::to_string)),
+        Some("z w".to_string())
+    );
     assert!(!p.matches("x"));
     let p = parse("[...]");
     assert!(p.matches("") && p.matches("a b c"));

@@ -65,7 +65,9 @@ impl TextPattern {
                     ),
                 ));
             }
-            return Ok(TextPattern::Regex(Box::new(RegexMatcher::new(&body, body_at)?)));
+            return Ok(TextPattern::Regex(Box::new(RegexMatcher::new(
+                &body, body_at,
+            )?)));
         }
         let mut required = Vec::new();
         let mut excluded = Vec::new();
@@ -104,16 +106,19 @@ impl TextPattern {
                             ),
                         ));
                     }
-                    // A phrase of spaces matches every event (AWS: `" "` matches everything).
-                    phrase.trim().to_string()
+                    // A phrase of blanks matches every event (AWS: `" "` matches
+                    // everything); other phrases are matched exactly as written.
+                    if phrase.trim().is_empty() {
+                        String::new()
+                    } else {
+                        phrase
+                    }
                 }
-                Some('%') => {
-                    return Err(FilterError::syntax(
-                        term_at,
-                        "a regular expression `%...%` cannot be combined with terms; it must be the \
+                Some('%') => return Err(FilterError::syntax(
+                    term_at,
+                    "a regular expression `%...%` cannot be combined with terms; it must be the \
                          whole unstructured pattern",
-                    ))
-                }
+                )),
                 _ => {
                     let word = cur.take_while(|c| !c.is_whitespace());
                     if let Some(bad) = word.chars().find(|c| !is_term_char(*c)) {
@@ -152,7 +157,8 @@ impl TextPattern {
                     return optional.iter().any(|t| t.found_in(message));
                 }
                 // `?` terms combined with other terms are ignored (AWS documents this).
-                required.iter().all(|t| t.found_in(message)) && !excluded.iter().any(|t| t.found_in(message))
+                required.iter().all(|t| t.found_in(message))
+                    && !excluded.iter().any(|t| t.found_in(message))
             }
         }
     }

@@ -117,7 +117,10 @@ impl Decimal {
             let mut seen = false;
             while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
                 seen = true;
-                e = e.saturating_mul(10).saturating_add(i64::from(d - b'0')).min(EXP_CLAMP);
+                e = e
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(d - b'0'))
+                    .min(EXP_CLAMP);
                 i += 1;
             }
             if !seen {
@@ -265,9 +268,12 @@ impl Scalar<'_> {
         }
     }
 
-    /// The scalar as a number: a JSON number, or a string that is a number.
+    /// The scalar as a number: a JSON number, or a string that is a number
+    /// written without an exponent (AWS: "Strings don't support scientific
+    /// notation").
     fn number(&self) -> Option<Decimal> {
         match self {
+            Scalar::Str(s) if s.contains(['e', 'E']) => None,
             Scalar::Str(s) => Decimal::parse(s),
             Scalar::Num(n) => Decimal::parse(&n.to_string()),
             Scalar::Bool(_) => None,
@@ -302,7 +308,10 @@ impl Comparison {
             ));
         };
         if op == CmpOp::Eq && cur.peek() == Some('=') {
-            return Err(FilterError::syntax(op_at, "`==` is not an operator; write `=`"));
+            return Err(FilterError::syntax(
+                op_at,
+                "`==` is not an operator; write `=`",
+            ));
         }
         cur.skip_ws();
         let at = cur.pos();
@@ -331,11 +340,9 @@ impl Comparison {
                         ),
                     ));
                 }
-                if let Some((i, c)) = token
-                    .chars()
-                    .enumerate()
-                    .find(|(_, c)| !c.is_ascii() || matches!(c, '@' | '$' | '\\' | '\'' | '%' | '`'))
-                {
+                if let Some((i, c)) = token.chars().enumerate().find(|(_, c)| {
+                    !c.is_ascii() || matches!(c, '@' | '$' | '\\' | '\'' | '%' | '`')
+                }) {
                     return Err(FilterError::syntax(
                         at + i,
                         format!(
@@ -420,10 +427,14 @@ mod tests {
 
     #[test]
     fn decimal_forms() {
-        for s in ["0", "-0", "+1", "1.", ".5", "1e3", "1E+3", "1e-3", "-2.50e2", "007"] {
+        for s in [
+            "0", "-0", "+1", "1.", ".5", "1e3", "1E+3", "1e-3", "-2.50e2", "007",
+        ] {
             assert!(Decimal::parse(s).is_some(), "{s}");
         }
-        for s in ["", "-", ".", "e3", "1e", "1e+", "1.2.3", "0x10", "1_000", "NaN", "Infinity", " 1"] {
+        for s in [
+            "", "-", ".", "e3", "1e", "1e+", "1.2.3", "0x10", "1_000", "NaN", "Infinity", " 1",
+        ] {
             assert!(Decimal::parse(s).is_none(), "{s}");
         }
     }

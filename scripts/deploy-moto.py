@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+"""Deploy trailwatch's CloudFormation template into a local moto server.
+
+moto does not run SAM transforms, so this deploys the plain flavour of the
+same template (`trailwatch infra generate --plain`: the functions as
+AWS::Lambda::Function with code from S3, everything else identical). It
+starts `moto_server` on 127.0.0.1 on a free port, creates two stacks, checks
+that what moto creates exists and is wired, prints what moto created and
+what it skipped, and stops the server.
+
+Stack 1 (defaults): a new trail, EventBridge rules and a Lambda subscription.
+Stack 2: an existing trail's log group, LogsDelivery=Kinesis, LogsOnly.
+
+moto 5 creates (among others) SNS topics, EventBridge rules with targets,
+log groups, S3 buckets, KMS keys, SQS queues, IAM roles, Lambda functions,
+permissions, event source mappings and Kinesis streams; it silently skips
+resource types it does not model (the stack is still CREATE_COMPLETE):
+AWS::CloudTrail::Trail, AWS::Logs::MetricFilter, AWS::CloudWatch::Alarm,
+policies of buckets, topics and queues, subscription filters and more. The
+list is computed here from the stack's resources, not assumed.
+
+Usage: .venv/bin/python scripts/deploy-moto.py [--template PLAIN.yaml]
+Needs boto3 and moto[server] (requirements.txt). Without --template it runs
+`trailwatch infra generate --plain` ($TRAILWATCH_BIN, target/debug/trailwatch,
+or `cargo run`).
+"""
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+
+
+def fail(msg):
+    print(f"deploy-moto: FAIL: {msg}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+class Checks:
+    """Counts assertions; prints each failure and goes on."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.gaps = set()
+
+    def check(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"  FAIL {what}")
+        return ok
+
+    def setting(self, moto_has, template_has, what):
+        """A property the template must set; moto's CloudFormation may drop it."""
+        if moto_has:
+            self.passed += 1
+        elif template_has:
+            self.passed += 1
+            self.gaps.add(what)
+        else:
+            self.failed += 1
+            print(f"  FAIL {what}: not in the template")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def plain_template(path):
+    if path:
+        return Path(path).read_text()
+    cmd = None
+    if os.environ.get("TRAILWATCH_BIN"):
+        cmd = [os.environ["TRAILWATCH_BIN"]]
+    else:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        for profile in ("debug", "release"):
+            if (target / profile / "trailwatch").exists():
+                cmd = [str(target / profile / "trailwatch")]
+                break
+    if cmd is None:
+        cmd = ["cargo", "run", "-q", "-p", "trailwatch-cli", "--"]
+    out = subprocess.run(cmd + ["infra", "generate", "--plain"], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        fail(f"{' '.join(cmd)} infra generate --plain: {out.stderr.strip()}")
+    return out.stdout
+
+
+def load_yaml(text):
+    import yaml  # PyYAML comes with moto[server] and cfn-lint
+
+    return yaml.safe_load(text)
+
+
+def start_moto(port):
+    exe = Path(sys.executable).parent / "moto_server"
+    if not exe.exists():
+        exe = shutil.which("moto_server")
+    if not exe:
+        fail("moto_server not found: install requirements.txt into the venv")
+    log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            fail(f"moto_server exited ({proc.returncode}); see {log.name}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+            return proc, log.name
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    fail("moto_server did not answer within 30 s")
+
+
+def stop_moto(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def evaluate(conditions, params, expr):
+    """Evaluate a CloudFormation condition expression."""
+    if isinstance(expr, dict):
+        (fn, arg), = expr.items()
+        if fn == "Condition":
+            return evaluate(conditions, params, conditions[arg])
+        if fn == "Ref":
+            return params[arg]
+        if fn == "Fn::Equals":
+            a, b = (evaluate(conditions, params, x) for x in arg)
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            return not evaluate(conditions, params, arg[0])
+        if fn == "Fn::And":
+            return all(evaluate(conditions, params, x) for x in arg)
+        if fn == "Fn::Or":
+            return any(evaluate(conditions, params, x) for x in arg)
+        raise ValueError(f"condition function {fn}")
+    return expr
+
+
+def wanted(template, params):
+    """The template's resources whose condition holds for these parameters."""
+    values = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+    values.update(params)
+    conds = template.get("Conditions", {})
+    out = {}
+    for lid, res in template["Resources"].items():
+        c = res.get("Condition")
+        if c is None or evaluate(conds, values, conds[c]):
+            out[lid] = res
+    return out
+
+
+def deploy(clients, template_text, template, name, params, checks):
+    cfn = clients["cloudformation"]
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=template_text,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    deadline = time.time() + 120
+    while True:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("IN_PROGRESS") or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    checks.check(stack["StackStatus"] == "CREATE_COMPLETE", f"{name}: status {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+    listed = {}
+    paginator = cfn.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=name):
+        for r in page["StackResourceSummaries"]:
+            listed[r["LogicalResourceId"]] = r
+    want = wanted(template, params)
+    created = {lid: r for lid, r in listed.items() if lid in want}
+    skipped = {lid: want[lid]["Type"] for lid in want if lid not in listed}
+    print(f"\n== stack {name}: {stack['StackStatus']}")
+    print(f"   template: {len(template['Resources'])} resources, {len(want)} wanted with these parameters")
+    print(f"   moto created {len(created)}:")
+    for ty, n in sorted(Counter(r["ResourceType"] for r in created.values()).items()):
+        print(f"     {n:3d} {ty}")
+    print(f"   moto skipped {len(skipped)} (types it does not model):")
+    for ty, n in sorted(Counter(skipped.values()).items()):
+        print(f"     {n:3d} {ty}")
+    return {lid: r["PhysicalResourceId"] for lid, r in created.items()}, skipped
+
+
+def check_common(c, template, phys, skipped, checks, name, eventbridge_enabled):
+    """What both stacks must have, as far as moto creates it."""
+    res = template["Resources"]
+    # Alert topic, KMS-encrypted with the stack's key.
+    topic = phys.get("AlertTopic")
+    if checks.check(topic is not None, f"{name}: AlertTopic created"):
+        attrs = c["sns"].get_topic_attributes(TopicArn=topic)["Attributes"]
+        checks.check(attrs.get("KmsMasterKeyId"), f"{name}: AlertTopic has a KMS key")
+    # Key with rotation.
+    key = phys.get("Key")
+    if checks.check(key is not None, f"{name}: Key created"):
+        checks.check(c["kms"].get_key_rotation_status(KeyId=key)["KeyRotationEnabled"], f"{name}: key rotation on")
+    # Functions: runtime, architecture, role, environment, concurrency, DLQ.
+    for fn in ("EventBridgeFunction", "LogsFunction"):
+        if not checks.check(fn in phys, f"{name}: {fn} created"):
+            continue
+        conf = c["lambda"].get_function(FunctionName=phys[fn])["Configuration"]
+        checks.check(conf["Runtime"] == "provided.al2023", f"{name}: {fn} runtime {conf['Runtime']}")
+        props = res[fn]["Properties"]
+        checks.setting(conf.get("Architectures") == ["arm64"], props.get("Architectures") == ["arm64"], "Lambda Architectures (arm64)")
+        checks.check(conf["Handler"] == "bootstrap", f"{name}: {fn} handler")
+        env = conf.get("Environment", {}).get("Variables", {})
+        checks.check(env.get("TRAILWATCH_TOPIC_ARN") == topic, f"{name}: {fn} TRAILWATCH_TOPIC_ARN is the alert topic")
+        checks.check(env.get("TRAILWATCH_METRICS") == "emf" and env.get("TRAILWATCH_NAMESPACE") == "trailwatch", f"{name}: {fn} metrics env")
+        role = phys.get(f"{fn}Role")
+        checks.check(role is not None and conf["Role"].endswith("/" + role), f"{name}: {fn} runs as its own role")
+        dlq = phys.get(f"{fn}DLQ")
+        dlq_arn = c["sqs"].get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] if dlq else None
+        checks.setting(
+            dlq_arn and conf.get("DeadLetterConfig", {}).get("TargetArn") == dlq_arn,
+            props.get("DeadLetterConfig", {}).get("TargetArn") == {"Fn::GetAtt": [f"{fn}DLQ", "Arn"]},
+            "Lambda DeadLetterConfig (the function's DLQ)",
+        )
+        want_conc = 10 if fn == "EventBridgeFunction" else 5
+        conc = c["lambda"].get_function_concurrency(FunctionName=phys[fn]).get("ReservedConcurrentExecutions")
+        checks.check(conc == want_conc, f"{name}: {fn} reserved concurrency {conc}")
+    fn_arn = None
+    if "EventBridgeFunction" in phys:
+        fn_arn = c["lambda"].get_function(FunctionName=phys["EventBridgeFunction"])["Configuration"]["FunctionArn"]
+    # EventBridge rules: pattern as generated, state, target, retry, DLQ.
+    rules = [lid for lid, r in res.items() if r["Type"] == "AWS::Events::Rule"]
+    target_dlq = phys.get("EventBridgeTargetDLQ")
+    target_dlq_arn = c["sqs"].get_queue_attributes(QueueUrl=target_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] if target_dlq else None
+    for lid in rules:
+        if not checks.check(lid in phys, f"{name}: {lid} created"):
+            continue
+        rule_name = phys[lid].split("/")[-1]
+        rule = c["events"].describe_rule(Name=rule_name)
+        checks.check(json.loads(rule["EventPattern"]) == res[lid]["Properties"]["EventPattern"], f"{name}: {lid} pattern as generated")
+        checks.check(rule["State"] == ("ENABLED" if eventbridge_enabled else "DISABLED"), f"{name}: {lid} state {rule['State']}")
+        targets = c["events"].list_targets_by_rule(Rule=rule_name)["Targets"]
+        ok = len(targets) == 1 and targets[0]["Arn"] == fn_arn
+        checks.check(ok, f"{name}: {lid} targets the EventBridge function")
+        if ok:
+            checks.check(targets[0].get("DeadLetterConfig", {}).get("Arn") == target_dlq_arn, f"{name}: {lid} target has the DLQ")
+            checks.check(targets[0].get("RetryPolicy", {}).get("MaximumRetryAttempts") == 185, f"{name}: {lid} target retry policy")
+    # Permissions for EventBridge to invoke the function.
+    for lid in rules:
+        if f"{lid}Permission" in skipped:
+            continue
+        checks.check(f"{lid}Permission" in phys, f"{name}: {lid}Permission created")
+    # Function log groups: retention, KMS.
+    for lg in ("EventBridgeFunctionLogGroup", "LogsFunctionLogGroup"):
+        groups = c["logs"].describe_log_groups(logGroupNamePrefix=phys.get(lg, "?"))["logGroups"]
+        ok = checks.check(len(groups) == 1, f"{name}: {lg} created")
+        if ok:
+            checks.check(groups[0].get("retentionInDays") == 365, f"{name}: {lg} retention 365")
+            checks.setting(bool(groups[0].get("kmsKeyId")), res[lg]["Properties"].get("KmsKeyId") == {"Fn::GetAtt": ["Key", "Arn"]}, "log group KmsKeyId")
+    return rules
+
+
+def check_created_if_modelled(c, template, phys, skipped, checks, name, log_group):
+    """Metric filters and alarms: checked if moto made them, reported if not."""
+    res = template["Resources"]
+    filters = [lid for lid, r in res.items() if r["Type"] == "AWS::Logs::MetricFilter"]
+    alarms = [lid for lid, r in res.items() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    made = {f["filterName"]: f for f in c["logs"].describe_metric_filters(logGroupName=log_group).get("metricFilters", [])}
+    if all(lid in skipped for lid in filters):
+        print(f"   metric filters: moto skipped all {len(filters)} (AWS::Logs::MetricFilter is not modelled); none exist on {log_group}: {len(made) == 0}")
+    else:
+        for lid in filters:
+            checks.check(lid in phys, f"{name}: {lid} created")
+        cis = [f for f in made.values() if f["metricTransformations"][0]["metricNamespace"] == "LogMetrics"]
+        checks.check(len(cis) == sum(1 for lid in filters if lid.startswith("Cis")), f"{name}: CIS filters in LogMetrics")
+    if all(lid in skipped for lid in alarms):
+        print(f"   alarms: moto skipped all {len(alarms)} (AWS::CloudWatch::Alarm is not modelled)")
+    else:
+        topic = phys.get("AlertTopic")
+        for a in c["cloudwatch"].describe_alarms()["MetricAlarms"]:
+            checks.check(a["AlarmActions"] == [topic], f"{name}: alarm {a['AlarmName']} notifies the alert topic")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--template", help="a plain-CloudFormation template (default: generate one)")
+    args = ap.parse_args()
+
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    })
+    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(k, None)
+    import boto3
+
+    text = plain_template(args.template)
+    template = load_yaml(text)
+    if "Transform" in template:
+        fail("the template uses the SAM transform, which moto does not run: pass a `trailwatch infra generate --plain` template")
+
+    port = free_port()
+    proc, log = start_moto(port)
+    print(f"moto_server on 127.0.0.1:{port} (pid {proc.pid}, log {log})")
+    checks = Checks()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        c = {s: boto3.client(s, endpoint_url=url, region_name=REGION) for s in
+             ("cloudformation", "s3", "sns", "events", "logs", "lambda", "sqs", "kms", "kinesis", "cloudwatch", "iam")}
+
+        # Function code: a stand-in bootstrap (moto stores it, never runs it).
+        c["s3"].create_bucket(Bucket="trailwatch-code")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("bootstrap", "#!/bin/sh\nexit 0\n")
+        for key in ("trailwatch-eventbridge.zip", "trailwatch-logs.zip"):
+            c["s3"].put_object(Bucket="trailwatch-code", Key=key, Body=buf.getvalue())
+        code = {"CodeBucket": "trailwatch-code"}
+
+        # Stack 1: defaults (new trail, EventBridge + Lambda subscription).
+        p1 = dict(code, AlertEmail="security@example.com")
+        phys, skipped = deploy(c, text, template, "tw-default", p1, checks)
+        rules = check_common(c, template, phys, skipped, checks, "tw-default", eventbridge_enabled=True)
+        for b in ("TrailBucket", "AccessLogBucket"):
+            if checks.check(b in phys, f"tw-default: {b} created"):
+                v = c["s3"].get_bucket_versioning(Bucket=phys[b])
+                want = template["Resources"][b]["Properties"].get("VersioningConfiguration") == {"Status": "Enabled"}
+                checks.setting(v.get("Status") == "Enabled", want, "S3 VersioningConfiguration")
+                pab = template["Resources"][b]["Properties"].get("PublicAccessBlockConfiguration", {})
+                checks.check(all(pab.get(k) is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")), f"tw-default: {b} public access block in the template")
+        log_group = phys.get("TrailLogGroup")
+        groups = c["logs"].describe_log_groups(logGroupNamePrefix=log_group or "?")["logGroups"]
+        if checks.check(log_group == "/trailwatch/cloudtrail" and len(groups) == 1, "tw-default: trail log group created"):
+            checks.check(groups[0].get("retentionInDays") == 365, "tw-default: trail log group retention 365")
+            checks.setting(bool(groups[0].get("kmsKeyId")), template["Resources"]["TrailLogGroup"]["Properties"].get("KmsKeyId") is not None, "log group KmsKeyId")
+        checks.check("Trail" in phys or "Trail" in skipped, "tw-default: Trail wanted")
+        subs = c["sns"].list_subscriptions_by_topic(TopicArn=phys.get("AlertTopic", "arn:aws:sns:us-east-1:123456789012:none"))["Subscriptions"] if "AlertTopic" in phys else []
+        if "AlertEmailSubscription" not in skipped:
+            checks.check(any(s["Endpoint"] == "security@example.com" for s in subs), "tw-default: e-mail subscription")
+        check_created_if_modelled(c, template, phys, skipped, checks, "tw-default", log_group or "?")
+        print(f"   EventBridge rules: {len(rules)} created, each with pattern, target, retry policy and DLQ checked")
+
+        # Stack 2: an existing trail's log group, through Kinesis, logs only.
+        existing = "/aws/cloudtrail/existing-trail"
+        c["logs"].create_log_group(logGroupName=existing)
+        p2 = dict(code, TrailMode="existing", TrailLogGroupName=existing, LogsDelivery="Kinesis", DetectionPath="LogsOnly")
+        phys2, skipped2 = deploy(c, text, template, "tw-existing", p2, checks)
+        check_common(c, template, phys2, skipped2, checks, "tw-existing", eventbridge_enabled=False)
+        for lid in ("Trail", "TrailBucket", "TrailLogGroup", "LogsSubscription", "LogsFunctionSubscriptionPermission"):
+            checks.check(lid not in phys2, f"tw-existing: {lid} not created")
+        stream = phys2.get("LogsStream")
+        if checks.check(stream is not None, "tw-existing: Kinesis stream created"):
+            desc = c["kinesis"].describe_stream_summary(StreamName=stream.split("/")[-1])["StreamDescriptionSummary"]
+            want = template["Resources"]["LogsStream"]["Properties"].get("StreamEncryption", {}).get("EncryptionType") == "KMS"
+            checks.setting(desc.get("EncryptionType") == "KMS", want, "Kinesis StreamEncryption")
+            mappings = c["lambda"].list_event_source_mappings(FunctionName=phys2.get("LogsFunction", "?"))["EventSourceMappings"]
+            ok = checks.check(len(mappings) == 1 and mappings[0]["EventSourceArn"] == desc["StreamARN"], "tw-existing: stream mapped to the logs function")
+            if ok:
+                m = mappings[0]
+                checks.check(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "tw-existing: mapping reports batch item failures")
+                dlq_arn = c["sqs"].get_queue_attributes(QueueUrl=phys2["LogsFunctionDLQ"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                checks.check(m.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") == dlq_arn, "tw-existing: mapping on-failure destination")
+        check_created_if_modelled(c, template, phys2, skipped2, checks, "tw-existing", existing)
+
+        for name in ("tw-existing", "tw-default"):
+            c["cloudformation"].delete_stack(StackName=name)
+    finally:
+        stop_moto(proc)
+        print(f"\nmoto_server stopped")
+    if checks.gaps:
+        print("properties the template sets that moto's CloudFormation does not apply (not failures):")
+        for g in sorted(checks.gaps):
+            print(f"  - {g}")
+    print(f"deploy-moto: {checks.passed} passed, {checks.failed} failed")
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
