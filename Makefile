@@ -1,0 +1,69 @@
+# trailwatch: build, test, demo, benchmarks. `make help` lists the targets.
+#
+# Rust builds share one target directory; Python tools (cargo-lambda with
+# zig, moto, cfn-lint, checkov) live in .venv/, created once from the pinned
+# requirements.txt + requirements.lock and reused after.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
+TRAILWATCH := $(CARGO_TARGET_DIR)/debug/trailwatch
+
+.PHONY: help venv lock build-debug test test-rust rules-test lint-infra deploy-moto demo \
+        detection-report build deploy bench bench-compare infra clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements.lock
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
+	touch $@
+
+venv: $(VENV)/.installed ## Create the Python tool environment (.venv/), pinned
+
+lock: ## Re-pin requirements.lock from the current .venv
+	$(VENV)/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==' > requirements.lock
+
+build-debug: ## Build the functions and the CLI (debug)
+	cargo build -p trailwatch-eventbridge -p trailwatch-logs -p trailwatch-cli
+
+test: venv build-debug test-rust rules-test lint-infra deploy-moto ## All tests
+	@echo "make test: all passed"
+
+test-rust: build-debug ## Unit, conformance, equivalence and end-to-end tests
+	cargo test --workspace
+
+rules-test: build-debug ## Run every built-in rule's own tests
+	$(TRAILWATCH) rules test
+
+lint-infra: venv ## cfn-lint and checkov on the generated template
+	scripts/lint-infra.sh
+
+deploy-moto: venv ## Deploy the template into a local moto CloudFormation and check it
+	$(PY) scripts/deploy-moto.py
+
+demo: venv build-debug ## Replay the real records through both functions on local AWS stand-ins
+	$(PY) scripts/demo.py
+
+detection-report: build-debug ## Detection quality on the real records -> docs/detection-report.md
+	python3 scripts/detection-report.py
+
+infra: build-debug ## Regenerate infra/template.yaml from the rules
+	$(TRAILWATCH) infra generate --output infra/template.yaml
+
+build: venv ## Release build of both functions for Lambda (arm64, provided.al2023)
+	cargo lambda build --release --arm64 -p trailwatch-eventbridge -p trailwatch-logs
+
+deploy: build ## Deploy with AWS SAM (guided the first time)
+	@if [ -f infra/samconfig.toml ]; then sam deploy -t infra/template.yaml; else sam deploy --guided -t infra/template.yaml; fi
+
+bench: ## Criterion benchmarks (matching, decoding)
+	cargo bench -p trailwatch-shared
+
+clean: ## Remove build output and the demo's files
+	cargo clean
+	rm -rf .demo
