@@ -61,8 +61,9 @@ build: venv ## Release build of both functions for Lambda (arm64, provided.al202
 deploy: build ## Deploy with AWS SAM (guided the first time)
 	@if [ -f infra/samconfig.toml ]; then sam deploy -t infra/template.yaml; else sam deploy --guided -t infra/template.yaml; fi
 
-bench: ## Criterion benchmarks (matching, decoding)
-	cargo bench -p trailwatch-shared
+bench: ## Criterion benchmarks: events/s at 10/100/1,000 patterns, CIS filters, decoding
+	python3 bench/gen_patterns.py --data data/cloudtrail --events $(CARGO_TARGET_DIR)/bench-events.jsonl
+	cargo bench -p trailwatch-shared --bench matching
 
 clean: ## Remove build output and the demo's files
 	cargo clean

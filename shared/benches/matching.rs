@@ -1,0 +1,95 @@
+//! Matching throughput on the standard inputs: the 3,210 real records as
+//! EventBridge events (JSON text, parsed in the measured pass, as the
+//! reference figures of event-ruler and the Python engines are), against
+//! 10, 100 and 1,000 generated patterns; the 14 CIS filter patterns over the
+//! records; and decoding a ~1 MiB gzip'd CloudWatch Logs payload.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::Value;
+use trailwatch::encode;
+use trailwatch::envelope;
+use trailwatch::filter::FilterPattern;
+use trailwatch::pattern::{EventPattern, PatternSet, Scratch};
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The events, as JSON lines: from `bench/events.jsonl` when `make bench`
+/// has generated it, else wrapped here from the records.
+fn events() -> Vec<String> {
+    let path = root().join("target/bench-events.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make bench`", path.display()));
+    text.lines().map(str::to_string).collect()
+}
+
+fn matching(c: &mut Criterion) {
+    let events = events();
+    let mut g = c.benchmark_group("event-patterns");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.measurement_time(Duration::from_secs(8));
+    for n in [10, 100, 1000] {
+        let text = std::fs::read_to_string(root().join(format!("bench/patterns/p{n}.json"))).expect("patterns");
+        let patterns: Vec<Value> = serde_json::from_str(&text).expect("json");
+        let compiled: Vec<EventPattern> = patterns.iter().map(|p| EventPattern::from_value(p).expect("valid")).collect();
+        let set = PatternSet::new(&compiled);
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        g.bench_function(format!("parse+match/{n}"), |b| {
+            b.iter(|| {
+                let mut total = 0;
+                for e in &events {
+                    let v: Value = serde_json::from_str(e).expect("event");
+                    set.matches_into(&v, &mut scratch, &mut out);
+                    total += out.len();
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+
+    let cis: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root().join("shared/tests/data/filter/cis-cloudwatch.json")).expect("cis"),
+    )
+    .expect("json");
+    let filters: Vec<FilterPattern> =
+        cis.iter().map(|c| FilterPattern::parse(c["pattern"].as_str().expect("pattern")).expect("valid")).collect();
+    let messages: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(e).expect("event")["detail"].to_string())
+        .collect();
+    let mut g = c.benchmark_group("filter-patterns");
+    g.throughput(Throughput::Elements(messages.len() as u64));
+    g.bench_function("cis-14/parse+match", |b| {
+        b.iter(|| {
+            let mut hits = 0;
+            for m in &messages {
+                let v: Value = serde_json::from_str(m).expect("record");
+                hits += filters.iter().filter(|f| f.matches_value(m, &v)).count();
+            }
+            hits
+        })
+    });
+    g.finish();
+
+    // ~1 MiB of gzip'd subscription payload.
+    let records: Vec<Value> = messages.iter().map(|m| serde_json::from_str(m).expect("record")).collect();
+    let mut batch = Vec::new();
+    while encode::logs_data(&batch, "g").len() < 1 << 20 {
+        batch.extend(records.iter().take(400).cloned());
+    }
+    let gz = encode::logs_data(&batch, "g");
+    let inflated = envelope::inflate(&gz).expect("inflates").len();
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Bytes(inflated as u64));
+    g.bench_function(format!("logs-payload/{}KiB-gz", gz.len() / 1024), |b| {
+        b.iter(|| envelope::logs_gzip(&gz).expect("decodes").events.len())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, matching);
+criterion_main!(benches);
