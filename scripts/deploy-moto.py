@@ -256,7 +256,7 @@ def check_common(c, template, phys, skipped, checks, name, eventbridge_enabled):
         rule_name = phys[lid].split("/")[-1]
         rule = c["events"].describe_rule(Name=rule_name)
         checks.check(json.loads(rule["EventPattern"]) == res[lid]["Properties"]["EventPattern"], f"{name}: {lid} pattern as generated")
-        checks.check(rule["State"] == ("ENABLED" if eventbridge_enabled else "DISABLED"), f"{name}: {lid} state {rule['State']}")
+        checks.check(rule["State"] == ("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" if eventbridge_enabled else "DISABLED"), f"{name}: {lid} state {rule['State']}")
         targets = c["events"].list_targets_by_rule(Rule=rule_name)["Targets"]
         ok = len(targets) == 1 and targets[0]["Arn"] == fn_arn
         checks.check(ok, f"{name}: {lid} targets the EventBridge function")

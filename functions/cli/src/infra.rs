@@ -1127,7 +1127,11 @@ fn event_rules(b: &mut Builder, groups: &[PatternGroup]) -> Vec<(String, Vec<Str
             "Type": "AWS::Events::Rule",
             "Properties": {
                 "Description": description,
-                "State": iff("EventBridgePath", json!("ENABLED"), json!("DISABLED")),
+                // Read-only management events (Get/List/Describe...) reach a
+                // rule only in this state ("Receiving read-only management
+                // events from AWS services", EventBridge user guide); the
+                // pattern still filters, so only matching ones invoke.
+                "State": iff("EventBridgePath", json!("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"), json!("DISABLED")),
                 "EventPattern": g.pattern,
                 "Targets": [{
                     "Id": "trailwatch-eventbridge",

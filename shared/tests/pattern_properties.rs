@@ -1,0 +1,151 @@
+//! Property tests of the event-pattern engine:
+//! 1. the compiled many-pattern set reports exactly the patterns that match
+//!    when each is evaluated alone;
+//! 2. each verdict equals a naive recursive evaluator written here,
+//!    independently of the engine's indexing (for the operators it models).
+
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+use trailwatch::pattern::{EventPattern, PatternSet};
+
+const KEYS: &[&str] = &["a", "b", "c"];
+const STRS: &[&str] = &["", "x", "xy", "yx", "ab", "AB", "abc"];
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::sample::select(STRS).prop_map(|s| json!(s)),
+        (-3i64..4).prop_map(|n| json!(n)),
+        Just(json!(null)),
+        any::<bool>().prop_map(|b| json!(b)),
+    ]
+}
+
+fn event_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![scalar(), prop::collection::vec(scalar(), 0..3).prop_map(Value::Array)];
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            prop::collection::btree_map(prop::sample::select(KEYS), inner.clone(), 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            prop::collection::vec(
+                prop::collection::btree_map(prop::sample::select(KEYS), inner, 1..3)
+                    .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+                1..3
+            )
+            .prop_map(Value::Array),
+        ]
+    })
+}
+
+fn event() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(prop::sample::select(KEYS), event_value(), 0..3)
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+}
+
+/// A condition on a leaf, in the operators the naive evaluator models.
+fn cond() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        scalar(),
+        prop::sample::select(STRS).prop_map(|s| json!({"prefix": s})),
+        prop::sample::select(STRS).prop_map(|s| json!({"suffix": s})),
+        prop::sample::select(STRS).prop_map(|s| json!({"equals-ignore-case": s})),
+        prop::sample::select(STRS).prop_map(|s| json!({"anything-but": s})),
+        (-3i64..4).prop_map(|n| json!({"numeric": [">=", n]})),
+        Just(json!({"exists": true})),
+    ]
+}
+
+fn pattern_obj(depth: u32) -> BoxedStrategy<Value> {
+    let field = if depth == 0 {
+        prop::collection::vec(cond(), 1..3).prop_map(Value::Array).boxed()
+    } else {
+        prop_oneof![
+            3 => prop::collection::vec(cond(), 1..3).prop_map(Value::Array),
+            1 => pattern_obj(depth - 1),
+        ]
+        .boxed()
+    };
+    prop::collection::btree_map(prop::sample::select(KEYS), field, 1..3)
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+        .boxed()
+}
+
+fn pattern() -> BoxedStrategy<Value> {
+    prop_oneof![
+        4 => pattern_obj(2),
+        1 => (pattern_obj(1), pattern_obj(1)).prop_map(|(a, b)| json!({"$or": [a, b]})),
+    ]
+    .boxed()
+}
+
+// ---- the naive evaluator: straight recursion over pattern and event ----
+
+fn naive(p: &Map<String, Value>, e: &Value) -> bool {
+    p.iter().all(|(k, sub)| {
+        if k == "$or" {
+            return sub.as_array().is_some_and(|alts| alts.iter().any(|a| a.as_object().is_some_and(|a| naive(a, e))));
+        }
+        field(sub, e.get(k))
+    })
+}
+
+fn field(sub: &Value, v: Option<&Value>) -> bool {
+    match sub {
+        Value::Object(inner) => match v {
+            Some(Value::Object(_)) => naive(inner, v.unwrap_or(&Value::Null)),
+            // An array of objects matches if one element does (array consistency).
+            Some(Value::Array(items)) => items.iter().any(|i| i.is_object() && naive(inner, i)),
+            _ => false,
+        },
+        Value::Array(conds) => leaves(v).iter().any(|leaf| conds.iter().any(|c| cond_holds(c, leaf))),
+        _ => false,
+    }
+}
+
+fn leaves(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        None | Some(Value::Object(_)) => vec![],
+        Some(Value::Array(items)) => items.iter().filter(|i| !i.is_object() && !i.is_array()).collect(),
+        Some(other) => vec![other],
+    }
+}
+
+fn cond_holds(c: &Value, leaf: &Value) -> bool {
+    let Some(op) = c.as_object() else {
+        return match (c, leaf) {
+            (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+            _ => c == leaf,
+        };
+    };
+    let (name, arg) = op.iter().next().expect("one operator");
+    let s = leaf.as_str();
+    match name.as_str() {
+        "prefix" => s.is_some_and(|s| s.starts_with(arg.as_str().unwrap_or(""))),
+        "suffix" => s.is_some_and(|s| s.ends_with(arg.as_str().unwrap_or(""))),
+        "equals-ignore-case" => s.is_some_and(|s| s.to_lowercase() == arg.as_str().unwrap_or("").to_lowercase()),
+        "anything-but" => leaf != arg,
+        "numeric" => leaf.as_f64().is_some_and(|n| leaf.is_number() && n >= arg[1].as_f64().unwrap_or(0.0)),
+        "exists" => true,
+        other => panic!("unmodelled operator {other}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn compiled_set_equals_each_pattern_alone(ps in prop::collection::vec(pattern(), 1..12), events in prop::collection::vec(event(), 1..6)) {
+        let compiled: Vec<EventPattern> = ps.iter().filter_map(|p| EventPattern::from_value(p).ok()).collect();
+        let set = PatternSet::new(&compiled);
+        for e in &events {
+            let alone: Vec<usize> = compiled.iter().enumerate().filter(|(_, p)| p.matches(e)).map(|(i, _)| i).collect();
+            prop_assert_eq!(set.matches(e), alone, "event {}", e);
+        }
+    }
+
+    #[test]
+    fn each_verdict_equals_the_naive_evaluator(p in pattern(), e in event()) {
+        let compiled = EventPattern::from_value(&p).expect("generated patterns are valid");
+        let want = naive(p.as_object().expect("object"), &e);
+        prop_assert_eq!(compiled.matches(&e), want, "pattern {} event {}", p, e);
+    }
+}
