@@ -37,6 +37,16 @@ fn matching(c: &mut Criterion) {
         let set = PatternSet::new(&compiled);
         let mut scratch = Scratch::default();
         let mut out = Vec::new();
+        g.bench_function(format!("stream/{n}"), |b| {
+            b.iter(|| {
+                let mut total = 0;
+                for e in &events {
+                    set.matches_json(e, &mut scratch, &mut out).expect("event");
+                    total += out.len();
+                }
+                total
+            })
+        });
         g.bench_function(format!("parse+match/{n}"), |b| {
             b.iter(|| {
                 let mut total = 0;

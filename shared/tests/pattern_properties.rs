@@ -136,9 +136,14 @@ proptest! {
     fn compiled_set_equals_each_pattern_alone(ps in prop::collection::vec(pattern(), 1..12), events in prop::collection::vec(event(), 1..6)) {
         let compiled: Vec<EventPattern> = ps.iter().filter_map(|p| EventPattern::from_value(p).ok()).collect();
         let set = PatternSet::new(&compiled);
+        let mut scratch = trailwatch::pattern::Scratch::default();
+        let mut streamed = Vec::new();
         for e in &events {
             let alone: Vec<usize> = compiled.iter().enumerate().filter(|(_, p)| p.matches(e)).map(|(i, _)| i).collect();
-            prop_assert_eq!(set.matches(e), alone, "event {}", e);
+            prop_assert_eq!(set.matches(e), alone.clone(), "event {}", e);
+            // Reading the event's text directly gives the same verdicts.
+            set.matches_json(&e.to_string(), &mut scratch, &mut streamed).expect("valid JSON");
+            prop_assert_eq!(&streamed, &alone, "streamed event {}", e);
         }
     }
 

@@ -20,5 +20,16 @@ fn match_counts_equal_event_ruler_s() {
             .map(|e| set.matches(eventbridge(e.clone()).expect("a record").value()).len())
             .sum();
         assert_eq!(decoded, want, "N = {n}, decoded");
+        // And reading the events' JSON text directly.
+        let mut scratch = trailwatch::pattern::Scratch::default();
+        let mut out = Vec::new();
+        let streamed: usize = events
+            .iter()
+            .map(|e| {
+                set.matches_json(&e.to_string(), &mut scratch, &mut out).expect("JSON");
+                out.len()
+            })
+            .sum();
+        assert_eq!(streamed, want, "N = {n}, streamed from text");
     }
 }

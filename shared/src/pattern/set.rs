@@ -9,7 +9,11 @@
 //! checked field by field, with array consistency. Adding rules adds
 //! entries to hash maps, not work per event.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use serde_json::Value;
 
@@ -209,10 +213,30 @@ impl PatternSet {
     /// [`PatternSet::matches`] into `out` (cleared first), reusing `scratch`.
     pub fn matches_into(&self, event: &Value, scratch: &mut Scratch, out: &mut Vec<usize>) {
         out.clear();
-        let mut strings: Vec<&str> = Vec::new();
         scratch.reset(self);
+        let mut strings: Vec<Cow<'_, str>> = Vec::new();
         self.walk(event, 0, scratch, &mut strings, 0);
-        let s = scratch;
+        self.finish(scratch, &strings, out);
+    }
+
+    /// Match an event given as JSON text, reading only the fields some
+    /// pattern names: every other part of the event is skipped by the
+    /// parser without being built. Same verdicts as [`PatternSet::matches_into`]
+    /// on the parsed event; an error if the text is not one JSON value.
+    pub fn matches_json(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<usize>) -> Result<(), serde_json::Error> {
+        out.clear();
+        scratch.reset(self);
+        let mut strings: Vec<Cow<'_, str>> = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        Walker { set: self, node: 0, elem: None, s: scratch, strings: &mut strings }.deserialize(&mut de)?;
+        de.end()?;
+        self.finish(scratch, &strings, out);
+        Ok(())
+    }
+
+    /// Index the collected leaves, wake the conjunctions their values
+    /// point at, and verify each.
+    fn finish(&self, s: &mut Scratch, strings: &[Cow<'_, str>], out: &mut Vec<usize>) {
         // Link the leaves of each path.
         for (i, leaf) in s.leaves.iter().enumerate() {
             let head = &mut s.heads[leaf.path as usize];
@@ -226,7 +250,7 @@ impl PatternSet {
         for i in 0..s.leaves.len() {
             let leaf = s.leaves[i];
             let anchor = &self.anchors[leaf.path as usize];
-            let value = leaf.value.get(&strings);
+            let value = leaf.value.get(strings);
             for &sub in anchor.exact.get(value) {
                 wake(s, sub);
             }
@@ -252,13 +276,24 @@ impl PatternSet {
         for &sub in &candidates {
             let sub = &self.subs[sub as usize];
             let pattern = sub.pattern as usize;
-            if s.pattern_gen[pattern] != s.generation && self.verify(sub, s, &strings) {
+            if s.pattern_gen[pattern] != s.generation && self.verify(sub, s, strings) {
                 s.pattern_gen[pattern] = s.generation;
                 out.push(pattern);
             }
         }
         s.candidates = candidates;
         out.sort_unstable();
+    }
+
+    /// Record a leaf at trie node `node`, if a pattern names its path.
+    fn leaf(&self, node: usize, value: ScalarOwned, s: &mut Scratch) {
+        let Some(path) = self.trie[node].path else {
+            return;
+        };
+        let start = s.members.len() as u32;
+        s.members.extend_from_slice(&s.binding);
+        s.leaves.push(Leaf { path, value, members: (start, s.binding.len() as u32) });
+        s.next.push(NONE);
     }
 
     /// The trie node under `node` for an event key; a dotted key ("a.b")
@@ -274,7 +309,7 @@ impl PatternSet {
     }
 
     /// Collect the leaves of the paths the patterns name.
-    fn walk<'e>(&self, v: &'e Value, node: usize, s: &mut Scratch, strings: &mut Vec<&'e str>, depth: usize) {
+    fn walk<'e>(&self, v: &'e Value, node: usize, s: &mut Scratch, strings: &mut Vec<Cow<'e, str>>, depth: usize) {
         if depth > MAX_EVENT_DEPTH {
             return;
         }
@@ -303,32 +338,24 @@ impl PatternSet {
                     }
                 }
             }
-            scalar => {
-                let Some(path) = self.trie[node].path else {
-                    return;
+            Value::String(text) => {
+                strings.push(Cow::Borrowed(text));
+                self.leaf(node, ScalarOwned::Str(strings.len() as u32 - 1), s);
+            }
+            other => {
+                let value = match Scalar::of(other) {
+                    Some(Scalar::Num(n)) => ScalarOwned::Num(n),
+                    Some(Scalar::Bool(b)) => ScalarOwned::Bool(b),
+                    _ => ScalarOwned::Null,
                 };
-                let value = match scalar {
-                    Value::String(text) => {
-                        strings.push(text);
-                        ScalarOwned::Str(strings.len() as u32 - 1)
-                    }
-                    other => match Scalar::of(other) {
-                        Some(Scalar::Num(n)) => ScalarOwned::Num(n),
-                        Some(Scalar::Bool(b)) => ScalarOwned::Bool(b),
-                        _ => ScalarOwned::Null,
-                    },
-                };
-                let start = s.members.len() as u32;
-                s.members.extend_from_slice(&s.binding);
-                s.leaves.push(Leaf { path, value, members: (start, s.binding.len() as u32) });
-                s.next.push(NONE);
+                self.leaf(node, value, s);
             }
         }
     }
 
     /// Whether every field of the conjunction holds, on leaves that come
     /// from the same element of every array they share.
-    fn verify(&self, sub: &Sub, s: &mut Scratch, strings: &[&str]) -> bool {
+    fn verify(&self, sub: &Sub, s: &mut Scratch, strings: &[Cow<'_, str>]) -> bool {
         s.choice.clear();
         s.pool.clear();
         for field in &sub.fields {
@@ -463,12 +490,153 @@ impl Scratch {
 }
 
 impl ScalarOwned {
-    fn get<'e>(self, strings: &[&'e str]) -> Scalar<'e> {
+    fn get<'a>(self, strings: &'a [Cow<'_, str>]) -> Scalar<'a> {
         match self {
-            ScalarOwned::Str(i) => Scalar::Str(strings.get(i as usize).copied().unwrap_or("")),
+            ScalarOwned::Str(i) => Scalar::Str(strings.get(i as usize).map_or("", |s| s.as_ref())),
             ScalarOwned::Num(n) => Scalar::Num(n),
             ScalarOwned::Bool(b) => Scalar::Bool(b),
             ScalarOwned::Null => Scalar::Null,
         }
+    }
+}
+
+/// Reads an event's JSON text along the trie: fields no pattern names are
+/// skipped by the parser (`IgnoredAny`), the rest become leaves.
+struct Walker<'a, 'de> {
+    set: &'a PatternSet,
+    node: usize,
+    /// The (array, index) this value is an element of, if any.
+    elem: Option<(u32, u32)>,
+    s: &'a mut Scratch,
+    strings: &'a mut Vec<Cow<'de, str>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walker<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let node = &self.set.trie[self.node];
+        if node.children.is_empty() && node.path.is_none() {
+            d.deserialize_ignored_any(IgnoredAny).map(|_| ())
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Walker<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let pushed = self.elem.map(|m| self.s.binding.push(m)).is_some();
+        while let Some(key) = map.next_key_seed(Key)? {
+            match self.set.child(self.node, &key) {
+                Some(n) => map.next_value_seed(Walker {
+                    set: self.set,
+                    node: n,
+                    elem: None,
+                    s: &mut *self.s,
+                    strings: &mut *self.strings,
+                })?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if pushed {
+            self.s.binding.pop();
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let pushed = self.elem.map(|m| self.s.binding.push(m)).is_some();
+        let array = self.s.arrays;
+        self.s.arrays += 1;
+        let mut index = 0u32;
+        while seq
+            .next_element_seed(Walker {
+                set: self.set,
+                node: self.node,
+                elem: Some((array, index)),
+                s: &mut *self.s,
+                strings: &mut *self.strings,
+            })?
+            .is_some()
+        {
+            index += 1;
+        }
+        if pushed {
+            self.s.binding.pop();
+        }
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.strings.push(Cow::Borrowed(v));
+        self.set.leaf(self.node, ScalarOwned::Str(self.strings.len() as u32 - 1), self.s);
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.strings.push(Cow::Owned(v.to_string()));
+        self.set.leaf(self.node, ScalarOwned::Str(self.strings.len() as u32 - 1), self.s);
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.set.leaf(self.node, ScalarOwned::Num(v as f64), self.s);
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.set.leaf(self.node, ScalarOwned::Num(v as f64), self.s);
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.set.leaf(self.node, ScalarOwned::Num(v), self.s);
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.set.leaf(self.node, ScalarOwned::Bool(v), self.s);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.set.leaf(self.node, ScalarOwned::Null, self.s);
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the text when it has no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
     }
 }
