@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 TRAILWATCH := $(CARGO_TARGET_DIR)/debug/trailwatch
 
-.PHONY: help venv lock build-debug test test-rust rules-test lint-infra deploy-moto demo \
+.PHONY: help venv lock build-debug test test-rust rules-test lint-infra deploy-moto load demo \
         detection-report build deploy bench bench-compare infra clean
 
 help: ## List the targets
@@ -31,7 +31,7 @@ lock: ## Re-pin requirements.lock from the current .venv
 build-debug: ## Build the functions and the CLI (debug)
 	cargo build -p trailwatch-eventbridge -p trailwatch-logs -p trailwatch-cli
 
-test: venv build-debug test-rust rules-test lint-infra deploy-moto ## All tests
+test: venv build-debug test-rust rules-test lint-infra deploy-moto load ## All tests
 	@echo "make test: all passed"
 
 test-rust: build-debug ## Unit, conformance, equivalence and end-to-end tests
@@ -45,6 +45,9 @@ lint-infra: venv ## cfn-lint and checkov on the generated template
 
 deploy-moto: venv ## Deploy the template into a local moto CloudFormation and check it
 	$(PY) scripts/deploy-moto.py
+
+load: venv build-debug ## 10,000 invocations of each function, SNS failing a share: nothing lost
+	$(PY) scripts/load.py
 
 demo: venv build-debug ## Replay the real records through both functions on local AWS stand-ins
 	$(PY) scripts/demo.py

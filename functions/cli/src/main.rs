@@ -2,6 +2,7 @@
 //! library functions as the Lambda functions, so what is tested locally is
 //! what runs in AWS.
 
+mod bench;
 mod infra;
 mod input;
 mod replay;
@@ -64,6 +65,22 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Benchmark a pattern set: events/s over JSON-lines events, parsing
+    /// each event inside the timed pass (best of the passes).
+    BenchPatterns {
+        /// The patterns: a JSON array of event patterns.
+        #[arg(long)]
+        patterns: PathBuf,
+        /// The events: one JSON event per line.
+        #[arg(long)]
+        events: PathBuf,
+        /// Timed passes over all events; the fastest is reported.
+        #[arg(long, default_value_t = 5)]
+        passes: u32,
+        /// How each event is read: streamed from its text, or parsed to a DOM first.
+        #[arg(long, value_enum, default_value_t = bench::Mode::Stream)]
+        mode: bench::Mode,
+    },
     /// Generate infrastructure as code from the rules.
     Infra {
         #[command(subcommand)]
@@ -105,6 +122,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Replay { paths, via, rules } => replay::run(&paths, via, rules.as_deref()),
         Command::Infra { command } => infra::run(command),
+        Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),
         Command::TestEventPattern { event_pattern, event } => {
             let pattern = EventPattern::parse(&input::text(&event_pattern)?)
                 .context("the event pattern is not valid")?;

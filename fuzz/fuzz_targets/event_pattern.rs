@@ -1,0 +1,36 @@
+//! EventBridge event patterns: parse arbitrary text as a pattern; when
+//! EventBridge would accept it, compile it and match an arbitrary event
+//! both ways, the streaming matcher on the text (`matches_json`) and the
+//! DOM matcher on the parsed value (`matches`), which must agree.
+//!
+//! Input: pattern text, a NUL byte, event text (NUL cannot appear in JSON
+//! text, so nothing is lost by splitting there).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use trailwatch::pattern::{EventPattern, PatternSet, Scratch};
+
+fuzz_target!(|data: &[u8]| {
+    let (pattern, event) = match data.iter().position(|&b| b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let pattern = String::from_utf8_lossy(pattern);
+    let Ok(pattern) = EventPattern::parse(&pattern) else {
+        return;
+    };
+    let set = PatternSet::new([&pattern]);
+    let event = String::from_utf8_lossy(event);
+    let mut scratch = Scratch::default();
+    let mut streamed = Vec::new();
+    let streamed_ok = set.matches_json(&event, &mut scratch, &mut streamed);
+    if let Ok(value) = serde_json::from_str::<Value>(&event) {
+        if let Err(e) = &streamed_ok {
+            panic!("the event parses as a value but matches_json refused it: {e}");
+        }
+        let dom = set.matches(&value);
+        assert_eq!(dom, streamed, "matches and matches_json disagree on {event:?} for {:?}", pattern.text());
+        assert_eq!(pattern.matches(&value), !dom.is_empty());
+    }
+});

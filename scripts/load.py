@@ -1,0 +1,250 @@
+"""Load and faults, nothing lost (issue 8).
+
+Runs at least 10,000 invocations of each function with real CloudTrail
+records through cargo-lambda's runtime emulator, publishing to a moto SNS
+through a fault-injecting proxy that fails (HTTP 500) or throttles (HTTP 400
+Throttling) a share of Publish calls. Each record gets a unique eventID per
+invocation, so every alert can be traced to its invocation. Expected alerts
+come from `trailwatch replay` (the library, not the functions) on the same
+records. At the end, for every expected alert: it was delivered (it reached
+the SQS queue subscribed to the topic), or its invocation failed (so that
+AWS would retry it). Prints and asserts the counts.
+"""
+import argparse
+import collections
+import concurrent.futures
+import http.client
+import http.server
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".venv", "bin")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+import moto_ctl  # noqa: E402
+
+import boto3  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, what):
+    for _ in range(600):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"load: {what} did not start on 127.0.0.1:{port}")
+
+
+class Faults:
+    """Counts and decides the fate of Publish calls."""
+
+    def __init__(self, fail, throttle, seed):
+        self.fail, self.throttle = fail, throttle
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts = collections.Counter()
+
+    def decide(self):
+        with self.lock:
+            r = self.rng.random()
+            fate = "fail" if r < self.fail else "throttle" if r < self.fail + self.throttle else "pass"
+            self.counts[fate] += 1
+            return fate
+
+
+def proxy(upstream_port, faults):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if b"Action=Publish" in body:
+                fate = faults.decide()
+                if fate != "pass":
+                    code, err = (500, "InternalFailure") if fate == "fail" else (400, "Throttling")
+                    payload = (f'<ErrorResponse><Error><Type>Sender</Type><Code>{err}</Code>'
+                               f'<Message>injected by the load test</Message></Error>'
+                               f'<RequestId>load</RequestId></ErrorResponse>').encode()
+                    self.send_response(code)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+            conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            conn.request("POST", self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def start_function(binary, endpoint, topic, procs, log):
+    port = free_port()
+    procs.append(subprocess.Popen([os.path.join(VENV, "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
+                                   "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
+                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(port, "cargo lambda watch")
+    env = {"AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+           "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt", "AWS_LAMBDA_FUNCTION_NAME": "_",
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": endpoint, "TRAILWATCH_TOPIC_ARN": topic, "TRAILWATCH_LOG": "warn",
+           # Two attempts per Publish (the SDK's default is three): more
+           # injected faults reach the function, and the run stays short.
+           "AWS_MAX_ATTEMPTS": "2"}
+    procs.append(subprocess.Popen([os.path.join(TARGET, "debug", binary)], env=env, stdout=log, stderr=log))
+    return port
+
+
+def invoke(port, payload):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/2015-03-31/functions/_/invocations",
+                                 data=json.dumps(payload).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            body = r.read()
+            return r.status == 200 and b'"errorType"' not in body and b'"errorMessage"' not in body
+    except urllib.error.HTTPError:
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--invocations", type=int, default=10_000)
+    ap.add_argument("--fail", type=float, default=0.25, help="share of Publish calls answered 500")
+    ap.add_argument("--throttle", type=float, default=0.10, help="share answered 400 Throttling")
+    ap.add_argument("--workers", type=int, default=4, help="function instances per function")
+    a = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="trailwatch-load-")
+    events_file = os.path.join(tmp, "events.jsonl")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_patterns.py"), "--data",
+                    os.path.join(ROOT, "data", "cloudtrail"), "--events", events_file], check=True)
+    base = [json.loads(line) for line in open(events_file, encoding="utf-8")]
+    # Invocation i carries record i mod 3,210 with a unique eventID.
+    events = []
+    for i in range(a.invocations):
+        e = json.loads(json.dumps(base[i % len(base)]))
+        e["detail"]["eventID"] = f"{e['detail'].get('eventID', 'x')}-{i}"
+        events.append(e)
+    with open(events_file, "w", encoding="utf-8") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    replay = subprocess.run([os.path.join(TARGET, "debug", "trailwatch"), "replay", events_file],
+                            capture_output=True, text=True, check=True)
+    expected = collections.Counter()
+    for line in replay.stdout.splitlines():
+        alert = json.loads(line)
+        expected[(alert["rule_id"], alert["event_id"])] += 1
+    by_event = collections.defaultdict(list)
+    for key in expected:
+        by_event[key[1]].append(key)
+
+    procs = []
+    log = open(os.path.join(tmp, "functions.log"), "w")
+    results = {}
+    try:
+        moto_port = free_port()
+        procs.append(subprocess.Popen([os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(moto_port, "moto_server")
+        moto_endpoint = f"http://127.0.0.1:{moto_port}"
+        ids = {}
+        sns = boto3.client("sns", endpoint_url=moto_endpoint, **moto_ctl.KW)
+        sqs = boto3.client("sqs", endpoint_url=moto_endpoint, **moto_ctl.KW)
+        ids["topic"] = sns.create_topic(Name="trailwatch-alerts")["TopicArn"]
+        ids["queue"] = sqs.create_queue(QueueName="trailwatch-alerts")["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=ids["queue"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=ids["topic"], Protocol="sqs", Endpoint=qarn)
+        faults = Faults(a.fail, a.throttle, seed=20261124)
+        px = proxy(moto_port, faults)
+        endpoint = f"http://127.0.0.1:{px.server_address[1]}"
+
+        for function, binary, wrap in [
+            ("eventbridge", "trailwatch-eventbridge", lambda e: e),
+            ("logs", "trailwatch-logs", lambda e: logs_payload(e["detail"])),
+        ]:
+            ports = [start_function(binary, endpoint, ids["topic"], procs, log) for _ in range(a.workers)]
+            start = time.time()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=a.workers) as pool:
+                oks = list(pool.map(lambda ie: invoke(ports[ie[0] % len(ports)], wrap(ie[1])), enumerate(events)))
+            elapsed = time.time() - start
+            delivered = collections.Counter()
+            for body in moto_ctl_drain(sqs, ids["queue"]):
+                alert = json.loads(body["Message"])
+                delivered[(alert["rule_id"], alert["event_id"])] += 1
+            failed_events = {events[i]["detail"]["eventID"] for i, ok in enumerate(oks) if not ok}
+            in_failed = sum(len(by_event[ev]) for ev in failed_events)
+            lost = [k for k in expected if k not in delivered and k[1] not in failed_events]
+            unexpected = [k for k in delivered if k not in expected]
+            dup_ok = [k for k, n in delivered.items() if n > 1 and k[1] not in failed_events]
+            results[function] = dict(invocations=len(events), seconds=round(elapsed, 1),
+                                     failed_invocations=len(failed_events), alerts_expected=sum(expected.values()),
+                                     alerts_delivered=sum(delivered.values()),
+                                     alerts_in_failed_invocations=in_failed, lost=len(lost),
+                                     unexpected=len(unexpected), duplicated=len(dup_ok),
+                                     publish_calls=dict(faults.counts))
+            print(f"{function}: {json.dumps(results[function])}", flush=True)
+            faults.counts.clear()
+            assert not lost, f"{function}: alerts lost: {lost[:5]}"
+            assert not unexpected, f"{function}: alerts nobody expected: {unexpected[:5]}"
+            assert not dup_ok, f"{function}: duplicates from successful invocations: {dup_ok[:5]}"
+            assert len(failed_events) > 0, f"{function}: no invocation failed: inject more faults"
+            assert sum(delivered.values()) + in_failed >= sum(expected.values())
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+    print("load: every expected alert was delivered or its invocation failed (AWS would retry it)")
+    print(json.dumps(results, indent=2))
+
+
+def moto_ctl_drain(sqs, queue):
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        ms = got.get("Messages", [])
+        if not ms:
+            return
+        for m in ms:
+            yield json.loads(m["Body"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+
+
+def logs_payload(record):
+    import base64
+    import gzip
+    data = {"messageType": "DATA_MESSAGE", "owner": record.get("recipientAccountId", "000000000000"),
+            "logGroup": "/aws/cloudtrail/load", "logStream": "load", "subscriptionFilters": ["trailwatch"],
+            "logEvents": [{"id": "0", "timestamp": 0, "message": json.dumps(record, separators=(",", ":"))}]}
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
+
+
+if __name__ == "__main__":
+    main()
