@@ -16,6 +16,21 @@ pub struct Config {
     pub namespace: String,
     /// `TRAILWATCH_RULES_DIR`: a directory of rules added to the built-in pack.
     pub rules_dir: Option<PathBuf>,
+    /// `TRAILWATCH_MATCH`: which rules this function evaluates.
+    pub matchers: Matchers,
+}
+
+/// Which rules a function evaluates (`TRAILWATCH_MATCH`). When both paths
+/// are deployed, each function takes its own kind so that a record does
+/// not alert twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matchers {
+    /// Every rule (`all`, the default).
+    All,
+    /// Only `event_pattern` rules.
+    EventPattern,
+    /// Only `filter_pattern` rules.
+    FilterPattern,
 }
 
 /// A setting that is missing or wrong.
@@ -27,6 +42,8 @@ pub enum ConfigError {
     BadTopic(String),
     #[error("TRAILWATCH_METRICS=\"{0}\": use emf, api or off")]
     BadMetrics(String),
+    #[error("TRAILWATCH_MATCH=\"{0}\": use all, event_pattern or filter_pattern")]
+    BadMatch(String),
     #[error("TRAILWATCH_NAMESPACE=\"{0}\": a CloudWatch namespace is 1-255 characters and may not start with \"AWS/\"")]
     BadNamespace(String),
 }
@@ -55,7 +72,13 @@ impl Config {
             return Err(ConfigError::BadNamespace(namespace));
         }
         let rules_dir = get("TRAILWATCH_RULES_DIR").filter(|s| !s.is_empty()).map(PathBuf::from);
-        Ok(Config { topic_arn, metrics, namespace, rules_dir })
+        let matchers = match get("TRAILWATCH_MATCH").as_deref().unwrap_or("all") {
+            "all" | "" => Matchers::All,
+            "event_pattern" => Matchers::EventPattern,
+            "filter_pattern" => Matchers::FilterPattern,
+            other => return Err(ConfigError::BadMatch(other.to_string())),
+        };
+        Ok(Config { topic_arn, metrics, namespace, rules_dir, matchers })
     }
 }
 
@@ -79,5 +102,8 @@ mod tests {
         assert_eq!(cfg(&[arn, ("TRAILWATCH_METRICS", "api")]).map(|c| c.metrics), Ok(MetricsMode::Api));
         assert!(matches!(cfg(&[arn, ("TRAILWATCH_METRICS", "x")]), Err(ConfigError::BadMetrics(_))));
         assert!(matches!(cfg(&[arn, ("TRAILWATCH_NAMESPACE", "AWS/X")]), Err(ConfigError::BadNamespace(_))));
+        assert_eq!(c.matchers, Matchers::All);
+        assert_eq!(cfg(&[arn, ("TRAILWATCH_MATCH", "filter_pattern")]).map(|c| c.matchers), Ok(Matchers::FilterPattern));
+        assert!(matches!(cfg(&[arn, ("TRAILWATCH_MATCH", "x")]), Err(ConfigError::BadMatch(_))));
     }
 }

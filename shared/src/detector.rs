@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::alert::{self, Alert};
-use crate::config::Config;
+use crate::config::{Config, Matchers};
 use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed};
 use crate::event::Event;
 use crate::metrics::{self, Counts, MetricsMode};
@@ -110,7 +110,14 @@ pub struct Detector {
 impl Detector {
     /// Load and compile the rules and build the clients, once.
     pub fn new(config: &Config, sdk: &aws_config::SdkConfig, function: &str) -> Result<Detector, RuleError> {
-        let rules = RuleSet::new(rules::load(config.rules_dir.as_deref())?);
+        let mut loaded = rules::load(config.rules_dir.as_deref())?;
+        loaded.retain(|r| match (config.matchers, &r.matcher) {
+            (Matchers::All, _) => true,
+            (Matchers::EventPattern, rules::Matcher::Event(_)) => true,
+            (Matchers::FilterPattern, rules::Matcher::Filter(_)) => true,
+            _ => false,
+        });
+        let rules = RuleSet::new(loaded);
         Ok(Detector {
             rules,
             sns: SnsSink::new(sdk, config.topic_arn.clone()),

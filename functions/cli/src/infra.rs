@@ -1032,10 +1032,20 @@ fn functions(b: &mut Builder, flavor: Flavor) {
             &["Properties", "Policies"],
             "PutMetricData has no resource-level permissions: the namespace condition is what limits it (used when\nMetricsMode=api; EMF needs only the log permissions). kms: only through SNS, for the encrypted topic.",
         );
+        // Each function evaluates the rules of its own path, so that one
+        // record does not alert twice: the EventBridge function the event
+        // patterns (its rules' targets), the logs function the filter
+        // patterns, or every rule when it is the only path (LogsOnly).
+        let matchers = if s.binary == "trailwatch-eventbridge" {
+            json!("event_pattern")
+        } else {
+            iff("EventBridgePath", json!("filter_pattern"), json!("all"))
+        };
         let environment = json!({"Variables": {
             "TRAILWATCH_TOPIC_ARN": r("AlertTopic"),
             "TRAILWATCH_METRICS": r("MetricsMode"),
-            "TRAILWATCH_NAMESPACE": r("MetricsNamespace")
+            "TRAILWATCH_NAMESPACE": r("MetricsNamespace"),
+            "TRAILWATCH_MATCH": matchers
         }});
         let checkov = json!({"skip": [
             {"id": "CKV_AWS_117", "comment": "No VPC: the function calls only SNS and CloudWatch public endpoints and reaches no private resource; a VPC would add NAT or endpoints and cold-start cost for no isolation gain."},
