@@ -26,8 +26,16 @@ pub struct Batch {
     pub decoded: Result<Decoded, EnvelopeError>,
 }
 
+/// The delivery path a payload came by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    EventBridge,
+    Logs,
+    Kinesis,
+}
+
 /// Decode any payload the functions accept.
-pub fn decode(payload: Value) -> Result<(Delivery, Vec<Batch>), EnvelopeError> {
+pub fn decode(payload: Value) -> Result<(Path, Vec<Batch>), EnvelopeError> {
     Ok(match Delivery::classify(payload)? {
         Delivery::EventBridge(v) => {
             let mut decoded = Decoded::default();
@@ -39,11 +47,11 @@ pub fn decode(payload: Value) -> Result<(Delivery, Vec<Batch>), EnvelopeError> {
                     reason: e.to_string(),
                 }),
             }
-            (Delivery::EventBridge(Value::Null), vec![Batch { item: None, decoded: Ok(decoded) }])
+            (Path::EventBridge, vec![Batch { item: None, decoded: Ok(decoded) }])
         }
         Delivery::Logs(data) => {
             let decoded = envelope::logs(&data);
-            (Delivery::Logs(String::new()), vec![Batch { item: None, decoded }])
+            (Path::Logs, vec![Batch { item: None, decoded }])
         }
         Delivery::Kinesis(k) => {
             let batches = k
@@ -54,7 +62,7 @@ pub fn decode(payload: Value) -> Result<(Delivery, Vec<Batch>), EnvelopeError> {
                     decoded: envelope::logs_gzip(&r.kinesis.data.0),
                 })
                 .collect();
-            (Delivery::Kinesis(Default::default()), batches)
+            (Path::Kinesis, batches)
         }
     })
 }
@@ -111,11 +119,13 @@ impl Detector {
     /// Load and compile the rules and build the clients, once.
     pub fn new(config: &Config, sdk: &aws_config::SdkConfig, function: &str) -> Result<Detector, RuleError> {
         let mut loaded = rules::load(config.rules_dir.as_deref())?;
-        loaded.retain(|r| match (config.matchers, &r.matcher) {
-            (Matchers::All, _) => true,
-            (Matchers::EventPattern, rules::Matcher::Event(_)) => true,
-            (Matchers::FilterPattern, rules::Matcher::Filter(_)) => true,
-            _ => false,
+        loaded.retain(|r| {
+            matches!(
+                (config.matchers, &r.matcher),
+                (Matchers::All, _)
+                    | (Matchers::EventPattern, rules::Matcher::Event(_))
+                    | (Matchers::FilterPattern, rules::Matcher::Filter(_))
+            )
         });
         let rules = RuleSet::new(loaded);
         Ok(Detector {
@@ -137,7 +147,7 @@ impl Detector {
     /// the function's response: a summary, or for Kinesis the partial batch
     /// response (`batchItemFailures`).
     pub async fn handle(&self, payload: Value) -> Result<Value, InvocationError> {
-        let (delivery, batches) = decode(payload)?;
+        let (path, batches) = decode(payload)?;
         let mut ws = Workspace::default();
         let mut total = Counts::default();
         let mut failures = Vec::new();
@@ -178,7 +188,7 @@ impl Detector {
             total.add(&d.counts);
         }
         self.emit(&total).await?;
-        if let Delivery::Kinesis(_) = delivery {
+        if path == Path::Kinesis {
             return Ok(json!({"batchItemFailures": failures}));
         }
         if let Some(first) = first_error {

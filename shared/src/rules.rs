@@ -8,7 +8,7 @@
 //! built-in ones with the same id, and disables ids listed in its
 //! `disabled.yaml`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -398,6 +398,3 @@ pub fn run_tests(rule: &Rule, base: Option<&Path>) -> TestReport {
     }
     report
 }
-
-/// Counts of matches per rule, for summaries.
-pub type MatchCounts = BTreeMap<String, u64>;
