@@ -18,7 +18,6 @@ import gzip
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,25 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv", "bin")
 OUT = os.path.join(ROOT, ".demo")
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-import moto_ctl  # noqa: E402  (the tests' helper: topic, queue, drain)
-
-import boto3  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, what, timeout=120):
-    start = time.time()
-    while time.time() - start < timeout:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    sys.exit(f"demo: {what} did not start on 127.0.0.1:{port}")
+from moto_ctl import bodies, create, free_port, start_server, wait_port  # noqa: E402
 
 
 def invoke(port, function, payload):
@@ -75,17 +56,9 @@ def main():
 
     procs = []
     try:
-        moto_port = free_port()
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        procs.append(subprocess.Popen([os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(moto_port, "moto_server")
-        sns = boto3.client("sns", endpoint_url=endpoint, **moto_ctl.KW)
-        sqs = boto3.client("sqs", endpoint_url=endpoint, **moto_ctl.KW)
-        topic = sns.create_topic(Name="trailwatch-alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="trailwatch-alerts")["QueueUrl"]
-        qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+        moto, endpoint = start_server(VENV)
+        procs.append(moto)
+        sqs, topic, queue = create(endpoint)
         print(f"moto (SNS + SQS) on {endpoint}: topic {topic}")
 
         port = free_port()
@@ -103,14 +76,14 @@ def main():
         start = time.time()
         for e in events:
             invoke(port, "trailwatch-eventbridge", e)
-        by_path["eventbridge"] = drain(sqs, queue)
+        by_path["eventbridge"] = list(bodies(sqs, queue))
         print(f"EventBridge function: {len(events)} invocations in {time.time() - start:.0f} s")
         start = time.time()
         n = 0
         for i in range(0, len(records), 500):
             invoke(port, "trailwatch-logs", logs_payload(records[i:i + 500], "/aws/cloudtrail/demo"))
             n += 1
-        by_path["logs"] = drain(sqs, queue)
+        by_path["logs"] = list(bodies(sqs, queue))
         print(f"logs function: {n} subscription payloads ({len(records)} records) in {time.time() - start:.0f} s")
         time.sleep(0.5)
         watch_log.flush()
@@ -123,18 +96,6 @@ def main():
                 p.terminate()
             p.wait(timeout=30)
         print("stopped moto and the emulator")
-
-
-def drain(sqs, queue):
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        ms = got.get("Messages", [])
-        if not ms:
-            return out
-        for m in ms:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
 
 
 def report(by_path, log_file):

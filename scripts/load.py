@@ -18,7 +18,6 @@ import http.server
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,24 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv", "bin")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-import moto_ctl  # noqa: E402
-
-import boto3  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, what):
-    for _ in range(600):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    sys.exit(f"load: {what} did not start on 127.0.0.1:{port}")
+from moto_ctl import bodies, create, free_port, start_server, wait_port  # noqa: E402
 
 
 class Faults:
@@ -171,20 +153,12 @@ def main():
     log = open(os.path.join(tmp, "functions.log"), "w")
     results = {}
     try:
-        moto_port = free_port()
-        procs.append(subprocess.Popen([os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(moto_port, "moto_server")
-        moto_endpoint = f"http://127.0.0.1:{moto_port}"
-        ids = {}
-        sns = boto3.client("sns", endpoint_url=moto_endpoint, **moto_ctl.KW)
-        sqs = boto3.client("sqs", endpoint_url=moto_endpoint, **moto_ctl.KW)
-        ids["topic"] = sns.create_topic(Name="trailwatch-alerts")["TopicArn"]
-        ids["queue"] = sqs.create_queue(QueueName="trailwatch-alerts")["QueueUrl"]
-        qarn = sqs.get_queue_attributes(QueueUrl=ids["queue"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=ids["topic"], Protocol="sqs", Endpoint=qarn)
+        moto, moto_endpoint = start_server(VENV)
+        procs.append(moto)
+        sqs, topic, queue = create(moto_endpoint)
+        ids = {"topic": topic, "queue": queue}
         faults = Faults(a.fail, a.throttle, seed=20261124)
-        px = proxy(moto_port, faults)
+        px = proxy(int(moto_endpoint.rsplit(":", 1)[1]), faults)
         endpoint = f"http://127.0.0.1:{px.server_address[1]}"
 
         for function, binary, wrap in [
@@ -197,7 +171,7 @@ def main():
                 oks = list(pool.map(lambda ie: invoke(ports[ie[0] % len(ports)], wrap(ie[1])), enumerate(events)))
             elapsed = time.time() - start
             delivered = collections.Counter()
-            for body in moto_ctl_drain(sqs, ids["queue"]):
+            for body in bodies(sqs, ids["queue"]):
                 alert = json.loads(body["Message"])
                 delivered[(alert["rule_id"], alert["event_id"])] += 1
             failed_events = {events[i]["detail"]["eventID"] for i, ok in enumerate(oks) if not ok}
@@ -224,17 +198,6 @@ def main():
             p.wait(timeout=30)
     print("load: every expected alert was delivered or its invocation failed (AWS would retry it)")
     print(json.dumps(results, indent=2))
-
-
-def moto_ctl_drain(sqs, queue):
-    while True:
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        ms = got.get("Messages", [])
-        if not ms:
-            return
-        for m in ms:
-            yield json.loads(m["Body"])
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
 
 
 def logs_payload(record):
