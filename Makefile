@@ -13,7 +13,7 @@ export PATH := $(VENV)/bin:$(PATH)
 TRAILWATCH := $(CARGO_TARGET_DIR)/debug/trailwatch
 
 .PHONY: help venv lock build-debug test test-rust rules-test lint-infra deploy-moto load demo \
-        detection-report build deploy bench bench-compare infra clean
+        detection-report build deploy bench bench-compare build-release-cli infra clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,17 @@ build: venv ## Release build of both functions for Lambda (arm64, provided.al202
 
 deploy: build ## Deploy with AWS SAM (guided the first time)
 	@if [ -f infra/samconfig.toml ]; then sam deploy -t infra/template.yaml; else sam deploy --guided -t infra/template.yaml; fi
+
+build-release-cli: ## Release build of the CLI (benchmarks)
+	cargo build --release -p trailwatch-cli
+
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements-bench.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt -c requirements.lock -c requirements-bench.lock
+	touch $@
+
+bench-compare: venv build-release-cli $(VENV)/.bench-installed ## trailwatch vs moto and LocalStack: events/s, ratios, match counts
+	python3 bench/gen_patterns.py --data data/cloudtrail --events $(CARGO_TARGET_DIR)/bench-events.jsonl
+	$(PY) scripts/bench_compare.py
 
 bench: ## Criterion benchmarks: events/s at 10/100/1,000 patterns, CIS filters, decoding
 	python3 bench/gen_patterns.py --data data/cloudtrail --events $(CARGO_TARGET_DIR)/bench-events.jsonl

@@ -176,7 +176,7 @@ def main():
     # Table.
     tw = eng["trailwatch-stream"]
     er = refs["event-ruler"]
-    rows = [(er["label"] + " [reference, INPUTS.md]", er["rates"], None)]
+    rows = [(er["label"].split(" (")[0] + " (Java; reference figure, INPUTS.md)", er["rates"], None)]
     rows.append(("trailwatch, streaming (matches_json)", tw["rates"], tw["matches"]))
     rows.append(("trailwatch, DOM (serde_json + matches_into)", eng["trailwatch-dom"]["rates"], eng["trailwatch-dom"]["matches"]))
     for key, _, _, _ in peers:
@@ -184,7 +184,7 @@ def main():
     w = max(len(r[0]) for r in rows) + 2
     print()
     print(f"Events/s over {len(lines):,} events, JSON parsing of each event included; best of passes.")
-    print(f"{'engine':<{w}}{'N=10':>12}{'N=100':>12}{'N=1000':>12}{'10->1000':>10}   matches at 10 / 100 / 1000")
+    print(f"{'engine':<{w}}{'N=10':>12}{'N=100':>12}{'N=1000':>12}{'N10/N1000':>11}   matches at 10 / 100 / 1000")
     for label, rates, matches in rows:
         drop = rates[10] / rates[1000] if rates.get(1000) else None
         m = (" / ".join(f"{matches[n]:,}" for n in NS)) if matches else er["matches"]
@@ -192,7 +192,7 @@ def main():
         if key in ("moto", "localstack") and any(eng[key]["on_subset"].values()):
             m = " / ".join(f"{matches[n]:,}" + ("*" if eng[key]["on_subset"][n] else "") for n in NS)
         print(f"{label:<{w}}" + "".join(f"{fmt_rate(rates.get(n)):>12}" for n in NS)
-              + f"{(f'{drop:.2f}x' if drop else '-'):>10}   {m}")
+              + f"{(f'{drop:.2f}x' if drop else '-'):>11}   {m}")
     if any(any(eng[k]["on_subset"].values()) for k in ("moto", "localstack")):
         print(f"* the Python engines were timed on every {SUBSET_STRIDE}th event ({len(subset)} events) there: "
               f"events/s is measured on that subset, and its matches are compared with trailwatch's on the same "
@@ -202,14 +202,14 @@ def main():
 
     print()
     print(f"{'trailwatch (streaming) speed-up':<{w}}{'N=10':>12}{'N=100':>12}{'N=1000':>12}")
-    print(f"{'vs ' + er['label'] + ' [reference]':<{w}}" + "".join(f"{fmt_x(tw['rates'][n], er['rates'][n]):>12}" for n in NS))
+    print(f"{'vs ' + er['label'].split(' (')[0] + ' (reference figure)':<{w}}" + "".join(f"{fmt_x(tw['rates'][n], er['rates'][n]):>12}" for n in NS))
     for key, _, _, _ in peers:
         print(f"{'vs ' + eng[key]['label']:<{w}}" + "".join(f"{fmt_x(tw['rates'][n], eng[key]['rates'][n]):>12}" for n in NS))
     for key in ("moto", "localstack"):
         if key in refs:
-            print(f"({eng[key]['label']} on this run vs its reference figure: "
-                  + ", ".join(f"{eng[key]['rates'][n] / refs[key]['rates'][n]:.2f}x" for n in NS)
-                  + " at N=10/100/1000: the machine's load now vs the reference run's)")
+            print(f"({eng[key]['label']}, this run / its reference figure: "
+                  + ", ".join(f"{eng[key]['rates'][n] / refs[key]['rates'][n]:.2f}" for n in NS)
+                  + " at N=10/100/1000; near 1 when this machine is as fast and as idle as the reference run's)")
 
     # Match counts.
     print()
