@@ -34,8 +34,54 @@ pub enum Path {
     Kinesis,
 }
 
-/// Decode any payload the functions accept.
+/// Decode any payload the functions accept, every item at once.
 pub fn decode(payload: Value) -> Result<(Path, Vec<Batch>), EnvelopeError> {
+    let (path, parts) = open(payload)?;
+    let batches = parts
+        .into_iter()
+        .map(|(item, contents)| Batch { item, decoded: contents.map(Contents::decode_all) })
+        .collect();
+    Ok((path, batches))
+}
+
+/// What one batch holds: events already decoded, or log events parsed one
+/// at a time as they are matched.
+#[derive(Debug)]
+pub enum Contents {
+    Decoded(Decoded),
+    Messages(envelope::Messages),
+}
+
+impl Contents {
+    /// A `CONTROL_MESSAGE` (no records).
+    pub fn control(&self) -> bool {
+        match self {
+            Contents::Decoded(d) => d.control,
+            Contents::Messages(m) => m.control,
+        }
+    }
+
+    /// The items, each an event or why it is not one.
+    pub fn items(self) -> Box<dyn Iterator<Item = Result<Event, Malformed>> + Send> {
+        match self {
+            Contents::Decoded(d) => Box::new(d.events.into_iter().map(Ok).chain(d.malformed.into_iter().map(Err))),
+            Contents::Messages(m) => Box::new(m.events()),
+        }
+    }
+
+    fn decode_all(self) -> Decoded {
+        match self {
+            Contents::Decoded(d) => d,
+            Contents::Messages(m) => m.decode_all(),
+        }
+    }
+}
+
+type Part = (Option<String>, Result<Contents, EnvelopeError>);
+
+/// Recognise a payload's path and open its batches (one, or one per
+/// Kinesis record) without parsing the records yet.
+pub fn open(payload: Value) -> Result<(Path, Vec<Part>), EnvelopeError> {
     Ok(match Delivery::classify(payload)? {
         Delivery::EventBridge(v) => {
             let mut decoded = Decoded::default();
@@ -47,19 +93,16 @@ pub fn decode(payload: Value) -> Result<(Path, Vec<Batch>), EnvelopeError> {
                     reason: e.to_string(),
                 }),
             }
-            (Path::EventBridge, vec![Batch { item: None, decoded: Ok(decoded) }])
+            (Path::EventBridge, vec![(None, Ok(Contents::Decoded(decoded)))])
         }
-        Delivery::Logs(data) => {
-            let decoded = envelope::logs(&data);
-            (Path::Logs, vec![Batch { item: None, decoded }])
-        }
+        Delivery::Logs(data) => (Path::Logs, vec![(None, envelope::logs_messages(&data).map(Contents::Messages))]),
         Delivery::Kinesis(k) => {
             let batches = k
                 .records
                 .iter()
-                .map(|r| Batch {
-                    item: Some(r.kinesis.sequence_number.clone()),
-                    decoded: envelope::logs_gzip(&r.kinesis.data.0),
+                .map(|r| {
+                    let contents = envelope::logs_gzip_messages(&r.kinesis.data.0).map(Contents::Messages);
+                    (Some(r.kinesis.sequence_number.clone()), contents)
                 })
                 .collect();
             (Path::Kinesis, batches)
@@ -77,19 +120,43 @@ pub struct Detection {
 
 /// Match events against the rules.
 pub fn detect<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>, ws: &mut Workspace) -> Detection {
-    let mut d = Detection::default();
-    let mut alerts = Vec::new();
+    let mut d = Detecting::default();
     for event in events {
-        d.counts.records += 1;
+        d.push(rules, event, ws);
+    }
+    d.finish()
+}
+
+/// A detection under way: events are matched one by one and dropped, only
+/// their alerts and counts are kept.
+#[derive(Debug, Default)]
+pub struct Detecting {
+    alerts: Vec<Alert>,
+    counts: Counts,
+}
+
+impl Detecting {
+    /// Match one event.
+    pub fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
+        self.counts.records += 1;
         for rule in rules.evaluate(event, ws) {
-            *d.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
+            *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
             if rule.action == Action::Alert {
-                alerts.push(Alert::new(rule, event));
+                self.alerts.push(Alert::new(rule, event));
             }
         }
     }
-    d.alerts = alert::merge(alerts);
-    d
+
+    /// Count an item that was not a record.
+    pub fn malformed(&mut self, m: &Malformed) {
+        tracing::warn!(origin = %m.origin, reason = %m.reason, "malformed record skipped");
+        self.counts.malformed += 1;
+    }
+
+    /// The alerts, identical ones merged, and the counts.
+    pub fn finish(self) -> Detection {
+        Detection { alerts: alert::merge(self.alerts), counts: self.counts }
+    }
 }
 
 /// An invocation that must fail so that AWS retries it.
@@ -147,40 +214,43 @@ impl Detector {
     /// the function's response: a summary, or for Kinesis the partial batch
     /// response (`batchItemFailures`).
     pub async fn handle(&self, payload: Value) -> Result<Value, InvocationError> {
-        let (path, batches) = decode(payload)?;
+        let (path, parts) = open(payload)?;
         let mut ws = Workspace::default();
         let mut total = Counts::default();
         let mut failures = Vec::new();
         let mut first_error = None;
         let mut failed_alerts = 0;
         let mut all_alerts = 0;
-        for batch in batches {
-            let decoded = match batch.decoded {
-                Ok(d) => d,
+        for (item, contents) in parts {
+            let contents = match contents {
+                Ok(c) => c,
                 Err(e) => {
                     // The whole item is unreadable: retrying cannot fix it.
-                    tracing::error!(item = batch.item.as_deref().unwrap_or("payload"), error = %e, "payload not decoded");
+                    tracing::error!(item = item.as_deref().unwrap_or("payload"), error = %e, "payload not decoded");
                     total.malformed += 1;
-                    if batch.item.is_none() {
+                    if item.is_none() {
                         self.emit(&total).await?;
                         return Err(e.into());
                     }
                     continue;
                 }
             };
-            if decoded.control {
+            if contents.control() {
                 tracing::info!("CloudWatch Logs control message: nothing to do");
             }
-            for m in &decoded.malformed {
-                tracing::warn!(origin = %m.origin, reason = %m.reason, "malformed record skipped");
+            let mut detecting = Detecting::default();
+            for event in contents.items() {
+                match event {
+                    Ok(e) => detecting.push(&self.rules, &e, &mut ws),
+                    Err(m) => detecting.malformed(&m),
+                }
             }
-            let mut d = detect(&self.rules, &decoded.events, &mut ws);
-            d.counts.malformed += decoded.malformed.len() as u64;
+            let mut d = detecting.finish();
             let errors = self.deliver(&d.alerts, &mut d.counts).await;
             all_alerts += d.alerts.len();
             if !errors.is_empty() {
                 failed_alerts += errors.len();
-                if let Some(item) = batch.item.clone() {
+                if let Some(item) = item.clone() {
                     failures.push(json!({"itemIdentifier": item}));
                 }
                 first_error = first_error.or(errors.into_iter().next());

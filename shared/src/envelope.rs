@@ -111,25 +111,73 @@ pub fn eventbridge(value: Value) -> Result<Event, NotARecord> {
 
 /// A CloudWatch Logs subscription payload: base64(gzip(JSON)).
 pub fn logs(data: &str) -> Result<Decoded, EnvelopeError> {
-    let gz = base64::engine::general_purpose::STANDARD
-        .decode(data.trim())
-        .map_err(|e| EnvelopeError::Base64(e.to_string()))?;
-    logs_gzip(&gz)
+    logs_messages(data).map(Messages::decode_all)
 }
 
 /// The gzip'd logs payload (as a Kinesis record carries it).
 pub fn logs_gzip(gz: &[u8]) -> Result<Decoded, EnvelopeError> {
+    logs_gzip_messages(gz).map(Messages::decode_all)
+}
+
+/// A subscription payload's log events, not yet parsed as records.
+#[derive(Debug)]
+pub struct Messages {
+    /// A `CONTROL_MESSAGE`: it carries no records.
+    pub control: bool,
+    data: LogData,
+}
+
+impl Messages {
+    /// How many log events the payload holds.
+    pub fn len(&self) -> usize {
+        self.data.log_events.len()
+    }
+
+    /// Whether the payload holds no log events.
+    pub fn is_empty(&self) -> bool {
+        self.data.log_events.is_empty()
+    }
+
+    /// Each log event as an event, parsed one at a time: a 6 MB payload
+    /// inflates to about 45 MB of JSON, and holding every parsed record at
+    /// once would take ten times that.
+    pub fn events(self) -> impl Iterator<Item = Result<Event, Malformed>> {
+        let (group, stream) = (self.data.log_group, self.data.log_stream);
+        let entries = if self.control { Vec::new() } else { self.data.log_events };
+        entries.into_iter().map(move |entry| {
+            record_text(&entry.message).map_err(|reason| Malformed {
+                origin: format!("log event {} in {group}/{stream}", entry.id),
+                reason,
+            })
+        })
+    }
+
+    /// Every event at once.
+    pub fn decode_all(self) -> Decoded {
+        let mut out = Decoded { control: self.control, ..Decoded::default() };
+        for item in self.events() {
+            match item {
+                Ok(e) => out.events.push(e),
+                Err(m) => out.malformed.push(m),
+            }
+        }
+        out
+    }
+}
+
+/// The log events of a subscription payload (base64(gzip(JSON))).
+pub fn logs_messages(data: &str) -> Result<Messages, EnvelopeError> {
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| EnvelopeError::Base64(e.to_string()))?;
+    logs_gzip_messages(&gz)
+}
+
+/// The log events of a gzip'd subscription payload.
+pub fn logs_gzip_messages(gz: &[u8]) -> Result<Messages, EnvelopeError> {
     let json = inflate(gz)?;
     let data: LogData = serde_json::from_slice(&json).map_err(|e| EnvelopeError::Json(e.to_string()))?;
-    let mut out = Decoded { control: data.message_type == "CONTROL_MESSAGE", ..Decoded::default() };
-    if out.control {
-        return Ok(out);
-    }
-    for entry in data.log_events {
-        let item = record_text(&entry.message);
-        out.push(|| format!("log event {} in {}/{}", entry.id, data.log_group, data.log_stream), item);
-    }
-    Ok(out)
+    Ok(Messages { control: data.message_type == "CONTROL_MESSAGE", data })
 }
 
 /// One record's JSON text (a log event message, a JSON line).

@@ -489,3 +489,40 @@ fn non_utf8_and_truncated_input_is_reported_not_panicked_on() {
     assert_eq!(batches[1].decoded.as_ref().expect("good").events.len(), 5);
     let _ = std::io::stdout().flush();
 }
+
+// ------------------------------------------------ found by cargo fuzz (fuzz/)
+
+/// `fuzz/fuzz_targets/event_pattern.rs`, minimised: an event with a
+/// repeated key. The parsed event keeps the last value of a repeated key
+/// (serde_json), so `matches` saw `"detail": {}` and did not match, while
+/// `matches_json` kept the leaves of both values and matched.
+#[test]
+fn fuzz_duplicate_keys_streaming_and_parsed_agree() {
+    use trailwatch::pattern::Scratch;
+    let streamed = |set: &PatternSet, text: &str| {
+        let mut out = Vec::new();
+        set.matches_json(text, &mut Scratch::default(), &mut out).expect("JSON");
+        out
+    };
+    let parsed = |set: &PatternSet, text: &str| set.matches(&serde_json::from_str::<Value>(text).expect("JSON"));
+    let crash = (
+        r#"{"detail":{"userIdentity":{"type":["Root"]}}}"#,
+        r#"{"detail":{"userIdentity":{"type": "Root"}},"detail":{}}"#,
+    );
+    let cases = [
+        crash,
+        (r#"{"a":["x"]}"#, r#"{"a":"x","a":"y"}"#),
+        (r#"{"a":["x"]}"#, r#"{"a":"y","a":"x"}"#),
+        (r#"{"a":["x"]}"#, r#"{"a":"x","b":1,"a":"y","c":2,"a":"z"}"#),
+        (r#"{"a":["x"],"b":["y"]}"#, r#"{"a":"x","b":"y","a":"q"}"#),
+        (r#"{"a":{"b":["x"]},"c":["y"]}"#, r#"{"a":{"b":"x","b":"z"},"c":"y","a":{"b":["x"]}}"#),
+        (r#"{"a":{"b":["x"]}}"#, r#"{"a":[{"b":"x"},{"b":"x","b":"y"}],"a":[{"b":"y"}]}"#),
+        (r#"{"a":[{"exists":false}]}"#, r#"{"a":1,"a":{}}"#),
+    ];
+    for (pattern, event) in cases {
+        let p = EventPattern::parse(pattern).expect("valid pattern");
+        let set = PatternSet::new([&p]);
+        assert_eq!(streamed(&set, event), parsed(&set, event), "{pattern} on {event}");
+    }
+    assert!(parsed(&PatternSet::new([&EventPattern::parse(crash.0).expect("valid")]), crash.1).is_empty());
+}

@@ -533,15 +533,34 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let pushed = self.elem.map(|m| self.s.binding.push(m)).is_some();
+        // The leaves each key gave (a contiguous range), so that a repeated
+        // key keeps only its last value, as the parsed event does (serde_json's
+        // Value keeps the last of duplicate keys).
+        let mut given: Vec<(Cow<'de, str>, usize, usize)> = Vec::new();
         while let Some(key) = map.next_key_seed(Key)? {
             match self.set.child(self.node, &key) {
-                Some(n) => map.next_value_seed(Walker {
-                    set: self.set,
-                    node: n,
-                    elem: None,
-                    s: &mut *self.s,
-                    strings: &mut *self.strings,
-                })?,
+                Some(n) => {
+                    if let Some(at) = given.iter().position(|(k, _, _)| *k == key) {
+                        let (_, start, end) = given.remove(at);
+                        self.s.leaves.drain(start..end);
+                        self.s.next.drain(start..end);
+                        for later in &mut given[at..] {
+                            later.1 -= end - start;
+                            later.2 -= end - start;
+                        }
+                    }
+                    let start = self.s.leaves.len();
+                    map.next_value_seed(Walker {
+                        set: self.set,
+                        node: n,
+                        elem: None,
+                        s: &mut *self.s,
+                        strings: &mut *self.strings,
+                    })?;
+                    if self.s.leaves.len() > start {
+                        given.push((key, start, self.s.leaves.len()));
+                    }
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
