@@ -65,3 +65,21 @@ fn errors_name_the_place() {
     let long = format!(r#"{{"source": ["{}"]}}"#, "x".repeat(MAX_PATTERN_LEN));
     assert!(matches!(EventPattern::parse(&long).unwrap_err().problem, Problem::TooLong(_)));
 }
+
+#[test]
+fn a_repeated_key_keeps_its_last_value_on_both_paths() {
+    // Found by fuzzing (fuzz/artifacts/event_pattern): the streaming reader
+    // kept the leaves of both "detail" objects, the parsed document only
+    // the last, as AWS does.
+    let p = pat(json!({"detail": {"userIdentity": {"type": ["Root"]}}}));
+    let set = PatternSet::new([&p]);
+    let text = r#"{"detail": {"userIdentity": {"type": "Root"}}, "detail": {"userIdentity": {"type": "IAMUser"}}}"#;
+    let value: serde_json::Value = serde_json::from_str(text).expect("json");
+    assert!(set.matches(&value).is_empty());
+    let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+    set.matches_json(text, &mut scratch, &mut out).expect("json");
+    assert!(out.is_empty(), "the earlier \"detail\" must not match");
+    let swapped = r#"{"detail": {"userIdentity": {"type": "IAMUser"}}, "detail": {"userIdentity": {"type": "Root"}}}"#;
+    set.matches_json(swapped, &mut scratch, &mut out).expect("json");
+    assert_eq!(out, vec![0]);
+}
