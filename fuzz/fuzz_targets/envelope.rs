@@ -1,8 +1,9 @@
 //! The envelope decoder: arbitrary bytes as a gzip'd logs payload (as
 //! Kinesis carries it), as the JSON inside one, as a base64 `awslogs.data`
 //! text, as a file for `trailwatch replay` (plain and gzip'd), and, when
-//! they are JSON, as a Lambda payload for `detector::decode`. Every event
-//! that decodes goes through the built-in rules and the alert rendering.
+//! they are JSON, as a Lambda payload for `detector::open` (the functions'
+//! streaming path) and `detector::decode`. Every event that decodes goes
+//! through the built-in rules and the alert rendering.
 #![no_main]
 
 use std::io::Write;
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use trailwatch::detector::{decode, detect};
+use trailwatch::detector::{decode, detect, open, Detecting};
 use trailwatch::envelope::{self, Decoded, EnvelopeError};
 use trailwatch::rules::{self, RuleSet, Workspace};
 
@@ -49,6 +50,22 @@ fuzz_target!(|data: &[u8]| {
         consume(envelope::logs(text));
     }
     if let Ok(payload) = serde_json::from_slice::<Value>(data) {
+        if let Ok((_, parts)) = open(payload.clone()) {
+            let mut ws = Workspace::default();
+            for (_, contents) in parts {
+                let Ok(contents) = contents else { continue };
+                let mut d = Detecting::default();
+                for item in contents.items() {
+                    match item {
+                        Ok(event) => d.push(rules(), &event, &mut ws),
+                        Err(m) => d.malformed(&m),
+                    }
+                }
+                for a in &d.finish().alerts {
+                    let _ = (a.subject(), a.body(), a.attributes(), a.sns_message());
+                }
+            }
+        }
         if let Ok((_, batches)) = decode(payload) {
             for b in batches {
                 consume(b.decoded);

@@ -22,7 +22,7 @@ use base64::Engine;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use serde_json::{json, Value};
 use trailwatch::config::Config;
-use trailwatch::detector::{decode, detect, Detector, InvocationError};
+use trailwatch::detector::{decode, detect, open, Detecting, Detector, InvocationError};
 use trailwatch::encode;
 use trailwatch::envelope::{self, EnvelopeError, MAX_INFLATED_BYTES};
 use trailwatch::event::Event;
@@ -329,23 +329,46 @@ fn a_6_mb_logs_payload_is_decoded_and_matched_completely() {
     let size = serde_json::to_vec(&payload).expect("JSON").len();
     assert!(size > 5_000_000 && size <= 6_000_000, "payload of {size} bytes");
 
+    let want: std::collections::BTreeMap<String, u64> =
+        per_copy.iter().map(|(k, v)| (k.clone(), v * copies as u64)).collect();
+    let per_rule = |det: &trailwatch::detector::Detection| {
+        let mut got: std::collections::BTreeMap<String, u64> = Default::default();
+        for ((rule, _), n) in &det.counts.matches {
+            *got.entry(rule.clone()).or_default() += n;
+        }
+        got
+    };
+
+    // The functions' path: the log events parsed and matched one at a time.
+    let (_, parts) = open(payload.clone()).expect("opens");
+    assert_eq!(parts.len(), 1);
+    let contents = parts.into_iter().next().expect("one").1.expect("within the bounds");
+    assert!(!contents.control());
+    let mut streaming = Detecting::default();
+    for item in contents.items() {
+        let event = item.expect("every record decodes");
+        streaming.push(&rules, &event, &mut ws);
+    }
+    let det = streaming.finish();
+    assert_eq!(det.counts.records as usize, copies * records.len());
+    assert_eq!(det.counts.malformed, 0);
+    assert_eq!(per_rule(&det), want, "matches per rule over {copies} copies ({size} bytes), streamed");
+
+    // Every record at once (`decode`, as `trailwatch replay` uses it).
     let (_, batches) = decode(payload).expect("decodes");
     assert_eq!(batches.len(), 1);
     let decoded = batches.into_iter().next().expect("one").decoded.expect("within the bounds");
     assert!(!decoded.control);
     assert!(decoded.malformed.is_empty(), "{:?}", decoded.malformed.first());
     assert_eq!(decoded.events.len(), copies * records.len());
-
     let det = detect(&rules, &decoded.events, &mut ws);
     assert_eq!(det.counts.records as usize, copies * records.len());
-    let mut got: std::collections::BTreeMap<String, u64> = Default::default();
-    for ((rule, _), n) in &det.counts.matches {
-        *got.entry(rule.clone()).or_default() += n;
-    }
-    let want: std::collections::BTreeMap<String, u64> =
-        per_copy.iter().map(|(k, v)| (k.clone(), v * copies as u64)).collect();
-    assert_eq!(got, want, "matches per rule over {copies} copies ({size} bytes)");
-    println!("6 MB payload: {size} bytes, {copies} copies, {} records, {} matches", det.counts.records, got.values().sum::<u64>());
+    assert_eq!(per_rule(&det), want, "matches per rule over {copies} copies ({size} bytes), decoded");
+    println!(
+        "6 MB payload: {size} bytes, {copies} copies, {} records, {} matches",
+        det.counts.records,
+        want.values().sum::<u64>()
+    );
 }
 
 // ------------------------------------------------ backtracking-bait patterns
