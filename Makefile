@@ -13,7 +13,7 @@ export PATH := $(VENV)/bin:$(PATH)
 TRAILWATCH := $(CARGO_TARGET_DIR)/debug/trailwatch
 
 .PHONY: help venv lock build-debug test test-rust rules-test lint-infra deploy-moto load demo \
-        detection-report build deploy bench bench-compare build-release-cli infra clean
+        detection-report build deploy bench bench-compare build-release-cli infra fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -78,6 +78,13 @@ bench-compare: venv build-release-cli $(VENV)/.bench-installed ## trailwatch vs 
 bench: ## Criterion benchmarks: events/s at 10/100/1,000 patterns, CIS filters, decoding
 	python3 bench/gen_patterns.py --data data/cloudtrail --events $(CARGO_TARGET_DIR)/bench-events.jsonl
 	cargo bench -p trailwatch-shared --bench matching
+
+fuzz: ## Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer + ASan (fuzz/README.md)
+	cargo install cargo-fuzz --locked --version 0.13.2
+	python3 fuzz/seed_corpus.py
+	cd fuzz && for t in event_pattern filter_pattern rule_loader envelope; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir target $$t corpus/$$t -- \
+	    -dict=dicts/$$t.dict -max_total_time=$${FUZZ_SECONDS:-60} -timeout=10 -rss_limit_mb=4096; done
 
 clean: ## Remove build output and the demo's files
 	cargo clean
