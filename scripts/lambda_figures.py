@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv", "bin")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-from moto_ctl import create, free_port, start_server, wait_port  # noqa: E402
+from moto_ctl import create, function_env, start_emulator, start_server  # noqa: E402
 
 LIMIT = 6 * 1000 * 1000
 
@@ -51,15 +51,9 @@ def main():
         moto, endpoint = start_server(VENV)
         procs.append(moto)
         _, topic, _ = create(endpoint)
-        port = free_port()
-        procs.append(subprocess.Popen([os.path.join(VENV, "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
-                                       "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
-                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(port, "cargo lambda watch")
-        env = {"AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-               "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt", "AWS_LAMBDA_FUNCTION_NAME": "_",
-               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-               "AWS_ENDPOINT_URL": endpoint, "TRAILWATCH_TOPIC_ARN": topic, "TRAILWATCH_METRICS": "off"}
+        emulator, port = start_emulator(VENV, ROOT)
+        procs.append(emulator)
+        env = function_env(port, endpoint, topic, TRAILWATCH_METRICS="off")
         result = {"profile": profile}
         for fn in ("trailwatch-eventbridge", "trailwatch-logs"):
             times = []

@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv", "bin")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-from moto_ctl import bodies, create, free_port, start_server, wait_port  # noqa: E402
+from moto_ctl import bodies, create, function_env, start_emulator, start_server  # noqa: E402
 
 
 class Faults:
@@ -90,18 +90,11 @@ def proxy(upstream_port, faults):
 
 
 def start_function(binary, endpoint, topic, procs, log):
-    port = free_port()
-    procs.append(subprocess.Popen([os.path.join(VENV, "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
-                                   "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
-                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    wait_port(port, "cargo lambda watch")
-    env = {"AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-           "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt", "AWS_LAMBDA_FUNCTION_NAME": "_",
-           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": endpoint, "TRAILWATCH_TOPIC_ARN": topic, "TRAILWATCH_LOG": "warn",
-           # Two attempts per Publish (the SDK's default is three): more
-           # injected faults reach the function, and the run stays short.
-           "AWS_MAX_ATTEMPTS": "2"}
+    emulator, port = start_emulator(VENV, ROOT)
+    procs.append(emulator)
+    # Two attempts per Publish (the SDK's default is three): more injected
+    # faults reach the function, and the run stays short.
+    env = function_env(port, endpoint, topic, TRAILWATCH_LOG="warn", AWS_MAX_ATTEMPTS="2")
     procs.append(subprocess.Popen([os.path.join(TARGET, "debug", binary)], env=env, stdout=log, stderr=log))
     return port
 

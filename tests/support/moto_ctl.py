@@ -45,6 +45,29 @@ def start_server(venv_bin):
     return proc, f"http://127.0.0.1:{port}"
 
 
+def start_emulator(venv_bin, cwd):
+    """cargo-lambda's runtime emulator with no function of its own
+    (`--only-lambda-apis`): (process, port). Run a function binary with
+    `function_env(port, ...)` to serve it."""
+    port = free_port()
+    proc = subprocess.Popen([os.path.join(venv_bin, "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
+                             "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
+                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, "cargo lambda watch")
+    return proc, port
+
+
+def function_env(port, endpoint, topic, **extra):
+    """The environment a function binary needs under the emulator on
+    `port`, publishing to `topic` at the local `endpoint`."""
+    env = {"AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+           "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt", "AWS_LAMBDA_FUNCTION_NAME": "_",
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": endpoint, "TRAILWATCH_TOPIC_ARN": topic}
+    env.update(extra)
+    return env
+
+
 def create(endpoint):
     """The alert topic and a queue subscribed to it: (sqs client, topic ARN, queue URL)."""
     sns = boto3.client("sns", endpoint_url=endpoint, **KW)
