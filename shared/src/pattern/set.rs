@@ -401,6 +401,16 @@ impl PatternSet {
             return true;
         }
         s.choice.sort_by_key(|(a, b)| b - a);
+        // Long candidate lists are ordered by the element of their outermost
+        // array, so that once a choice fixes that element the candidates in
+        // it are found by binary search (linear, not quadratic, in arrays an
+        // attacker can make long, such as requestParameters' items).
+        for &(start, end) in &s.choice {
+            if end - start > SCAN_MAX {
+                let (leaves, members) = (&s.leaves, &s.members);
+                s.pool[start as usize..end as usize].sort_by_key(|&l| outer(leaves, members, l));
+            }
+        }
         s.binding.clear();
         consistent(s, 0)
     }
@@ -412,7 +422,22 @@ fn consistent(s: &mut Scratch, field: usize) -> bool {
     let Some(&(start, end)) = s.choice.get(field) else {
         return true;
     };
-    for at in start..end {
+    let (mut lo, mut hi) = (start, end);
+    if end - start > SCAN_MAX {
+        let (leaves, members, pool) = (&s.leaves, &s.members, &s.pool);
+        let first = outer(leaves, members, pool[start as usize]);
+        let last = outer(leaves, members, pool[end as usize - 1]);
+        // All candidates sit in one outermost array (the usual case: along
+        // one path there is only one) and the binding fixes its element.
+        if first.0 == last.0 {
+            if let Some(&(_, idx)) = s.binding.iter().find(|(a, _)| *a == first.0) {
+                let slice = &pool[start as usize..end as usize];
+                lo = start + slice.partition_point(|&l| outer(leaves, members, l).1 < idx) as u32;
+                hi = start + slice.partition_point(|&l| outer(leaves, members, l).1 <= idx) as u32;
+            }
+        }
+    }
+    for at in lo..hi {
         let leaf = s.leaves[s.pool[at as usize] as usize];
         let (m0, mn) = leaf.members;
         let members = &s.members[m0 as usize..(m0 + mn) as usize];
@@ -435,6 +460,18 @@ fn consistent(s: &mut Scratch, field: usize) -> bool {
         s.binding.truncate(mark);
     }
     false
+}
+
+/// Candidate lists longer than this are searched, not scanned.
+const SCAN_MAX: u32 = 8;
+
+/// The outermost (array, element) a constrained leaf sits in.
+fn outer(leaves: &[Leaf], members: &[(u32, u32)], leaf: u32) -> (u32, u32) {
+    leaves
+        .get(leaf as usize)
+        .and_then(|l| members.get(l.members.0 as usize))
+        .copied()
+        .unwrap_or((u32::MAX, u32::MAX))
 }
 
 fn wake(s: &mut Scratch, sub: SubId) {

@@ -83,3 +83,24 @@ fn a_repeated_key_keeps_its_last_value_on_both_paths() {
     set.matches_json(swapped, &mut scratch, &mut out).expect("json");
     assert_eq!(out, vec![0]);
 }
+
+#[test]
+fn long_arrays_of_objects_are_searched_not_scanned() {
+    // Two fields that must come from one element of a long array: half the
+    // elements satisfy the first, the other half the second, none both.
+    let p = pat(json!({"items": {"cidr": [{"suffix": "/0"}], "port": [22]}}));
+    let set = PatternSet::new([&p]);
+    let n = 20_000;
+    let mut items: Vec<serde_json::Value> = (0..n)
+        .map(|i| if i % 2 == 0 { json!({"cidr": "0.0.0.0/0", "port": 443}) } else { json!({"cidr": "10.0.0.0/8", "port": 22}) })
+        .collect();
+    assert!(set.matches(&json!({"items": items.clone()})).is_empty());
+    let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+    set.matches_json(&json!({"items": items.clone()}).to_string(), &mut scratch, &mut out).expect("json");
+    assert!(out.is_empty());
+    // One element with both: found, by either path.
+    items.push(json!({"cidr": "::/0", "port": 22}));
+    assert_eq!(set.matches(&json!({"items": items.clone()})), vec![0]);
+    set.matches_json(&json!({"items": items}).to_string(), &mut scratch, &mut out).expect("json");
+    assert_eq!(out, vec![0]);
+}
