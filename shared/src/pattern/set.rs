@@ -104,8 +104,6 @@ enum ScalarOwned {
 }
 
 const NONE: u32 = u32::MAX;
-/// The path of a leaf whose key was repeated later in its object.
-const DROPPED: PathId = u32::MAX;
 /// Deeper parts of an event are not read (serde_json refuses JSON nested
 /// past 128 anyway; this guards values built in code).
 const MAX_EVENT_DEPTH: usize = 256;
@@ -241,9 +239,6 @@ impl PatternSet {
     fn finish(&self, s: &mut Scratch, strings: &[Cow<'_, str>], out: &mut Vec<usize>) {
         // Link the leaves of each path.
         for (i, leaf) in s.leaves.iter().enumerate() {
-            if leaf.path == DROPPED {
-                continue;
-            }
             let head = &mut s.heads[leaf.path as usize];
             if head.0 != s.generation {
                 *head = (s.generation, NONE);
@@ -254,9 +249,6 @@ impl PatternSet {
         // Wake the conjunctions anchored on the leaves' values.
         for i in 0..s.leaves.len() {
             let leaf = s.leaves[i];
-            if leaf.path == DROPPED {
-                continue;
-            }
             let anchor = &self.anchors[leaf.path as usize];
             let value = leaf.value.get(strings);
             for &sub in anchor.exact.get(value) {
