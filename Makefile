@@ -79,12 +79,20 @@ bench: ## Criterion benchmarks: events/s at 10/100/1,000 patterns, CIS filters, 
 	python3 bench/gen_patterns.py --data data/cloudtrail --events $(CARGO_TARGET_DIR)/bench-events.jsonl
 	cargo bench -p trailwatch-shared --bench matching
 
-fuzz: ## Each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer + ASan (fuzz/README.md)
+# A short run of each target by default; the 10-million-execution campaign is
+#   make fuzz FUZZ_SANITIZER=none FUZZ_RUNS=10000000 FUZZ_SECONDS=0
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= -1
+FUZZ_SANITIZER ?= address
+FUZZ_TARGETS ?= event_pattern filter_pattern rule_loader envelope
+
+fuzz: ## Each fuzz target for FUZZ_SECONDS (60) or FUZZ_RUNS, under FUZZ_SANITIZER (address|none) (fuzz/README.md)
 	cargo install cargo-fuzz --locked --version 0.13.2
 	python3 fuzz/seed_corpus.py
-	cd fuzz && for t in event_pattern filter_pattern rule_loader envelope; do \
-	  RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir target $$t corpus/$$t -- \
-	    -dict=dicts/$$t.dict -max_total_time=$${FUZZ_SECONDS:-60} -timeout=10 -rss_limit_mb=4096; done
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer $(FUZZ_SANITIZER) --target-dir target/$(FUZZ_SANITIZER) $$t corpus/$$t -- \
+	    -dict=dicts/$$t.dict -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
+	    -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; done
 
 clean: ## Remove build output and the demo's files
 	cargo clean

@@ -5,6 +5,10 @@
 //! would have had, [`rules`] matches it with the [`pattern`] (EventBridge
 //! event patterns) and [`filter`] (CloudWatch Logs filter patterns) engines,
 //! and [`alert`], [`sink`] and [`metrics`] respond.
+//!
+//! No `unsafe` here: memory safety rests on the compiler, which is also why
+//! the fuzz targets may run without a sanitizer (fuzz/README.md).
+#![forbid(unsafe_code)]
 
 pub mod alert;
 pub mod config;
