@@ -93,6 +93,13 @@ enum RulesCommand {
     /// Show the rules: the built-in pack, plus a directory's.
     List {
         dir: Option<PathBuf>,
+        /// Only the rules carrying this tag (e.g. the ATT&CK technique
+        /// `attack.t1562.008` or the Security Hub control `CloudWatch.4`); repeat for any of several.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// One JSON object per line, pattern text included, for other tools.
+        #[arg(long)]
+        json: bool,
     },
     /// Run every rule's tests (the built-in pack's and a directory's).
     Test {
@@ -137,17 +144,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", filter::test_metric_filter(&pattern, &log_event_messages));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rules { command: RulesCommand::List { dir } } => {
+        Command::Rules { command: RulesCommand::List { dir, tags, json } } => {
             for r in rules::load(dir.as_deref())? {
-                let how = match r.matcher {
-                    rules::Matcher::Event(_) => "event_pattern",
-                    rules::Matcher::Filter(_) => "filter_pattern",
+                if !tags.is_empty() && !r.tags.iter().any(|t| tags.contains(t)) {
+                    continue;
+                }
+                let (how, pattern) = match &r.matcher {
+                    rules::Matcher::Event(p) => ("event_pattern", p.text()),
+                    rules::Matcher::Filter(p) => ("filter_pattern", p.text()),
                 };
                 let action = match r.action {
                     rules::Action::Alert => "alert",
                     rules::Action::Metric => "metric",
                 };
-                println!("{:<48} {:<8} {:<6} {:<14} {}", r.id, r.severity.as_str(), action, how, r.title);
+                if json {
+                    let line = json!({
+                        "id": r.id, "title": r.title, "severity": r.severity.as_str(), "action": action,
+                        "tags": r.tags, "matcher": how, "pattern": pattern, "tests": r.tests.len(), "origin": r.origin,
+                    });
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{:<48} {:<8} {:<6} {:<14} {} [{}]",
+                        r.id, r.severity.as_str(), action, how, r.title, r.tags.join(", ")
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
