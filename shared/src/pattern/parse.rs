@@ -232,9 +232,8 @@ fn wildcard(text: &str) -> Result<Wildcard, Problem> {
         WildcardError::Consecutive(at) => Problem::WildcardConsecutive { at },
         WildcardError::BadEscape(at) => Problem::WildcardEscape { at },
     })?;
-    match w.complexity(10_000) {
-        Some(c) if c <= MAX_WILDCARD_COMPLEXITY => {}
-        _ => return Err(Problem::WildcardTooComplex),
+    if w.complexity(10_000, MAX_WILDCARD_COMPLEXITY).is_none() {
+        return Err(Problem::WildcardTooComplex);
     }
     Ok(w)
 }

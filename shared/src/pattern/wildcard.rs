@@ -52,11 +52,15 @@ impl Wildcard {
     /// How many states of the pattern's automaton can be active at once,
     /// over every input: the measure event-ruler uses to refuse wildcard
     /// rules as "too complex" (many stars, or repeating sequences after a
-    /// star). Computed by subset construction over the pattern's own
-    /// characters plus one other; `None` when the construction passes
-    /// `budget` subsets (far too complex).
-    pub(crate) fn complexity(&self, budget: usize) -> Option<usize> {
-        use std::collections::{BTreeSet, HashSet};
+    /// star). Computed by subset construction; `None` as soon as a subset
+    /// passes `cap` states or the construction passes `budget` subsets.
+    ///
+    /// From a subset, only the characters at its own literal positions lead
+    /// anywhere a character the pattern does not name would not, so each
+    /// subset tries those (at most `cap`) plus one other: the work is
+    /// bounded by `budget × cap`, whatever the pattern's length.
+    pub(crate) fn complexity(&self, budget: usize, cap: usize) -> Option<usize> {
+        use std::collections::HashSet;
         // Tokens: Some(c) a literal character, None a star.
         let mut toks: Vec<Option<char>> = Vec::new();
         for (i, seg) in self.segments.iter().enumerate() {
@@ -65,26 +69,36 @@ impl Wildcard {
             }
             toks.extend(seg.chars().map(Some));
         }
-        let closure = |mut s: BTreeSet<usize>| {
-            let mut stack: Vec<usize> = s.iter().copied().collect();
-            while let Some(i) = stack.pop() {
-                if toks.get(i) == Some(&None) && s.insert(i + 1) {
-                    stack.push(i + 1);
+        // A subset: sorted, deduplicated positions, closed under "a star
+        // may match nothing".
+        let close = |mut s: Vec<usize>| {
+            let mut k = 0;
+            while k < s.len() {
+                if toks.get(s[k]) == Some(&None) {
+                    s.push(s[k] + 1);
                 }
+                k += 1;
             }
+            s.sort_unstable();
+            s.dedup();
             s
         };
-        let mut alphabet: Vec<Option<char>> = toks.iter().copied().filter(Option::is_some).collect();
-        alphabet.sort_unstable();
-        alphabet.dedup();
-        alphabet.push(None); // any character the pattern does not name
-        let start = closure(BTreeSet::from([0]));
+        let start = close(vec![0]);
+        if start.len() > cap {
+            return None;
+        }
         let mut best = start.len();
         let mut seen = HashSet::from([start.clone()]);
         let mut todo = vec![start];
+        let mut inputs: Vec<Option<char>> = Vec::new();
         while let Some(s) = todo.pop() {
-            for c in &alphabet {
-                let next: BTreeSet<usize> = s
+            inputs.clear();
+            inputs.extend(s.iter().filter_map(|&i| toks.get(i).copied().flatten().map(Some)));
+            inputs.sort_unstable();
+            inputs.dedup();
+            inputs.push(None); // any character no position of `s` names
+            for c in &inputs {
+                let next: Vec<usize> = s
                     .iter()
                     .filter_map(|&i| match toks.get(i) {
                         Some(None) => Some(i),
@@ -92,12 +106,12 @@ impl Wildcard {
                         _ => None,
                     })
                     .collect();
-                let next = closure(next);
+                let next = close(next);
                 if !next.is_empty() && !seen.contains(&next) {
-                    best = best.max(next.len());
-                    if seen.len() >= budget {
+                    if next.len() > cap || seen.len() >= budget {
                         return None;
                     }
+                    best = best.max(next.len());
                     seen.insert(next.clone());
                     todo.push(next);
                 }
@@ -169,13 +183,29 @@ mod tests {
 
     #[test]
     fn complexity_calibrated_on_aws_examples() {
-        let c = |p: &str| Wildcard::parse(p).expect("valid").complexity(10_000);
+        let c = |p: &str| Wildcard::parse(p).expect("valid").complexity(10_000, usize::MAX);
         // Accepted by AWS (event-ruler scores them 3 and 7).
         assert_eq!(c("arn:aws:events:us-east-1:*:event-bus/*"), Some(5));
         assert_eq!(c("/Users/*/dir/dir/dir/dir/dir/doc.txt"), Some(8));
         // Refused by AWS as "Rule is too complex" (event-ruler scores 11).
         assert_eq!(c("*:*:*:*:*:event-bus/*"), Some(13));
         assert_eq!(c("*a*a*a*a*a*"), Some(12));
+        // The cap stops the construction at the first subset past it.
+        let capped = |p: &str, cap| Wildcard::parse(p).expect("valid").complexity(10_000, cap);
+        assert_eq!(capped("*:*:*:*:*:event-bus/*", 13), Some(13));
+        assert_eq!(capped("*:*:*:*:*:event-bus/*", 12), None);
+        assert_eq!(capped("/Users/*/dir/dir/dir/dir/dir/doc.txt", 10), Some(8));
+    }
+
+    #[test]
+    fn complexity_of_a_long_pattern_is_cheap_to_refuse_or_accept() {
+        // 4,000 distinct characters after one star: every subset is small,
+        // and each tries only its own characters, not all 4,000.
+        let long: String = (0..4_000u32).filter_map(|i| char::from_u32(0x4e00 + i)).collect();
+        let w = Wildcard::parse(&format!("*{long}")).expect("valid");
+        assert_eq!(w.complexity(10_000, 10), Some(3)); // the star, its successor, the progress
+        let w = Wildcard::parse(&"*ab".repeat(1_000)).expect("valid");
+        assert_eq!(w.complexity(10_000, 10), None);
     }
 
     #[test]
