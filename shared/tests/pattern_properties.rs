@@ -129,6 +129,52 @@ fn cond_holds(c: &Value, leaf: &Value) -> bool {
     }
 }
 
+/// An object of small numbers under `KEYS` (some keys left out).
+fn small_obj() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(prop::sample::select(KEYS), 0i64..3, 0..4)
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect()))
+}
+
+/// `{"a": [{"c": n, "b": [{...}, ...]}, ...]}`, with arrays long enough
+/// that the matcher searches its candidate lists instead of scanning them.
+fn nested_arrays_event() -> impl Strategy<Value = Value> {
+    let inner = prop::collection::vec(small_obj(), 0..14).prop_map(Value::Array);
+    let outer = prop::collection::vec((0i64..3, inner), 1..14)
+        .prop_map(|els| Value::Array(els.into_iter().map(|(c, b)| json!({"c": c, "b": b})).collect()));
+    outer.prop_map(|a| json!({"a": a}))
+}
+
+/// Two or three fields of one inner element, sometimes with one of the
+/// outer element.
+fn nested_arrays_pattern() -> impl Strategy<Value = Value> {
+    let value = prop_oneof![(0i64..3).prop_map(|n| json!(n)), (0i64..3).prop_map(|n| json!({"numeric": [">=", n]}))];
+    let inner = prop::collection::btree_map(prop::sample::select(KEYS), prop::collection::vec(value.clone(), 1..2), 2..4);
+    (inner, prop::option::of(value)).prop_map(|(inner, c)| {
+        let inner: Map<String, Value> = inner.into_iter().map(|(k, v)| (k.to_string(), Value::Array(v))).collect();
+        let mut outer = Map::new();
+        outer.insert("b".into(), Value::Object(inner));
+        if let Some(c) = c {
+            outer.insert("c".into(), json!([c]));
+        }
+        json!({"a": outer})
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn long_nested_arrays_keep_fields_in_one_element(p in nested_arrays_pattern(), e in nested_arrays_event()) {
+        let compiled = EventPattern::from_value(&p).expect("generated patterns are valid");
+        let want = naive(p.as_object().expect("object"), &e);
+        prop_assert_eq!(compiled.matches(&e), want, "pattern {} event {}", p, e);
+        let set = PatternSet::new([&compiled]);
+        let (mut scratch, mut streamed) = (trailwatch::pattern::Scratch::default(), Vec::new());
+        set.matches_json(&e.to_string(), &mut scratch, &mut streamed).expect("valid JSON");
+        prop_assert_eq!(!streamed.is_empty(), want, "streamed: pattern {} event {}", p, e);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 

@@ -393,14 +393,16 @@ impl PatternSet {
             return true;
         }
         s.choice.sort_by_key(|(a, b)| b - a);
-        // Long candidate lists are ordered by the element of their outermost
-        // array, so that once a choice fixes that element the candidates in
-        // it are found by binary search (linear, not quadratic, in arrays an
-        // attacker can make long, such as requestParameters' items).
+        // Long candidate lists are ordered by the elements of the arrays
+        // they sit in, outermost first, so that once earlier choices fix
+        // those elements the candidates in them are found by binary search,
+        // level by level (n log n, not n^2 or worse, in arrays an attacker
+        // can make long, such as `ipPermissions.items[].ipRanges.items[]`).
         for &(start, end) in &s.choice {
             if end - start > SCAN_MAX {
                 let (leaves, members) = (&s.leaves, &s.members);
-                s.pool[start as usize..end as usize].sort_by_key(|&l| outer(leaves, members, l));
+                s.pool[start as usize..end as usize]
+                    .sort_by(|&a, &b| arrays_of(leaves, members, a).cmp(arrays_of(leaves, members, b)));
             }
         }
         s.binding.clear();
@@ -417,16 +419,29 @@ fn consistent(s: &mut Scratch, field: usize) -> bool {
     let (mut lo, mut hi) = (start, end);
     if end - start > SCAN_MAX {
         let (leaves, members, pool) = (&s.leaves, &s.members, &s.pool);
-        let first = outer(leaves, members, pool[start as usize]);
-        let last = outer(leaves, members, pool[end as usize - 1]);
-        // All candidates sit in one outermost array (the usual case: along
-        // one path there is only one) and the binding fixes its element.
-        if first.0 == last.0 {
-            if let Some(&(_, idx)) = s.binding.iter().find(|(a, _)| *a == first.0) {
-                let slice = &pool[start as usize..end as usize];
-                lo = start + slice.partition_point(|&l| outer(leaves, members, l).1 < idx) as u32;
-                hi = start + slice.partition_point(|&l| outer(leaves, members, l).1 <= idx) as u32;
+        let level_of = |l: u32, level: usize| arrays_of(leaves, members, l).get(level).copied();
+        // The candidates in [lo, hi) share their arrays' elements above
+        // `level`. Where they also all sit in one array at `level` (along
+        // one path, inside one element, there is only one) and the binding
+        // fixes its element, only that element's candidates can agree.
+        for level in 0.. {
+            if lo >= hi {
+                break;
             }
+            let (Some(first), Some(last)) = (level_of(pool[lo as usize], level), level_of(pool[hi as usize - 1], level))
+            else {
+                break;
+            };
+            if first.0 != last.0 {
+                break;
+            }
+            let Some(&bound) = s.binding.iter().find(|(a, _)| *a == first.0) else {
+                break;
+            };
+            let slice = &pool[lo as usize..hi as usize];
+            let from = slice.partition_point(|&l| level_of(l, level) < Some(bound)) as u32;
+            let to = slice.partition_point(|&l| level_of(l, level) <= Some(bound)) as u32;
+            (lo, hi) = (lo + from, lo + to);
         }
     }
     for at in lo..hi {
@@ -457,13 +472,12 @@ fn consistent(s: &mut Scratch, field: usize) -> bool {
 /// Candidate lists longer than this are searched, not scanned.
 const SCAN_MAX: u32 = 8;
 
-/// The outermost (array, element) a constrained leaf sits in.
-fn outer(leaves: &[Leaf], members: &[(u32, u32)], leaf: u32) -> (u32, u32) {
+/// The (array, element) pairs a constrained leaf sits in, outermost first.
+fn arrays_of<'m>(leaves: &[Leaf], members: &'m [(u32, u32)], leaf: u32) -> &'m [(u32, u32)] {
     leaves
         .get(leaf as usize)
-        .and_then(|l| members.get(l.members.0 as usize))
-        .copied()
-        .unwrap_or((u32::MAX, u32::MAX))
+        .and_then(|l| members.get(l.members.0 as usize..(l.members.0 + l.members.1) as usize))
+        .unwrap_or(&[])
 }
 
 fn wake(s: &mut Scratch, sub: SubId) {

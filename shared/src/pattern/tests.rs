@@ -104,3 +104,29 @@ fn long_arrays_of_objects_are_searched_not_scanned() {
     set.matches_json(&json!({"items": items}).to_string(), &mut scratch, &mut out).expect("json");
     assert_eq!(out, vec![0]);
 }
+
+#[test]
+fn long_inner_arrays_are_searched_at_every_level() {
+    // Three fields that must come from one element of an inner array (as
+    // `ipPermissions.items[].ipRanges.items[]`), inside one element of the
+    // outer one: no inner element has all three.
+    let p = pat(json!({"outer": {"inner": {"x": [1], "y": [2], "z": [3]}}}));
+    let set = PatternSet::new([&p]);
+    let m = 20_000;
+    let mut inner: Vec<serde_json::Value> = (0..m)
+        .map(|i| if i % 2 == 0 { json!({"x": 1, "y": 2, "z": 0}) } else { json!({"x": 0, "y": 2, "z": 3}) })
+        .collect();
+    let event = |inner: &[serde_json::Value]| json!({"outer": [{"inner": []}, {"inner": inner}, {"inner": [{"z": 3}]}]});
+    assert!(set.matches(&event(&inner)).is_empty());
+    let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+    set.matches_json(&event(&inner).to_string(), &mut scratch, &mut out).expect("json");
+    assert!(out.is_empty());
+    // An inner element with all three: found, by either path.
+    inner.insert(m / 2, json!({"x": 1, "y": 2, "z": 3}));
+    assert_eq!(set.matches(&event(&inner)), vec![0]);
+    set.matches_json(&event(&inner).to_string(), &mut scratch, &mut out).expect("json");
+    assert_eq!(out, vec![0]);
+    // Fields split across inner arrays of two outer elements never join.
+    let split = json!({"outer": [{"inner": [{"x": 1, "y": 2}]}, {"inner": [{"z": 3}]}]});
+    assert!(set.matches(&split).is_empty());
+}
