@@ -46,6 +46,16 @@ struct TrieNode {
 struct Sub {
     pattern: u32,
     fields: Vec<SubField>,
+    /// For fields `i` and `j`, how many leading path segments they share
+    /// (at `i * fields.len() + j`): fields that share more sit in more of
+    /// the same arrays.
+    shared: Vec<u16>,
+}
+
+impl Sub {
+    fn shared(&self, i: u32, j: u32) -> u16 {
+        self.shared.get(i as usize * self.fields.len() + j as usize).copied().unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +88,8 @@ pub struct Scratch {
     pattern_gen: Vec<u32>,
     generation: u32,
     candidates: Vec<SubId>,
-    choice: Vec<(u32, u32)>,
+    /// Per constrained field: its candidates' range in `pool`, its index.
+    choice: Vec<(u32, u32, u32)>,
     pool: Vec<u32>,
     binding: Vec<(u32, u32)>,
     arrays: u32,
@@ -126,7 +137,13 @@ impl PatternSet {
                     absent_ok: f.conds.iter().any(|c| matches!(c, Cond::Absent)),
                 })
                 .collect();
-            set.subs.push(Sub { pattern: *pattern, fields });
+            let shared = conj
+                .iter()
+                .flat_map(|a| {
+                    conj.iter().map(|b| a.path.iter().zip(&b.path).take_while(|(x, y)| x == y).count() as u16)
+                })
+                .collect();
+            set.subs.push(Sub { pattern: *pattern, fields, shared });
         }
         set.build_anchors();
         set
@@ -358,7 +375,7 @@ impl PatternSet {
     fn verify(&self, sub: &Sub, s: &mut Scratch, strings: &[Cow<'_, str>]) -> bool {
         s.choice.clear();
         s.pool.clear();
-        for field in &sub.fields {
+        for (fi, field) in sub.fields.iter().enumerate() {
             let (gen, first) = s.heads[field.path as usize];
             let mut leaf = if gen == s.generation { first } else { NONE };
             if leaf == NONE {
@@ -387,18 +404,34 @@ impl PatternSet {
             if s.pool.len() as u32 == start {
                 return false;
             }
-            s.choice.push((start, s.pool.len() as u32));
+            s.choice.push((start, s.pool.len() as u32, fi as u32));
         }
         if s.choice.len() <= 1 {
             return true;
         }
-        s.choice.sort_by_key(|(a, b)| b - a);
+        // Fewest candidates first. Then, greedily, the field whose path
+        // shares the most with one already placed: it sits in the same
+        // arrays, so the elements chosen so far narrow it, and a
+        // contradiction there is found before fields elsewhere multiply
+        // the choices to retry.
+        s.choice.sort_by_key(|&(a, b, _)| b - a);
+        for placed in 1..s.choice.len() {
+            let choice = &s.choice;
+            let next = (placed..choice.len()).max_by_key(|&j| {
+                let (a, b, f) = choice[j];
+                let shared = choice[..placed].iter().map(|&(_, _, g)| sub.shared(g, f)).max();
+                (shared, std::cmp::Reverse(b - a), std::cmp::Reverse(j))
+            });
+            if let Some(next) = next {
+                s.choice.swap(placed, next);
+            }
+        }
         // Long candidate lists are ordered by the elements of the arrays
         // they sit in, outermost first, so that once earlier choices fix
         // those elements the candidates in them are found by binary search,
         // level by level (n log n, not n^2 or worse, in arrays an attacker
         // can make long, such as `ipPermissions.items[].ipRanges.items[]`).
-        for &(start, end) in &s.choice {
+        for &(start, end, _) in &s.choice {
             if end - start > SCAN_MAX {
                 let (leaves, members) = (&s.leaves, &s.members);
                 s.pool[start as usize..end as usize]
@@ -413,7 +446,7 @@ impl PatternSet {
 /// Pick one leaf per constrained field such that no two disagree on the
 /// element of an array they both sit in.
 fn consistent(s: &mut Scratch, field: usize) -> bool {
-    let Some(&(start, end)) = s.choice.get(field) else {
+    let Some(&(start, end, _)) = s.choice.get(field) else {
         return true;
     };
     let (mut lo, mut hi) = (start, end);

@@ -130,3 +130,26 @@ fn long_inner_arrays_are_searched_at_every_level() {
     let split = json!({"outer": [{"inner": [{"x": 1, "y": 2}]}, {"inner": [{"z": 3}]}]});
     assert!(set.matches(&split).is_empty());
 }
+
+#[test]
+fn fields_of_one_inner_array_are_tried_together() {
+    // x and y must come from one element of `A`, z from `B`, both arrays
+    // of one element of `o`. No element of A has both x and y; z has more
+    // candidates than x and fewer than y, so trying fields by candidate
+    // count alone would retry every z for every x before y fails.
+    let p = pat(json!({"o": {"A": {"x": [1], "y": [2]}, "B": {"z": [3]}}}));
+    let set = PatternSet::new([&p]);
+    let m = 6_000;
+    let a: Vec<serde_json::Value> = (0..m).map(|i| if i % 3 == 0 { json!({"x": 1}) } else { json!({"y": 2}) }).collect();
+    let b: Vec<serde_json::Value> = (0..m / 2).map(|_| json!({"z": 3})).collect();
+    let event = |a: &[serde_json::Value]| json!({"o": [{"A": a, "B": b}]});
+    assert!(set.matches(&event(&a)).is_empty());
+    let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+    set.matches_json(&event(&a).to_string(), &mut scratch, &mut out).expect("json");
+    assert!(out.is_empty());
+    let mut a = a;
+    a.push(json!({"x": 1, "y": 2}));
+    assert_eq!(set.matches(&event(&a)), vec![0]);
+    set.matches_json(&event(&a).to_string(), &mut scratch, &mut out).expect("json");
+    assert_eq!(out, vec![0]);
+}
