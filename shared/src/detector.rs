@@ -96,13 +96,12 @@ pub fn open(payload: Value) -> Result<(Path, Vec<Part>), EnvelopeError> {
             (Path::EventBridge, vec![(None, Ok(Contents::Decoded(decoded)))])
         }
         Delivery::Logs(data) => (Path::Logs, vec![(None, envelope::logs_messages(&data).map(Contents::Messages))]),
-        Delivery::Kinesis(k) => {
-            let batches = k
-                .records
-                .iter()
+        Delivery::Kinesis(items) => {
+            let batches = items
+                .into_iter()
                 .map(|r| {
-                    let contents = envelope::logs_gzip_messages(&r.kinesis.data.0).map(Contents::Messages);
-                    (Some(r.kinesis.sequence_number.clone()), contents)
+                    let contents = r.data.and_then(|gz| envelope::logs_gzip_messages(&gz)).map(Contents::Messages);
+                    (Some(r.sequence_number), contents)
                 })
                 .collect();
             (Path::Kinesis, batches)

@@ -78,7 +78,21 @@ pub enum Delivery {
     /// A CloudWatch Logs subscription payload: the `awslogs.data` text.
     Logs(String),
     /// A Kinesis Data Streams batch.
-    Kinesis(aws_lambda_events::kinesis::KinesisEvent),
+    Kinesis(Vec<KinesisItem>),
+}
+
+/// One record of a Kinesis batch, as far as trailwatch reads it.
+///
+/// Only the two fields used are read: a field trailwatch has no use for
+/// (an arrival timestamp written with 19 decimals, which makes
+/// `aws_lambda_events`' `KinesisEvent` overflow, found by fuzzing) cannot
+/// fail the batch, and a record whose data is bad fails alone.
+#[derive(Debug)]
+pub struct KinesisItem {
+    /// `kinesis.sequenceNumber`: how a partial batch failure names it.
+    pub sequence_number: String,
+    /// `kinesis.data`, base64-decoded: a gzip'd subscription payload.
+    pub data: Result<Vec<u8>, EnvelopeError>,
 }
 
 impl Delivery {
@@ -90,10 +104,8 @@ impl Delivery {
                 .map(|d| Delivery::Logs(d.to_string()))
                 .ok_or_else(|| EnvelopeError::Shape("awslogs.data must be a string".into()));
         }
-        if payload.get("Records").is_some_and(Value::is_array) {
-            return serde_json::from_value(payload)
-                .map(Delivery::Kinesis)
-                .map_err(|e| EnvelopeError::Shape(format!("not a Kinesis event: {e}")));
+        if let Some(Value::Array(records)) = payload.get("Records") {
+            return records.iter().enumerate().map(kinesis_item).collect::<Result<_, _>>().map(Delivery::Kinesis);
         }
         if payload.get("detail").is_some() && payload.get("detail-type").is_some() {
             return Ok(Delivery::EventBridge(payload));
@@ -102,6 +114,20 @@ impl Delivery {
             "expected an EventBridge event, a CloudWatch Logs subscription payload ({\"awslogs\":...}) or a Kinesis event ({\"Records\":...})".into(),
         ))
     }
+}
+
+/// A Kinesis record's sequence number and data. Without a sequence number
+/// a record could not be reported as failed, so the batch is refused.
+fn kinesis_item((i, record): (usize, &Value)) -> Result<KinesisItem, EnvelopeError> {
+    let shape = |what: &str| EnvelopeError::Shape(format!("not a Kinesis event: record {i} has no {what}"));
+    let kinesis = record.get("kinesis").filter(|k| k.is_object()).ok_or_else(|| shape("\"kinesis\" object"))?;
+    let sequence_number =
+        kinesis.get("sequenceNumber").and_then(Value::as_str).ok_or_else(|| shape("\"kinesis.sequenceNumber\" string"))?;
+    let data = match kinesis.get("data").and_then(Value::as_str) {
+        Some(d) => base64::engine::general_purpose::STANDARD.decode(d).map_err(|e| EnvelopeError::Base64(e.to_string())),
+        None => Err(shape("\"kinesis.data\" string")),
+    };
+    Ok(KinesisItem { sequence_number: sequence_number.to_string(), data })
 }
 
 /// One EventBridge event.

@@ -549,3 +549,39 @@ fn fuzz_duplicate_keys_streaming_and_parsed_agree() {
     }
     assert!(parsed(&PatternSet::new([&EventPattern::parse(crash.0).expect("valid")]), crash.1).is_empty());
 }
+
+/// `fuzz/fuzz_targets/envelope.rs`: a Kinesis batch whose record has an
+/// `approximateArrivalTimestamp` with 19 decimals. `aws_lambda_events`'
+/// `KinesisEvent` multiplied its fraction into nanoseconds and overflowed
+/// (a panic in a debug build, a wrapped value in a release one). trailwatch
+/// now reads only `kinesis.sequenceNumber` and `kinesis.data`.
+#[test]
+fn fuzz_kinesis_timestamp_with_many_decimals_does_not_panic() {
+    let text = r#"{"Records": [{"kinesis": {"kilesisSchemaVersion": "1.0", "partitionKey": "p", "sequenceNumber": "1", "data": "H41U227cNhD9FzzDyg5ECQAA", "approximateArrivalTimestamp": 1.0333333633333333333}, "eventSource": "aws:kinesi1.0", "eventID": "", "ideA2N": "a"}]}"#;
+    let (_, parts) = open(serde_json::from_str(text).expect("JSON")).expect("a Kinesis batch");
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].0.as_deref(), Some("1"));
+    assert!(matches!(parts[0].1, Err(EnvelopeError::Gzip(_))), "the data is not gzip");
+
+    // The same timestamp on a good record: its records are read.
+    let records = real_records();
+    let mut kinesis = encode::kinesis_event(&[records[..3].to_vec()], "g");
+    kinesis["Records"][0]["kinesis"]["approximateArrivalTimestamp"] = serde_json::from_str("1.0333333633333333333").expect("number");
+    let (_, batches) = decode(kinesis.clone()).expect("a Kinesis event");
+    assert_eq!(batches[0].decoded.as_ref().expect("decoded").events.len(), 3);
+
+    // A record's bad data fails that record; a record without a sequence
+    // number (it could not be reported as failed) or without a `kinesis`
+    // object refuses the batch, so that nothing is dropped unreported.
+    let mut two = encode::kinesis_event(&[records[..3].to_vec(), records[3..5].to_vec()], "g");
+    two["Records"][0]["kinesis"]["data"] = json!("not base64!");
+    let (_, batches) = decode(two.clone()).expect("a Kinesis event");
+    assert!(matches!(batches[0].decoded, Err(EnvelopeError::Base64(_))));
+    assert_eq!(batches[1].decoded.as_ref().expect("decoded").events.len(), 2);
+    let mut unnamed = two.clone();
+    unnamed["Records"][1]["kinesis"].as_object_mut().expect("object").remove("sequenceNumber");
+    let Err(err) = open(unnamed) else { panic!("a batch with an unnamed record must be refused") };
+    assert!(err.to_string().contains("record 1 has no \"kinesis.sequenceNumber\""), "{err}");
+    let s3_like = json!({"Records": [{"s3": {"bucket": {"name": "b"}}}]});
+    assert!(matches!(open(s3_like), Err(EnvelopeError::Shape(_))));
+}
