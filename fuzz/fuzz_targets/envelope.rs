@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use trailwatch::detector::{decode, detect, open, Detecting};
+use trailwatch::detector::{decode, detect, open};
 use trailwatch::envelope::{self, Decoded, EnvelopeError};
 use trailwatch::rules::{self, RuleSet, Workspace};
 
@@ -54,14 +54,7 @@ fuzz_target!(|data: &[u8]| {
             let mut ws = Workspace::default();
             for (_, contents) in parts {
                 let Ok(contents) = contents else { continue };
-                let mut d = Detecting::default();
-                for item in contents.items() {
-                    match item {
-                        Ok(event) => d.push(rules(), &event, &mut ws),
-                        Err(m) => d.malformed(&m),
-                    }
-                }
-                for a in &d.finish().alerts {
+                for a in &contents.detect(rules(), &mut ws).alerts {
                     let _ = (a.subject(), a.body(), a.attributes(), a.sns_message());
                 }
             }

@@ -69,6 +69,19 @@ impl Contents {
         }
     }
 
+    /// Match the items one by one, counting those that are not records:
+    /// only alerts and counts are kept, never every parsed record at once.
+    pub fn detect(self, rules: &RuleSet, ws: &mut Workspace) -> Detection {
+        let mut d = Detecting::default();
+        for item in self.items() {
+            match item {
+                Ok(event) => d.push(rules, &event, ws),
+                Err(m) => d.malformed(&m),
+            }
+        }
+        d.finish()
+    }
+
     fn decode_all(self) -> Decoded {
         match self {
             Contents::Decoded(d) => d,
@@ -129,14 +142,14 @@ pub fn detect<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>, 
 /// A detection under way: events are matched one by one and dropped, only
 /// their alerts and counts are kept.
 #[derive(Debug, Default)]
-pub struct Detecting {
+struct Detecting {
     alerts: Vec<Alert>,
     counts: Counts,
 }
 
 impl Detecting {
     /// Match one event.
-    pub fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
+    fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
         self.counts.records += 1;
         for rule in rules.evaluate(event, ws) {
             *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
@@ -147,13 +160,13 @@ impl Detecting {
     }
 
     /// Count an item that was not a record.
-    pub fn malformed(&mut self, m: &Malformed) {
+    fn malformed(&mut self, m: &Malformed) {
         tracing::warn!(origin = %m.origin, reason = %m.reason, "malformed record skipped");
         self.counts.malformed += 1;
     }
 
     /// The alerts, identical ones merged, and the counts.
-    pub fn finish(self) -> Detection {
+    fn finish(self) -> Detection {
         Detection { alerts: alert::merge(self.alerts), counts: self.counts }
     }
 }
@@ -237,14 +250,7 @@ impl Detector {
             if contents.control() {
                 tracing::info!("CloudWatch Logs control message: nothing to do");
             }
-            let mut detecting = Detecting::default();
-            for event in contents.items() {
-                match event {
-                    Ok(e) => detecting.push(&self.rules, &e, &mut ws),
-                    Err(m) => detecting.malformed(&m),
-                }
-            }
-            let mut d = detecting.finish();
+            let mut d = contents.detect(&self.rules, &mut ws);
             let errors = self.deliver(&d.alerts, &mut d.counts).await;
             all_alerts += d.alerts.len();
             if !errors.is_empty() {

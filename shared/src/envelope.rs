@@ -154,16 +154,6 @@ pub struct Messages {
 }
 
 impl Messages {
-    /// How many log events the payload holds.
-    pub fn len(&self) -> usize {
-        self.data.log_events.len()
-    }
-
-    /// Whether the payload holds no log events.
-    pub fn is_empty(&self) -> bool {
-        self.data.log_events.is_empty()
-    }
-
     /// Each log event as an event, parsed one at a time: a 6 MB payload
     /// inflates to about 45 MB of JSON, and holding every parsed record at
     /// once would take ten times that.

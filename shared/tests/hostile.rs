@@ -22,7 +22,7 @@ use base64::Engine;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use serde_json::{json, Value};
 use trailwatch::config::Config;
-use trailwatch::detector::{decode, detect, open, Detecting, Detector, InvocationError};
+use trailwatch::detector::{decode, detect, open, Detector, InvocationError};
 use trailwatch::encode;
 use trailwatch::envelope::{self, EnvelopeError, MAX_INFLATED_BYTES};
 use trailwatch::event::Event;
@@ -344,12 +344,7 @@ fn a_6_mb_logs_payload_is_decoded_and_matched_completely() {
     assert_eq!(parts.len(), 1);
     let contents = parts.into_iter().next().expect("one").1.expect("within the bounds");
     assert!(!contents.control());
-    let mut streaming = Detecting::default();
-    for item in contents.items() {
-        let event = item.expect("every record decodes");
-        streaming.push(&rules, &event, &mut ws);
-    }
-    let det = streaming.finish();
+    let det = contents.detect(&rules, &mut ws);
     assert_eq!(det.counts.records as usize, copies * records.len());
     assert_eq!(det.counts.malformed, 0);
     assert_eq!(per_rule(&det), want, "matches per rule over {copies} copies ({size} bytes), streamed");
