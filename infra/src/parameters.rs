@@ -1,0 +1,164 @@
+//! The template's interface: parameters and their console grouping, the
+//! `Rules` section (parameter checks), conditions, and outputs.
+
+use serde_json::{json, Value};
+
+use crate::intrinsics::{cond, ga, r, sub};
+use crate::resources::trail::{log_group_name, TRAIL_ARN};
+use crate::Flavor;
+
+pub(crate) fn parameters(flavor: Flavor) -> Value {
+    let retention = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+    let mut p = json!({
+        "TrailMode": {
+            "Type": "String", "Default": "create", "AllowedValues": ["create", "existing"],
+            "Description": "create: a new multi-Region trail, bucket and log group. existing: use the trail you already have; give its log group in TrailLogGroupName."
+        },
+        "TrailLogGroupName": {
+            "Type": "String", "Default": "/trailwatch/cloudtrail", "AllowedPattern": "^[.\\-_/#A-Za-z0-9]{1,512}$",
+            "Description": "The CloudWatch Logs log group of the trail: created with this name (TrailMode=create), or the one your trail already delivers to (TrailMode=existing). Metric filters and the subscription go on it."
+        },
+        "ManagementEvents": {
+            "Type": "String", "Default": "All", "AllowedValues": ["All", "ReadOnly", "WriteOnly"],
+            "Description": "Management events the trail records (Security Hub CloudTrail.1 wants All)."
+        },
+        "S3DataEvents": {
+            "Type": "String", "Default": "false", "AllowedValues": ["true", "false"],
+            "Description": "Record S3 object-level (data) events for all buckets. Charged per event."
+        },
+        "LambdaDataEvents": {
+            "Type": "String", "Default": "false", "AllowedValues": ["true", "false"],
+            "Description": "Record Lambda invocations (data events) for all functions. Charged per event."
+        },
+        "OrganizationTrail": {
+            "Type": "String", "Default": "false", "AllowedValues": ["true", "false"],
+            "Description": "Make the trail an organization trail (deploy in the management account or a delegated administrator)."
+        },
+        "OrganizationId": {
+            "Type": "String", "Default": "",
+            "Description": "OrganizationTrail=true: the organization id (o-…), for the bucket policy."
+        },
+        "LogRetentionDays": {
+            "Type": "Number", "Default": 365, "AllowedValues": retention,
+            "Description": "Retention of the trail's and the functions' log groups (Security Hub CloudWatch.16 wants at least 365)."
+        },
+        "LogTransitionDays": {
+            "Type": "Number", "Default": 90, "MinValue": 1,
+            "Description": "Days before log files in the bucket move to S3 Glacier Flexible Retrieval."
+        },
+        "LogExpirationDays": {
+            "Type": "Number", "Default": 2557, "MinValue": 2,
+            "Description": "Days before log files in the bucket are deleted (more than LogTransitionDays)."
+        },
+        "AlertEmail": {
+            "Type": "String", "Default": "",
+            "Description": "An e-mail address subscribed to the alert topic (confirm the e-mail AWS sends). Security Hub's CloudWatch controls want the alarms' topic to have a subscriber."
+        },
+        "DetectionPath": {
+            "Type": "String", "Default": "EventBridgeAndLogs", "AllowedValues": ["EventBridgeAndLogs", "LogsOnly"],
+            "Description": "EventBridgeAndLogs: event_pattern rules on EventBridge (real time, this Region's events; global-service events arrive in us-east-1), filter_pattern rules on the log group. LogsOnly: EventBridge rules disabled, every record of every Region goes through the log group to the logs function."
+        },
+        "LogsDelivery": {
+            "Type": "String", "Default": "Lambda", "AllowedValues": ["Lambda", "Kinesis"],
+            "Description": "How the log group reaches the logs function: a subscription filter straight to Lambda, or through a Kinesis stream (batching, replay, partial-batch retries)."
+        },
+        "MetricsMode": {
+            "Type": "String", "Default": "emf", "AllowedValues": ["emf", "api", "off"],
+            "Description": "TRAILWATCH_METRICS: how the functions count matches (emf: log lines CloudWatch turns into metrics; api: PutMetricData; off)."
+        },
+        "MetricsNamespace": {
+            "Type": "String", "Default": "trailwatch", "AllowedPattern": "^(?!AWS/)[^:]{1,200}$",
+            "Description": "TRAILWATCH_NAMESPACE: the CloudWatch namespace of the functions' metrics; metric filters of metric rules use <namespace>/MetricFilters."
+        },
+        "MetricRuleThreshold": {
+            "Type": "Number", "Default": 1, "MinValue": 1,
+            "Description": "Alarms of metric rules fire at this many matches in AlarmPeriodSeconds."
+        },
+        "AlarmPeriodSeconds": {
+            "Type": "Number", "Default": 300, "AllowedValues": [60, 300, 900, 3600],
+            "Description": "Period of the metric rules' alarms."
+        },
+        "EventBridgeFunctionConcurrency": {
+            "Type": "Number", "Default": 10, "MinValue": 1,
+            "Description": "Reserved concurrency of the EventBridge function (see the template comment)."
+        },
+        "LogsFunctionConcurrency": {
+            "Type": "Number", "Default": 5, "MinValue": 1,
+            "Description": "Reserved concurrency of the logs function (see the template comment)."
+        }
+    });
+    if flavor == Flavor::Plain {
+        if let Some(m) = p.as_object_mut() {
+            m.insert("CodeBucket".into(), json!({"Type": "String", "Description": "Bucket holding the functions' zip files (plain template only)."}));
+            m.insert("EventBridgeCodeKey".into(), json!({"Type": "String", "Default": "trailwatch-eventbridge.zip", "Description": "Key of the EventBridge function's zip (bootstrap inside)."}));
+            m.insert("LogsCodeKey".into(), json!({"Type": "String", "Default": "trailwatch-logs.zip", "Description": "Key of the logs function's zip (bootstrap inside)."}));
+        }
+    }
+    p
+}
+
+pub(crate) fn interface(flavor: Flavor) -> Value {
+    let mut groups = vec![
+        json!({"Label": {"default": "Trail"}, "Parameters": ["TrailMode", "TrailLogGroupName", "ManagementEvents", "S3DataEvents", "LambdaDataEvents", "OrganizationTrail", "OrganizationId"]}),
+        json!({"Label": {"default": "Retention"}, "Parameters": ["LogRetentionDays", "LogTransitionDays", "LogExpirationDays"]}),
+        json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleThreshold", "AlarmPeriodSeconds"]}),
+        json!({"Label": {"default": "Functions"}, "Parameters": ["EventBridgeFunctionConcurrency", "LogsFunctionConcurrency"]}),
+    ];
+    if flavor == Flavor::Plain {
+        groups.push(json!({"Label": {"default": "Code"}, "Parameters": ["CodeBucket", "EventBridgeCodeKey", "LogsCodeKey"]}));
+    }
+    json!({ "AWS::CloudFormation::Interface": { "ParameterGroups": groups } })
+}
+
+pub(crate) fn template_rules() -> Value {
+    json!({
+        "OrganizationTrailNeedsId": {
+            "RuleCondition": {"Fn::Equals": [r("OrganizationTrail"), "true"]},
+            "Assertions": [{
+                "Assert": {"Fn::Not": [{"Fn::Equals": [r("OrganizationId"), ""]}]},
+                "AssertDescription": "OrganizationTrail=true needs OrganizationId (o-…) for the bucket policy."
+            }]
+        }
+    })
+}
+
+pub(crate) fn conditions(has_filter_alerts: bool) -> Value {
+    // Without filter_pattern alert rules, the logs function has nothing to
+    // do unless it is the only path.
+    let lambda_sub = if has_filter_alerts {
+        json!({"Fn::Not": [cond("UseKinesis")]})
+    } else {
+        json!({"Fn::And": [{"Fn::Not": [cond("UseKinesis")]}, {"Fn::Not": [cond("EventBridgePath")]}]})
+    };
+    // A condition is defined by a function, never by a bare `Condition`.
+    let kinesis_sub = if has_filter_alerts {
+        json!({"Fn::Equals": [r("LogsDelivery"), "Kinesis"]})
+    } else {
+        json!({"Fn::And": [cond("UseKinesis"), {"Fn::Not": [cond("EventBridgePath")]}]})
+    };
+    json!({
+        "CreateTrail": {"Fn::Equals": [r("TrailMode"), "create"]},
+        "IsOrganizationTrail": {"Fn::And": [cond("CreateTrail"), {"Fn::Equals": [r("OrganizationTrail"), "true"]}]},
+        "WantS3DataEvents": {"Fn::Equals": [r("S3DataEvents"), "true"]},
+        "WantLambdaDataEvents": {"Fn::Equals": [r("LambdaDataEvents"), "true"]},
+        "HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [r("AlertEmail"), ""]}]},
+        "EventBridgePath": {"Fn::Equals": [r("DetectionPath"), "EventBridgeAndLogs"]},
+        "UseKinesis": {"Fn::Equals": [r("LogsDelivery"), "Kinesis"]},
+        "SubscribeLambda": lambda_sub,
+        "SubscribeKinesis": kinesis_sub
+    })
+}
+
+pub(crate) fn outputs() -> Value {
+    json!({
+        "AlertTopicArn": {"Description": "The SNS topic alerts and alarms go to.", "Value": r("AlertTopic")},
+        "KeyArn": {"Description": "The KMS key of the trail, log groups and topics.", "Value": ga("Key", "Arn")},
+        "TrailLogGroupName": {"Description": "The log group the trail delivers to.", "Value": log_group_name()},
+        "TrailArn": {"Condition": "CreateTrail", "Description": "The trail.", "Value": sub(TRAIL_ARN)},
+        "TrailBucketName": {"Condition": "CreateTrail", "Description": "The bucket of the trail's log files.", "Value": r("TrailBucket")},
+        "EventBridgeFunctionName": {"Value": r("EventBridgeFunction")},
+        "LogsFunctionName": {"Value": r("LogsFunction")},
+        "EventBridgeFunctionDLQUrl": {"Description": "Events the EventBridge function failed on after retries.", "Value": r("EventBridgeFunctionDLQ")},
+        "LogsFunctionDLQUrl": {"Description": "Payloads the logs function failed on after retries.", "Value": r("LogsFunctionDLQ")}
+    })
+}

@@ -1,0 +1,126 @@
+//! The KMS key (trail log files, log groups, topics), its alias, the alert
+//! topic and its e-mail subscription.
+
+use serde_json::json;
+
+use crate::intrinsics::{ga, r, sub};
+use crate::resources::trail::{ANY_TRAIL_OF_ACCOUNT, TRAIL_ARN};
+use crate::template::Builder;
+use crate::InfraError;
+
+/// The KMS key, its alias, the alert topic and its e-mail subscription.
+pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
+    let root = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root");
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "KeyAdministrationByTheAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": [
+                    "kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+                    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"
+                ],
+                "Resource": "*"
+            },
+            {
+                "Sid": "CloudTrailEncryptsLogFiles",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": sub(TRAIL_ARN)},
+                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": sub(ANY_TRAIL_OF_ACCOUNT)}
+                }
+            },
+            {
+                "Sid": "CloudTrailDescribesKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceArn": sub(TRAIL_ARN)}}
+            },
+            {
+                "Sid": "AccountPrincipalsDecryptCloudTrailLogFiles",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": ["kms:Decrypt", "kms:ReEncryptFrom"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": r("AWS::AccountId")},
+                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": sub(ANY_TRAIL_OF_ACCOUNT)}
+                }
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": sub("logs.${AWS::Region}.amazonaws.com")},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*")}}
+            },
+            {
+                "Sid": "AccountPrincipalsUseKeyThroughSns",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {
+                    "kms:CallerAccount": r("AWS::AccountId"),
+                    "kms:ViaService": sub("sns.${AWS::Region}.amazonaws.com")
+                }}
+            },
+            {
+                "Sid": "AlarmsAndCloudTrailPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "cloudtrail.amazonaws.com"]},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}
+            }
+        ]
+    });
+    b.add("Key", json!({
+        "Type": "AWS::KMS::Key",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "Description": sub("trailwatch ${AWS::StackName}: CloudTrail log files, log groups and SNS topics"),
+            "EnableKeyRotation": true,
+            "PendingWindowInDays": 30,
+            "KeyPolicy": policy
+        }
+    }))?;
+    b.note_at("Key", &["DeletionPolicy"], "Retained: deleting the stack must not make the encrypted log files unreadable.");
+    b.note_at(
+        "Key",
+        &["Properties", "KeyPolicy"],
+        "Only CloudTrail (log files, SNS notifications), CloudWatch Logs (log groups in this account and Region),\nSNS (this account's principals, through SNS only; alarms) may use the key. The account root may administer\nit but not use it (no kms:CreateGrant, Encrypt, Decrypt outside the conditions above); AWS requires a\nkey policy that lets the account manage the key.",
+    );
+    b.add("KeyAlias", json!({
+        "Type": "AWS::KMS::Alias",
+        "Properties": {"AliasName": sub("alias/${AWS::StackName}-trailwatch"), "TargetKeyId": r("Key")}
+    }))?;
+    b.add("AlertTopic", json!({
+        "Type": "AWS::SNS::Topic",
+        "Properties": {
+            "DisplayName": "trailwatch alerts",
+            "KmsMasterKeyId": ga("Key", "Arn")
+        }
+    }))?;
+    b.note_at(
+        "AlertTopic",
+        &["Properties"],
+        "No topic policy: the default one lets this account's principals publish, which covers the functions\n(their roles allow sns:Publish on this topic only) and the CloudWatch alarms below.",
+    );
+    b.add("AlertEmailSubscription", json!({
+        "Type": "AWS::SNS::Subscription",
+        "Condition": "HasAlertEmail",
+        "Properties": {"TopicArn": r("AlertTopic"), "Protocol": "email", "Endpoint": r("AlertEmail")}
+    }))?;
+    Ok(())
+}
