@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use trailwatch::detector::{decode, detect, open};
-use trailwatch::envelope::{self, Decoded, EnvelopeError};
-use trailwatch::rules::{self, RuleSet, Workspace};
+use trailwatch_engine::detector::{decode, detect, open};
+use trailwatch_engine::envelope::{self, Decoded, EnvelopeError};
+use trailwatch_engine::rules::{self, RuleSet, Workspace};
 
 /// gzip with stored (uncompressed) blocks: valid gzip, cheap to make.
 fn gzip(bytes: &[u8]) -> Vec<u8> {

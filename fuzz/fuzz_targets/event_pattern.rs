@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use trailwatch::pattern::{EventPattern, PatternSet, Scratch};
+use trailwatch_engine::pattern::{EventPattern, PatternSet, Scratch};
 
 fuzz_target!(|data: &[u8]| {
     let (pattern, event) = match data.iter().position(|&b| b == 0) {

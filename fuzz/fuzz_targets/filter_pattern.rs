@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use trailwatch::filter::FilterPattern;
+use trailwatch_engine::filter::FilterPattern;
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.split(|&b| b == 0);

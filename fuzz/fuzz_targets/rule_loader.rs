@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trailwatch::event::Event;
-use trailwatch::rules::{run_tests, Rule, RuleSet, Workspace};
+use trailwatch_engine::event::Event;
+use trailwatch_engine::rules::{run_tests, Rule, RuleSet, Workspace};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

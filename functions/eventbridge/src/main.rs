@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    trailwatch_runtime::serve("eventbridge").await
+    trailwatch_aws::serve("eventbridge").await
 }

@@ -4,5 +4,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    trailwatch_runtime::serve("logs").await
+    trailwatch_aws::serve("logs").await
 }

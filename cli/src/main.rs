@@ -1,0 +1,232 @@
+//! `trailwatch`: the command-line tool. `replay` runs the very handler the
+//! Lambda functions run (with a stdout sink instead of SNS); the other
+//! sub-commands call the same engine, so what is tested locally is what
+//! runs in AWS. Exit status: 0 success, 1 a rule test failed, 2 an error
+//! (as grep and ripgrep do); a closed stdout (`| head`) ends quietly.
+
+mod bench;
+mod infra;
+mod input;
+mod replay;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use trailwatch_engine::envelope::Via;
+use trailwatch_engine::filter::{self, FilterPattern};
+use trailwatch_engine::pattern::EventPattern;
+use trailwatch_engine::rules;
+
+#[derive(Parser)]
+#[command(name = "trailwatch", version, about = "Watch CloudTrail activity: replay records, test patterns and rules.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run CloudTrail files through the functions' handler, delivered the
+    /// way `--via` says, and print each alert as a JSON line.
+    Replay {
+        /// Files or directories: S3 delivery files ({"Records":[...]}), JSON
+        /// arrays, JSON lines; plain or .gz.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The delivery path to simulate: eventbridge, logs or kinesis.
+        #[arg(long, default_value_t = Via::EventBridge)]
+        via: Via,
+        /// A directory of rules to add to the built-in pack.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
+    /// Test an EventBridge event pattern against an event, like
+    /// `aws events test-event-pattern`.
+    TestEventPattern {
+        /// The pattern: JSON text or file://path.
+        #[arg(long)]
+        event_pattern: String,
+        /// The event: JSON text or file://path.
+        #[arg(long)]
+        event: String,
+    },
+    /// Test a CloudWatch Logs filter pattern against log messages, like
+    /// `aws logs test-metric-filter`.
+    TestMetricFilter {
+        /// The filter pattern: text or file://path.
+        #[arg(long)]
+        filter_pattern: String,
+        /// The log event messages.
+        #[arg(long, num_args = 1.., required = true)]
+        log_event_messages: Vec<String>,
+    },
+    /// List or test rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Benchmark a pattern set: events/s over JSON-lines events, parsing
+    /// each event inside the timed pass (best of the passes).
+    BenchPatterns {
+        /// The patterns: a JSON array of event patterns.
+        #[arg(long)]
+        patterns: PathBuf,
+        /// The events: one JSON event per line.
+        #[arg(long)]
+        events: PathBuf,
+        /// Timed passes over all events; the fastest is reported.
+        #[arg(long, default_value_t = 5)]
+        passes: u32,
+        /// How each event is read: streamed from its text, or parsed to a DOM first.
+        #[arg(long, value_enum, default_value_t = bench::Mode::Stream)]
+        mode: bench::Mode,
+    },
+    /// Generate infrastructure as code from the rules.
+    Infra {
+        #[command(subcommand)]
+        command: infra::Command,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Show the rules: the built-in pack, plus a directory's.
+    List {
+        dir: Option<PathBuf>,
+        /// Only the rules carrying this tag (e.g. the ATT&CK technique
+        /// `attack.t1562.008` or the Security Hub control `CloudWatch.4`); repeat for any of several.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// One JSON object per line, pattern text included, for other tools.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every rule's tests (the built-in pack's and a directory's).
+    Test {
+        dir: Option<PathBuf>,
+        /// The shared CloudTrail dataset (`../shared/data/cloudtrail`), for
+        /// test cases that name one of its records; without it they are
+        /// reported as skipped.
+        #[arg(long, env = "TRAILWATCH_DATASET")]
+        dataset: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trailwatch: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether the error is stdout's reader going away (`trailwatch … | head`).
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Replay { paths, via, rules } => replay::run(&paths, via, rules.as_deref()),
+        Command::Infra { command } => infra::run(command),
+        Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),
+        Command::TestEventPattern { event_pattern, event } => {
+            let pattern = EventPattern::parse(&input::text(&event_pattern)?)
+                .context("the event pattern is not valid")?;
+            let event: serde_json::Value =
+                serde_json::from_str(&input::text(&event)?).context("the event is not valid JSON")?;
+            writeln!(out, "{}", json!({"Result": pattern.matches(&event)}))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TestMetricFilter { filter_pattern, log_event_messages } => {
+            let pattern = FilterPattern::parse(&input::text(&filter_pattern)?)
+                .context("the filter pattern is not valid")?;
+            writeln!(out, "{}", filter::test_metric_filter(&pattern, &log_event_messages))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules { command: RulesCommand::List { dir, tags, json } } => {
+            for r in rules::load(dir.as_deref())? {
+                if !tags.is_empty() && !r.tags.iter().any(|t| tags.contains(t)) {
+                    continue;
+                }
+                let (how, pattern) = match &r.pattern {
+                    rules::Pattern::Event(p) => ("event_pattern", p.text()),
+                    rules::Pattern::Filter(p) => ("filter_pattern", p.text()),
+                };
+                let action = match r.action {
+                    rules::Action::Alert => "alert",
+                    rules::Action::Metric => "metric",
+                };
+                if json {
+                    let line = json!({
+                        "id": r.id, "title": r.title, "severity": r.severity.as_str(), "action": action,
+                        "tags": r.tags, "matcher": how, "pattern": pattern, "tests": r.tests.len(), "origin": r.origin,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:<48} {:<8} {:<6} {:<14} {} [{}]",
+                        r.id,
+                        r.severity.as_str(),
+                        action,
+                        how,
+                        r.title,
+                        r.tags.join(", ")
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules { command: RulesCommand::Test { dir, dataset } } => {
+            rules_test(&mut out, dir.as_deref(), dataset.as_deref())
+        }
+    }
+}
+
+/// `trailwatch rules test`: every rule's cases, a line per rule, then the
+/// totals (`N passed, N failed, N skipped`).
+fn rules_test(out: &mut impl Write, dir: Option<&Path>, dataset: Option<&Path>) -> Result<ExitCode> {
+    if let Some(d) = dataset {
+        anyhow::ensure!(
+            d.is_dir(),
+            "the dataset directory {} does not exist: give --dataset the shared records' directory (../shared/data/cloudtrail), or leave it out to skip the cases that need it",
+            d.display()
+        );
+    }
+    let all = rules::load(dir)?;
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for rule in &all {
+        let base = if rule.origin.starts_with("builtin:") { None } else { Path::new(&rule.origin).parent() };
+        let report = rules::run_tests(rule, base, dataset);
+        skipped += report.skipped;
+        let skipped_note =
+            if report.skipped > 0 { format!(", {} skipped: no dataset", report.skipped) } else { String::new() };
+        if report.failures.is_empty() {
+            passed += 1;
+            writeln!(out, "PASS {} ({} cases{skipped_note})", rule.id, report.passed)?;
+        } else {
+            failed += 1;
+            writeln!(out, "FAIL {}", rule.id)?;
+            for f in &report.failures {
+                writeln!(out, "     {f}")?;
+            }
+        }
+    }
+    if skipped > 0 {
+        writeln!(
+            out,
+            "note: {skipped} cases name records of the shared dataset and were skipped; pass --dataset ../shared/data/cloudtrail to run them"
+        )?;
+    }
+    writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,196 @@
+//! `trailwatch replay`: files of records through the functions' handler,
+//! re-delivered the way the chosen path would deliver them, alerts to
+//! stdout instead of SNS.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use trailwatch_engine::alert::Alert;
+use trailwatch_engine::encode;
+use trailwatch_engine::envelope::{self, Via};
+use trailwatch_engine::handler::{Handler, Response};
+use trailwatch_engine::metrics::Tally;
+use trailwatch_engine::rules::{self, RuleSet};
+use trailwatch_engine::sink::{DeliveryError, Sink};
+
+/// Records per logs payload / Kinesis record: CloudWatch Logs batches
+/// subscription deliveries; a few hundred records is typical.
+const BATCH: usize = 500;
+
+/// The sink of `replay`: each alert a JSON line on stdout, counted by rule.
+#[derive(Debug, Default)]
+struct Stdout {
+    alerts: Mutex<BTreeMap<String, u64>>,
+    /// stdout's reader went away: stop quietly.
+    closed: AtomicBool,
+}
+
+impl Sink for Stdout {
+    async fn publish(&self, a: &Alert) -> Result<String, DeliveryError> {
+        let line = json!({
+            "rule_id": a.rule_id, "severity": a.severity, "event_id": a.event_id,
+            "count": a.count, "event_ids": a.event_ids, "title": a.title,
+            "actor": a.actor, "event_name": a.event_name, "account": a.account,
+            "region": a.region, "subject": a.subject(),
+        });
+        if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                self.closed.store(true, Ordering::SeqCst);
+            }
+            return Err(DeliveryError::new(a, format!("cannot write to stdout: {e}")));
+        }
+        *self.alerts.lock().unwrap_or_else(|p| p.into_inner()).entry(a.rule_id.clone()).or_default() += 1;
+        Ok(String::new())
+    }
+}
+
+/// What went wrong with the inputs; any of it makes the exit status 2.
+#[derive(Debug, Default)]
+struct Problems {
+    unreadable: u64,
+    refused: u64,
+    failed: u64,
+}
+
+pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>) -> Result<ExitCode> {
+    let handler = Handler::new(RuleSet::new(rules::load(rules_dir)?), Stdout::default(), Tally::default());
+    let mut problems = Problems::default();
+    let files = collect(paths, &mut problems);
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().build().context("cannot start the async runtime")?;
+    for file in &files {
+        let name = file.display().to_string();
+        let payloads = match read(file, &name, via, &mut problems) {
+            Some(p) => p,
+            None => continue,
+        };
+        for payload in payloads {
+            match runtime.block_on(handler.handle(payload)) {
+                Ok(Response::Batch(b)) if !b.batch_item_failures.is_empty() => {
+                    eprintln!("trailwatch: {name}: {} Kinesis records failed", b.batch_item_failures.len());
+                    problems.failed += 1;
+                }
+                Ok(_) => {}
+                Err(_) if handler.sink().closed.load(Ordering::SeqCst) => return Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("trailwatch: {name}: {e}");
+                    problems.failed += 1;
+                }
+            }
+            if handler.sink().closed.load(Ordering::SeqCst) {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+            let c = handler.metrics().counts();
+            bar.set_message(format!("{} records, {} alerts", c.records, c.alerts_published));
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    summary(&handler.metrics().counts(), &handler.sink().alerts.lock().unwrap_or_else(|p| p.into_inner()), &problems);
+    let failed = problems.unreadable + problems.refused + problems.failed;
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// A file's records, as the payloads `via` would deliver; `None` when the
+/// file cannot be read at all (reported and counted).
+fn read(file: &Path, name: &str, via: Via, problems: &mut Problems) -> Option<Vec<Value>> {
+    let decoded = std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| envelope::file(name, &bytes).map_err(|e| e.to_string()));
+    let decoded = match decoded {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("trailwatch: {name}: {e}");
+            problems.unreadable += 1;
+            return None;
+        }
+    };
+    for m in &decoded.malformed {
+        eprintln!("trailwatch: malformed record at {m}");
+    }
+    problems.refused += decoded.malformed.len() as u64;
+    let events: Vec<Value> = decoded.events.into_iter().map(|e| e.into_value()).collect();
+    let details =
+        |events: &[Value]| events.iter().map(|e| e.get("detail").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>();
+    Some(match via {
+        Via::EventBridge => events,
+        Via::Logs => events.chunks(BATCH).map(|c| encode::logs_payload(&details(c), "replay")).collect(),
+        Via::Kinesis if events.is_empty() => Vec::new(),
+        Via::Kinesis => {
+            vec![encode::kinesis_event(&events.chunks(BATCH).map(details).collect::<Vec<_>>(), "replay")]
+        }
+    })
+}
+
+fn summary(c: &trailwatch_engine::metrics::Counts, alerts: &BTreeMap<String, u64>, problems: &Problems) {
+    let mut by_rule: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for ((rule, _), n) in &c.matches {
+        by_rule.entry(rule).or_default().0 += n;
+    }
+    for (rule, n) in alerts {
+        by_rule.entry(rule).or_default().1 += n;
+    }
+    eprintln!(
+        "records: {}  malformed: {}  alerts: {}  unreadable files: {}",
+        c.records,
+        c.malformed + problems.refused,
+        c.alerts_published,
+        problems.unreadable
+    );
+    for (rule, (matches, alerts)) in &by_rule {
+        eprintln!("  {rule:<48} matches {matches:>5}  alerts {alerts:>5}");
+    }
+}
+
+/// The data files under the paths, each once, sorted: directories are
+/// walked following symbolic links, a link back into a directory being
+/// walked is skipped (walkdir detects the loop), and a file reached by two
+/// paths is read once. A path that cannot be read is reported and counted.
+fn collect(paths: &[PathBuf], problems: &mut Problems) -> Vec<PathBuf> {
+    let mut seen = HashSet::new();
+    let mut files = Vec::new();
+    for path in paths {
+        let is_dir = path.is_dir();
+        for entry in walkdir::WalkDir::new(path).follow_links(true).sort_by_file_name() {
+            match entry {
+                Ok(e) if e.file_type().is_file() && (!is_dir || is_data(e.path())) => {
+                    let real = std::fs::canonicalize(e.path()).unwrap_or_else(|_| e.path().to_path_buf());
+                    if seen.insert(real) {
+                        files.push(e.into_path());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) if e.loop_ancestor().is_some() => {
+                    eprintln!("trailwatch: {}: skipped, a link back to a directory already being read", e.path().unwrap_or(path).display());
+                }
+                Err(e) => {
+                    eprintln!("trailwatch: {}: {e}", e.path().unwrap_or(path).display());
+                    problems.unreadable += 1;
+                }
+            }
+        }
+    }
+    files
+}
+
+fn is_data(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz"].iter().any(|ext| name.ends_with(ext))
+}

@@ -1,0 +1,101 @@
+//! Configuration from environment variables, read and checked once at
+//! cold start.
+
+use std::path::PathBuf;
+
+use trailwatch_engine::rules::Selection;
+
+use crate::cloudwatch::MetricsMode;
+
+/// The function's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `TRAILWATCH_TOPIC_ARN`: the SNS topic alerts go to (required).
+    pub topic_arn: String,
+    /// `TRAILWATCH_METRICS`: `emf` (default), `api` or `off`.
+    pub metrics: MetricsMode,
+    /// `TRAILWATCH_NAMESPACE`: the CloudWatch namespace (default `trailwatch`).
+    pub namespace: String,
+    /// `TRAILWATCH_RULES_DIR`: a directory of rules added to the built-in pack.
+    pub rules_dir: Option<PathBuf>,
+    /// `TRAILWATCH_MATCH`: which rules this function evaluates.
+    pub selection: Selection,
+}
+
+/// A setting that is missing or wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("set TRAILWATCH_TOPIC_ARN to the ARN of the SNS topic alerts go to")]
+    MissingTopic,
+    #[error("TRAILWATCH_TOPIC_ARN=\"{0}\" is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")]
+    BadTopic(String),
+    #[error("TRAILWATCH_METRICS=\"{0}\": use emf, api or off")]
+    BadMetrics(String),
+    #[error("TRAILWATCH_MATCH=\"{0}\": use all, event_pattern or filter_pattern")]
+    BadMatch(String),
+    #[error("TRAILWATCH_NAMESPACE=\"{0}\": a CloudWatch namespace is 1-255 characters and may not start with \"AWS/\"")]
+    BadNamespace(String),
+}
+
+impl Config {
+    /// Read the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read settings through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let topic_arn = get("TRAILWATCH_TOPIC_ARN").filter(|s| !s.is_empty()).ok_or(ConfigError::MissingTopic)?;
+        let parts: Vec<&str> = topic_arn.split(':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+            return Err(ConfigError::BadTopic(topic_arn));
+        }
+        let metrics = match get("TRAILWATCH_METRICS").as_deref().unwrap_or("emf") {
+            "emf" | "" => MetricsMode::Emf,
+            "api" => MetricsMode::Api,
+            "off" => MetricsMode::Off,
+            other => return Err(ConfigError::BadMetrics(other.to_string())),
+        };
+        let namespace = get("TRAILWATCH_NAMESPACE").filter(|s| !s.is_empty()).unwrap_or_else(|| "trailwatch".into());
+        if namespace.len() > 255 || namespace.starts_with("AWS/") {
+            return Err(ConfigError::BadNamespace(namespace));
+        }
+        let rules_dir = get("TRAILWATCH_RULES_DIR").filter(|s| !s.is_empty()).map(PathBuf::from);
+        let selection = match get("TRAILWATCH_MATCH").as_deref().unwrap_or("all") {
+            "all" | "" => Selection::All,
+            "event_pattern" => Selection::EventPatterns,
+            "filter_pattern" => Selection::FilterPatterns,
+            other => return Err(ConfigError::BadMatch(other.to_string())),
+        };
+        Ok(Config { topic_arn, metrics, namespace, rules_dir, selection })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn checked_once_with_clear_errors() {
+        assert_eq!(cfg(&[]), Err(ConfigError::MissingTopic));
+        assert!(matches!(cfg(&[("TRAILWATCH_TOPIC_ARN", "my-topic")]), Err(ConfigError::BadTopic(_))));
+        let arn = ("TRAILWATCH_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts");
+        let c = cfg(&[arn]).expect("valid");
+        assert_eq!((c.metrics, c.namespace.as_str(), c.rules_dir), (MetricsMode::Emf, "trailwatch", None));
+        assert_eq!(cfg(&[arn, ("TRAILWATCH_METRICS", "api")]).map(|c| c.metrics), Ok(MetricsMode::Api));
+        assert!(matches!(cfg(&[arn, ("TRAILWATCH_METRICS", "x")]), Err(ConfigError::BadMetrics(_))));
+        assert!(matches!(cfg(&[arn, ("TRAILWATCH_NAMESPACE", "AWS/X")]), Err(ConfigError::BadNamespace(_))));
+        assert_eq!(c.selection, Selection::All);
+        assert_eq!(
+            cfg(&[arn, ("TRAILWATCH_MATCH", "filter_pattern")]).map(|c| c.selection),
+            Ok(Selection::FilterPatterns)
+        );
+        assert!(matches!(cfg(&[arn, ("TRAILWATCH_MATCH", "x")]), Err(ConfigError::BadMatch(_))));
+    }
+}

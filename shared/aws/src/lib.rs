@@ -1,0 +1,78 @@
+//! trailwatch's AWS edge: what the engine's handler needs to run as a
+//! Lambda function. Configuration from the environment ([`config`]), the
+//! SNS sink ([`sns`]), CloudWatch metrics ([`cloudwatch`]), and [`serve`],
+//! the runtime loop both functions run: read the configuration, build the
+//! SDK clients and the compiled rule set once per container, then hand
+//! every invocation's payload to the handler.
+
+pub mod cloudwatch;
+pub mod config;
+pub mod sns;
+
+use std::sync::Arc;
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use trailwatch_engine::handler::Handler;
+use trailwatch_engine::rules::{self, RuleSet};
+
+use crate::cloudwatch::CloudWatch;
+use crate::config::Config;
+use crate::sns::Sns;
+
+/// The handler as the functions run it: alerts to SNS, counts to CloudWatch.
+pub type Function = Handler<Sns, CloudWatch>;
+
+/// Set up once, then serve invocations until the runtime stops.
+pub async fn serve(function: &'static str) -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRAILWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .init();
+    let handler = Arc::new(cold_start(function).await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?);
+    tracing::info!(function, rules = handler.rules().rules().len(), "ready");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move { handler.handle(event.payload).await.map_err(Error::from) }
+    }))
+    .await
+}
+
+/// Read the configuration and the SDK configuration (which honours
+/// `AWS_ENDPOINT_URL`), then build the function.
+pub async fn cold_start(function: &str) -> Result<Function, Error> {
+    let config = Config::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok(build(
+        &config,
+        aws_sdk_sns::Client::new(&sdk),
+        aws_sdk_cloudwatch::Client::new(&sdk),
+        function,
+    )?)
+}
+
+/// The function from its configuration and SDK clients: the built-in pack
+/// plus the configured directory, narrowed to the configured language,
+/// compiled once.
+pub fn build(
+    config: &Config,
+    sns: aws_sdk_sns::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    function: &str,
+) -> Result<Function, rules::RuleError> {
+    let mut loaded = rules::load(config.rules_dir.as_deref())?;
+    loaded.retain(|r| config.selection.keeps(r));
+    Ok(Handler::new(
+        RuleSet::new(loaded),
+        Sns::new(sns, config.topic_arn.clone()),
+        CloudWatch::new(config.metrics, cloudwatch, &config.namespace, function),
+    ))
+}

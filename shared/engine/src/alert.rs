@@ -1,0 +1,354 @@
+//! Alerts: what a person reads in e-mail and what a machine reads from
+//! SQS, Lambda or HTTPS, from one matched rule and record.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::event::Event;
+use crate::rules::{Rule, Severity};
+
+/// SNS's limit on a message: 256 KiB, message attributes and subject
+/// included (SNS Publish API reference).
+pub const SNS_MAX_BYTES: usize = 262_144;
+/// SNS's limit on a subject (Publish: "less than 100 characters").
+pub const SUBJECT_MAX_CHARS: usize = 99;
+
+/// One alert: a rule, and the record (or identical records) that matched it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub rule_id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    /// The first matching record's `eventID`.
+    pub event_id: Option<String>,
+    /// How many identical matches this alert stands for.
+    pub count: u64,
+    /// Every merged record's `eventID`.
+    pub event_ids: Vec<String>,
+    pub event_name: Option<String>,
+    pub event_source: Option<String>,
+    pub event_time: Option<String>,
+    pub actor: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    /// The resource acted on, where the record names one.
+    pub resource: Option<String>,
+    /// The first matching record (the EventBridge event's `detail`).
+    pub record: Value,
+}
+
+type MergeKey = (String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+
+/// Fields of `requestParameters` that name what a call acted on, most
+/// specific first.
+const RESOURCE_KEYS: &[&str] = &[
+    "userName", "roleName", "groupName", "policyArn", "bucketName", "secretId", "name", "trailName",
+    "functionName", "keyId", "instanceId", "groupId", "snapshotId", "imageId", "dBSnapshotIdentifier",
+    "detectorId", "flowLogIds", "accountId", "roleArn",
+];
+
+impl Alert {
+    /// The alert for one rule matching one event.
+    pub fn new(rule: &Rule, event: &Event) -> Alert {
+        let r = event.record();
+        Alert {
+            rule_id: rule.id.clone(),
+            title: rule.title.clone(),
+            description: rule.description.clone(),
+            severity: rule.severity,
+            tags: rule.tags.clone(),
+            event_id: r.event_id.clone(),
+            count: 1,
+            event_ids: r.event_id.iter().cloned().collect(),
+            event_name: r.event_name.clone(),
+            event_source: r.event_source.clone(),
+            event_time: r.event_time.clone(),
+            actor: r.actor(),
+            account: r.account().map(str::to_string),
+            region: r.aws_region.clone(),
+            source_ip: r.source_ip_address.clone(),
+            user_agent: r.user_agent.clone(),
+            error_code: r.error_code.clone(),
+            resource: resource(event),
+            record: event.detail().clone(),
+        }
+    }
+
+    /// Alerts are identical when rule, actor, action, resource, account and
+    /// region are: the same call in two regions or accounts is two alerts.
+    fn key(&self) -> MergeKey {
+        (
+            self.rule_id.clone(),
+            self.actor.clone(),
+            self.event_name.clone(),
+            self.resource.clone(),
+            self.account.clone(),
+            self.region.clone(),
+        )
+    }
+
+    /// A one-line subject: what happened, who, where (≤ 99 ASCII chars).
+    pub fn subject(&self) -> String {
+        let count = if self.count > 1 { format!(" (x{})", self.count) } else { String::new() };
+        let raw = format!(
+            "[{}] {}{count}: {} in {}/{}",
+            self.severity.as_str().to_uppercase(),
+            self.title,
+            short_actor(&self.actor),
+            self.account.as_deref().unwrap_or("?"),
+            self.region.as_deref().unwrap_or("?"),
+        );
+        // SNS subjects are ASCII, without line breaks or control characters.
+        let clean: String = raw.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
+        if clean.len() <= SUBJECT_MAX_CHARS {
+            clean
+        } else {
+            format!("{}...", &clean[..SUBJECT_MAX_CHARS - 3])
+        }
+    }
+
+    /// The CloudTrail console page of the event (Event history).
+    pub fn console_url(&self) -> Option<String> {
+        let (region, id) = (self.region.as_deref()?, self.event_id.as_deref()?);
+        Some(format!("https://{region}.console.aws.amazon.com/cloudtrail/home?region={region}#/events/{id}"))
+    }
+
+    /// The e-mail body: who did what, from where, when, and why it matters.
+    pub fn body(&self) -> String {
+        let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let mut b = String::new();
+        b.push_str(&format!("{} ({} severity)\n\n", self.title, self.severity.as_str()));
+        b.push_str(&format!("Who:     {}\n", self.actor));
+        b.push_str(&format!(
+            "Did:     {} ({}){}\n",
+            or(&self.event_name),
+            or(&self.event_source),
+            self.error_code.as_ref().map(|e| format!(" - failed: {e}")).unwrap_or_default()
+        ));
+        if let Some(res) = &self.resource {
+            b.push_str(&format!("On:      {res}\n"));
+        }
+        b.push_str(&format!("From:    {} ({})\n", or(&self.source_ip), or(&self.user_agent)));
+        b.push_str(&format!("When:    {}\n", or(&self.event_time)));
+        b.push_str(&format!("Where:   account {}, region {}\n", or(&self.account), or(&self.region)));
+        if self.count > 1 {
+            b.push_str(&format!("Count:   {} identical events in this batch\n", self.count));
+        }
+        b.push_str(&format!("\n{}\n", self.description.trim()));
+        b.push_str(&format!("\nRule:    {}", self.rule_id));
+        if !self.tags.is_empty() {
+            b.push_str(&format!(" ({})", self.tags.join(", ")));
+        }
+        b.push('\n');
+        if let Some(url) = self.console_url() {
+            b.push_str(&format!("Event:   {url}\n"));
+        }
+        b
+    }
+
+    /// The SNS message attributes subscribers filter on.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        let mut a = vec![
+            ("severity", self.severity.as_str().to_string()),
+            ("rule_id", self.rule_id.clone()),
+        ];
+        if let Some(v) = &self.account {
+            a.push(("account", v.clone()));
+        }
+        if let Some(v) = &self.region {
+            a.push(("region", v.clone()));
+        }
+        if let Some(v) = &self.event_name {
+            a.push(("event_name", v.clone()));
+        }
+        a
+    }
+
+    /// The machine-readable alert, with the record cut down until the
+    /// whole fits in `budget` bytes (the rule and actor fields never are).
+    pub fn to_json(&self, budget: usize) -> Value {
+        let mut v = json!(self);
+        if v.to_string().len() <= budget {
+            return v;
+        }
+        // Drop the bulkiest parts of the record first, then the record.
+        for key in ["responseElements", "requestParameters", "additionalEventData", "serviceEventDetails"] {
+            if let Some(rec) = v.get_mut("record").and_then(Value::as_object_mut) {
+                if rec.remove(key).is_some() {
+                    rec.insert("trailwatchTruncated".into(), json!(true));
+                }
+            }
+            if v.to_string().len() <= budget {
+                return v;
+            }
+        }
+        v["record"] = json!({"trailwatchTruncated": true});
+        if let Some(ids) = v.get_mut("event_ids").and_then(Value::as_array_mut) {
+            ids.truncate(100);
+        }
+        v
+    }
+
+    /// The SNS `Message` for `MessageStructure: json`: the text for e-mail,
+    /// the full alert as JSON for every other protocol, within SNS's limit.
+    pub fn sns_message(&self) -> String {
+        let body = self.body();
+        let fixed = self.subject().len()
+            + self.attributes().iter().map(|(k, v)| k.len() + v.len() + 16).sum::<usize>()
+            + body.len()
+            + 1024;
+        let budget = SNS_MAX_BYTES.saturating_sub(fixed) / 2; // JSON escaping can double it
+        let machine = self.to_json(budget).to_string();
+        json!({"default": machine, "email": body}).to_string()
+    }
+}
+
+fn short_actor(actor: &str) -> &str {
+    // "arn:aws:sts::123:assumed-role/Role/session" -> "assumed-role/Role/session"
+    actor.split_once(":assumed-role/").map(|(_, r)| r).or_else(|| actor.rsplit_once(":user/").map(|(_, u)| u)).unwrap_or(actor)
+}
+
+fn resource(event: &Event) -> Option<String> {
+    if let Some(arn) = event.record().resources.as_ref().and_then(|r| r.first()).and_then(|r| r.arn.clone()) {
+        return Some(arn);
+    }
+    let params = event.detail().get("requestParameters")?.as_object()?;
+    RESOURCE_KEYS.iter().find_map(|k| match params.get(*k)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    })
+}
+
+/// Merge identical alerts (same rule, actor, event name, resource, account
+/// and region) into
+/// one with a count, keeping first-seen order.
+pub fn merge(alerts: Vec<Alert>) -> Vec<Alert> {
+    let mut out: Vec<Alert> = Vec::with_capacity(alerts.len());
+    let mut at: HashMap<_, usize> = HashMap::new();
+    for a in alerts {
+        match at.get(&a.key()) {
+            Some(&i) => {
+                let kept = &mut out[i];
+                kept.count += a.count;
+                kept.event_ids.extend(a.event_ids);
+            }
+            None => {
+                at.insert(a.key(), out.len());
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rule;
+
+    fn rule() -> Rule {
+        Rule::from_yaml(
+            "test:stop.yaml",
+            r#"
+id: stop
+title: CloudTrail logging stopped
+description: Someone stopped a trail.
+severity: critical
+tags: [attack.t1562.008]
+event_pattern: {detail: {eventName: [StopLogging]}}
+action: alert
+"#,
+        )
+        .expect("a valid rule")
+    }
+
+    fn event(id: &str, account: &str, region: &str, extra: Value) -> Event {
+        let mut r = json!({
+            "eventVersion": "1.09", "eventTime": "2026-11-30T09:15:00Z", "eventSource": "cloudtrail.amazonaws.com",
+            "eventName": "StopLogging", "awsRegion": region, "eventID": id, "eventType": "AwsApiCall",
+            "recipientAccountId": account, "sourceIPAddress": "203.0.113.10",
+            "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/alice"), "accountId": account},
+            "requestParameters": {"name": "management"}
+        });
+        if let (Some(obj), Value::Object(more)) = (r.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        Event::from_record(r).expect("a record")
+    }
+
+    /// Defect: the merge key ignored account and region, so StopLogging in
+    /// us-east-1 and eu-west-1 became one alert "(x2)" naming us-east-1 only.
+    #[test]
+    fn merging_keeps_regions_and_accounts_apart() {
+        let r = rule();
+        let alerts = merge(vec![
+            Alert::new(&r, &event("e-1", "111122223333", "us-east-1", json!({}))),
+            Alert::new(&r, &event("e-2", "111122223333", "eu-west-1", json!({}))),
+            Alert::new(&r, &event("e-3", "444455556666", "us-east-1", json!({}))),
+            Alert::new(&r, &event("e-4", "111122223333", "us-east-1", json!({}))),
+        ]);
+        let seen: Vec<(Option<&str>, Option<&str>, u64, Vec<&str>)> = alerts
+            .iter()
+            .map(|a| {
+                (a.account.as_deref(), a.region.as_deref(), a.count, a.event_ids.iter().map(String::as_str).collect())
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (Some("111122223333"), Some("us-east-1"), 2, vec!["e-1", "e-4"]),
+                (Some("111122223333"), Some("eu-west-1"), 1, vec!["e-2"]),
+                (Some("444455556666"), Some("us-east-1"), 1, vec!["e-3"]),
+            ]
+        );
+        assert!(alerts[0].subject().contains("(x2)"), "{}", alerts[0].subject());
+    }
+
+    #[test]
+    fn different_resources_are_different_alerts() {
+        let r = rule();
+        let other = event("e-2", "111122223333", "us-east-1", json!({"requestParameters": {"name": "audit"}}));
+        let alerts = merge(vec![Alert::new(&r, &event("e-1", "111122223333", "us-east-1", json!({}))), Alert::new(&r, &other)]);
+        assert_eq!(alerts.len(), 2);
+    }
+
+    #[test]
+    fn a_huge_record_is_cut_to_fit_sns_and_keeps_who_and_what() {
+        let big = "x".repeat(SNS_MAX_BYTES);
+        let e = event(
+            "e-1",
+            "111122223333",
+            "us-east-1",
+            json!({"responseElements": {"blob": big}, "requestParameters": {"name": "management", "pad": big}}),
+        );
+        let a = Alert::new(&rule(), &e);
+        let message = a.sns_message();
+        let total = message.len() + a.subject().len() + a.attributes().iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        assert!(total <= SNS_MAX_BYTES, "{total} bytes");
+        let outer: Value = serde_json::from_str(&message).expect("JSON message structure");
+        let machine: Value = serde_json::from_str(outer["default"].as_str().expect("default")).expect("JSON alert");
+        assert_eq!(machine["rule_id"], "stop");
+        assert_eq!(machine["actor"], "arn:aws:iam::111122223333:user/alice");
+        assert_eq!(machine["record"]["trailwatchTruncated"], true);
+        assert!(machine["record"].get("responseElements").is_none());
+        assert_eq!(machine["record"]["eventName"], "StopLogging", "the small fields stay");
+        assert!(outer["email"].as_str().is_some_and(|b| b.contains("Who:     arn:aws:iam::111122223333:user/alice")));
+    }
+
+    #[test]
+    fn a_small_alert_is_sent_whole() {
+        let a = Alert::new(&rule(), &event("e-1", "111122223333", "us-east-1", json!({})));
+        let v = a.to_json(SNS_MAX_BYTES);
+        assert!(v["record"].get("trailwatchTruncated").is_none());
+        assert_eq!(v["record"]["requestParameters"]["name"], "management");
+        assert!(a.subject().len() <= SUBJECT_MAX_CHARS);
+    }
+}

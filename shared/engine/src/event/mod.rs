@@ -1,0 +1,171 @@
+//! The one matchable event: a CloudTrail record inside the EventBridge
+//! envelope CloudTrail gives it, whichever path the record came by.
+//!
+//! A record delivered by EventBridge keeps the envelope it came in. A
+//! record delivered through CloudWatch Logs (directly or through Kinesis)
+//! is given the envelope EventBridge would have given it
+//! ([`Event::from_record`]), so that a rule gives one verdict either way.
+//! This is the only place the delivery paths differ.
+
+pub mod sources;
+
+use serde_json::{json, Map, Value};
+
+use crate::record::Record;
+
+/// A CloudTrail record and its EventBridge envelope.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The whole EventBridge event; `detail` is the record's original JSON.
+    value: Value,
+    record: Record,
+    /// The record's text as it was delivered (a CloudWatch Logs message),
+    /// which filter patterns match, as CloudWatch Logs does.
+    text: Option<String>,
+}
+
+/// Why a delivered item is not a CloudTrail record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotARecord {
+    #[error("the EventBridge event has no \"detail\" object holding a CloudTrail record")]
+    NoDetail,
+    #[error("a CloudTrail record must be a JSON object, not {0}")]
+    NotAnObject(&'static str),
+    #[error("the record has no \"eventSource\", \"eventName\" or \"eventTime\": it is not a CloudTrail record")]
+    MissingCoreFields,
+}
+
+impl Event {
+    /// An event as EventBridge delivered it.
+    pub fn from_eventbridge(value: Value) -> Result<Event, NotARecord> {
+        let detail = value.get("detail").filter(|d| d.is_object()).ok_or(NotARecord::NoDetail)?;
+        let record = typed(detail)?;
+        Ok(Event { value, record, text: None })
+    }
+
+    /// Whether a JSON item is an EventBridge event rather than a bare
+    /// CloudTrail record: it has a `detail-type` (no CloudTrail record field
+    /// has that name). The one test every reader of items uses.
+    pub fn is_eventbridge(item: &Value) -> bool {
+        item.get("detail-type").is_some()
+    }
+
+    /// A bare record or an EventBridge event wrapping one (files, rule tests).
+    pub fn from_item(item: Value) -> Result<Event, NotARecord> {
+        if Event::is_eventbridge(&item) {
+            Event::from_eventbridge(item)
+        } else {
+            Event::from_record(item)
+        }
+    }
+
+    /// A record delivered without an envelope (CloudWatch Logs, Kinesis, S3
+    /// files), given the one EventBridge would have given it: `source` from
+    /// `eventSource`, `detail-type` from `eventType`, `account`, `region` and
+    /// `time` from the record, `resources` empty, `detail` the record. The
+    /// `id` EventBridge would assign is random; the record's `eventID`
+    /// stands in for it.
+    pub fn from_record(record_json: Value) -> Result<Event, NotARecord> {
+        let record = typed(&record_json)?;
+        let mut envelope = Map::with_capacity(9);
+        envelope.insert("version".into(), json!("0"));
+        envelope.insert("id".into(), json!(record.event_id.as_deref().unwrap_or("")));
+        envelope.insert("detail-type".into(), json!(sources::detail_type(record.event_type.as_deref())));
+        if let Some(source) = record.event_source.as_deref() {
+            envelope.insert("source".into(), json!(sources::eventbridge_source(source)));
+        }
+        envelope.insert("account".into(), json!(record.account().unwrap_or("")));
+        if let Some(time) = &record.event_time {
+            envelope.insert("time".into(), json!(time));
+        }
+        if let Some(region) = &record.aws_region {
+            envelope.insert("region".into(), json!(region));
+        }
+        envelope.insert("resources".into(), json!([]));
+        envelope.insert("detail".into(), record_json);
+        Ok(Event { value: Value::Object(envelope), record, text: None })
+    }
+
+    /// A record delivered as text (a CloudWatch Logs message, a JSON line):
+    /// parsed, given its envelope, and keeping the text for filter patterns.
+    pub fn from_text(text: String) -> Result<Event, String> {
+        let value: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+        let mut event = Event::from_record(value).map_err(|e| e.to_string())?;
+        event.text = Some(text);
+        Ok(event)
+    }
+
+    /// The record's text as delivered, where it came as text.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// The whole EventBridge event, as patterns see it.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The CloudTrail record's original JSON (the event's `detail`).
+    pub fn detail(&self) -> &Value {
+        self.value.get("detail").unwrap_or(&Value::Null)
+    }
+
+    /// The record's common fields, typed.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// Take the event apart into its JSON.
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+}
+
+fn typed(detail: &Value) -> Result<Record, NotARecord> {
+    let kind = match detail {
+        Value::Object(_) => None,
+        Value::Null => Some("null"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Number(_) => Some("a number"),
+        Value::String(_) => Some("a string"),
+        Value::Array(_) => Some("an array"),
+    };
+    if let Some(kind) = kind {
+        return Err(NotARecord::NotAnObject(kind));
+    }
+    let record = Record::from_json(detail).unwrap_or_default();
+    if record.event_source.is_none() && record.event_name.is_none() && record.event_time.is_none() {
+        return Err(NotARecord::MissingCoreFields);
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_records_get_the_eventbridge_envelope() {
+        let e = Event::from_record(json!({
+            "eventVersion": "1.08", "eventTime": "2023-07-10T12:00:00Z", "eventSource": "iam.amazonaws.com",
+            "eventName": "CreateUser", "awsRegion": "us-east-1", "eventType": "AwsApiCall",
+            "recipientAccountId": "123456789012", "eventID": "e-1"
+        }))
+        .expect("record");
+        let v = e.value();
+        assert_eq!(v["source"], "aws.iam");
+        assert_eq!(v["detail-type"], "AWS API Call via CloudTrail");
+        assert_eq!(v["account"], "123456789012");
+        assert_eq!(v["region"], "us-east-1");
+        assert_eq!(v["time"], "2023-07-10T12:00:00Z");
+        assert_eq!(v["detail"]["eventName"], "CreateUser");
+        assert_eq!(e.record().event_name.as_deref(), Some("CreateUser"));
+    }
+
+    #[test]
+    fn not_records_are_refused() {
+        assert_eq!(Event::from_eventbridge(json!({"source": "x"})).unwrap_err(), NotARecord::NoDetail);
+        assert_eq!(Event::from_record(json!("text")).unwrap_err(), NotARecord::NotAnObject("a string"));
+        assert_eq!(Event::from_record(json!({"a": 1})).unwrap_err(), NotARecord::MissingCoreFields);
+    }
+}

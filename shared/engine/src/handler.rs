@@ -1,0 +1,309 @@
+//! The one path from a payload to delivered alerts, whichever way the
+//! records came: decode ([`open`]), match ([`RuleSet`]), alert, deliver
+//! ([`Sink`]), count ([`Metrics`]). The functions run [`Handler`] with SNS
+//! and CloudWatch, `trailwatch replay` with stdout, the tests with memory.
+//!
+//! Malformed items are logged and counted and the rest of the batch goes
+//! on; an alert the sink does not take fails the invocation (or, through
+//! Kinesis, its batch item) so that AWS retries it; metrics never fail it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_lambda_events::streams::KinesisEventResponse;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::alert::{self, Alert};
+use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed, Via};
+use crate::event::Event;
+use crate::metrics::{Counts, Metrics};
+use crate::rules::{Action, RuleSet, Workspace};
+use crate::sink::{DeliveryError, Sink};
+
+/// The decoded contents of one payload: one batch, or one per Kinesis record.
+#[derive(Debug)]
+pub struct Batch {
+    /// The Kinesis sequence number, for `batchItemFailures`.
+    pub item: Option<String>,
+    pub decoded: Result<Decoded, EnvelopeError>,
+}
+
+/// Decode any payload the functions accept, every item at once.
+pub fn decode(payload: Value) -> Result<(Via, Vec<Batch>), EnvelopeError> {
+    let (path, parts) = open(payload)?;
+    let batches = parts
+        .into_iter()
+        .map(|(item, contents)| Batch { item, decoded: contents.map(Contents::decode_all) })
+        .collect();
+    Ok((path, batches))
+}
+
+/// What one batch holds: events already decoded, or log events parsed one
+/// at a time as they are matched.
+#[derive(Debug)]
+pub enum Contents {
+    Decoded(Decoded),
+    Messages(envelope::Messages),
+}
+
+impl Contents {
+    /// A `CONTROL_MESSAGE` (no records).
+    pub fn control(&self) -> bool {
+        match self {
+            Contents::Decoded(d) => d.control,
+            Contents::Messages(m) => m.control,
+        }
+    }
+
+    /// The items, each an event or why it is not one.
+    pub fn items(self) -> Box<dyn Iterator<Item = Result<Event, Malformed>> + Send> {
+        match self {
+            Contents::Decoded(d) => Box::new(d.events.into_iter().map(Ok).chain(d.malformed.into_iter().map(Err))),
+            Contents::Messages(m) => Box::new(m.events()),
+        }
+    }
+
+    /// Match the items one by one, counting those that are not records:
+    /// only alerts and counts are kept, never every parsed record at once.
+    pub fn detect(self, rules: &RuleSet, ws: &mut Workspace) -> Detection {
+        let mut d = Detecting::default();
+        for item in self.items() {
+            match item {
+                Ok(event) => d.push(rules, &event, ws),
+                Err(m) => d.malformed(&m),
+            }
+        }
+        d.finish()
+    }
+
+    fn decode_all(self) -> Decoded {
+        match self {
+            Contents::Decoded(d) => d,
+            Contents::Messages(m) => m.decode_all(),
+        }
+    }
+}
+
+type Part = (Option<String>, Result<Contents, EnvelopeError>);
+
+/// Recognise a payload's path and open its batches (one, or one per
+/// Kinesis record) without parsing the records yet.
+pub fn open(payload: Value) -> Result<(Via, Vec<Part>), EnvelopeError> {
+    Ok(match Delivery::classify(payload)? {
+        Delivery::EventBridge(v) => {
+            let mut decoded = Decoded::default();
+            let origin = v.get("id").and_then(Value::as_str).map(|id| format!("EventBridge event {id}"));
+            match Event::from_eventbridge(v) {
+                Ok(e) => decoded.events.push(e),
+                Err(e) => decoded.malformed.push(Malformed {
+                    origin: origin.unwrap_or_else(|| "EventBridge event".into()),
+                    reason: e.to_string(),
+                }),
+            }
+            (Via::EventBridge, vec![(None, Ok(Contents::Decoded(decoded)))])
+        }
+        Delivery::Logs(data) => (Via::Logs, vec![(None, envelope::logs_messages(&data).map(Contents::Messages))]),
+        Delivery::Kinesis(items) => {
+            let batches = items
+                .into_iter()
+                .map(|r| {
+                    let contents = r.data.and_then(|gz| envelope::logs_gzip_messages(&gz)).map(Contents::Messages);
+                    (Some(r.sequence_number), contents)
+                })
+                .collect();
+            (Via::Kinesis, batches)
+        }
+    })
+}
+
+/// What matching a set of events produced.
+#[derive(Debug, Default)]
+pub struct Detection {
+    /// Alerts of `alert` rules, identical ones merged.
+    pub alerts: Vec<Alert>,
+    pub counts: Counts,
+}
+
+/// Match events against the rules.
+pub fn detect<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>, ws: &mut Workspace) -> Detection {
+    let mut d = Detecting::default();
+    for event in events {
+        d.push(rules, event, ws);
+    }
+    d.finish()
+}
+
+/// A detection under way: events are matched one by one and dropped, only
+/// their alerts and counts are kept.
+#[derive(Debug, Default)]
+struct Detecting {
+    alerts: Vec<Alert>,
+    counts: Counts,
+}
+
+impl Detecting {
+    /// Match one event.
+    fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
+        self.counts.records += 1;
+        for rule in rules.evaluate(event, ws) {
+            *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
+            if rule.action == Action::Alert {
+                self.alerts.push(Alert::new(rule, event));
+            }
+        }
+    }
+
+    /// Count an item that was not a record.
+    fn malformed(&mut self, m: &Malformed) {
+        tracing::warn!(origin = %m.origin, reason = %m.reason, "malformed record skipped");
+        self.counts.malformed += 1;
+    }
+
+    /// The alerts, identical ones merged, and the counts.
+    fn finish(self) -> Detection {
+        Detection { alerts: alert::merge(self.alerts), counts: self.counts }
+    }
+}
+
+/// An invocation that must fail so that AWS retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("{failed} of {total} alerts were not delivered; failing the invocation so that AWS retries it: {first}")]
+    Delivery { failed: usize, total: usize, first: DeliveryError },
+    #[error("the payload cannot be decoded: {0}")]
+    Payload(#[from] EnvelopeError),
+}
+
+/// What an invocation answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// EventBridge and CloudWatch Logs: what was done.
+    Summary(Summary),
+    /// Kinesis: the partial batch response naming the records to retry.
+    Batch(KinesisEventResponse),
+}
+
+/// What one EventBridge or CloudWatch Logs invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub records: u64,
+    pub malformed: u64,
+    pub alerts: u64,
+}
+
+/// The compiled rules, a sink for alerts and a place for metrics: built once
+/// per container, then given every invocation's payload.
+#[derive(Debug)]
+pub struct Handler<S, M> {
+    rules: RuleSet,
+    sink: S,
+    metrics: M,
+    /// Sends of metrics that failed and are not yet counted in a sent one.
+    metrics_failures: AtomicU64,
+}
+
+impl<S: Sink, M: Metrics> Handler<S, M> {
+    /// A handler over compiled rules.
+    pub fn new(rules: RuleSet, sink: S, metrics: M) -> Handler<S, M> {
+        Handler { rules, sink, metrics, metrics_failures: AtomicU64::new(0) }
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The sink alerts go to.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Where metrics go.
+    pub fn metrics(&self) -> &M {
+        &self.metrics
+    }
+
+    /// Handle one invocation's payload, whichever path it came by.
+    pub async fn handle(&self, payload: Value) -> Result<Response, InvocationError> {
+        let mut total = Counts::default();
+        let (via, parts) = match open(payload) {
+            Ok(opened) => opened,
+            Err(e) => {
+                // Nothing in it can be read: retrying cannot fix it.
+                tracing::error!(error = %e, "payload not decoded");
+                total.malformed += 1;
+                self.emit(total).await;
+                return Err(e.into());
+            }
+        };
+        let mut ws = Workspace::default();
+        let mut batch = KinesisEventResponse::default();
+        let mut first_error = None;
+        let (mut failed_alerts, mut all_alerts) = (0, 0);
+        for (item, contents) in parts {
+            let contents = match contents {
+                Ok(c) => c,
+                Err(e) => {
+                    // This Kinesis record is unreadable; the others go on.
+                    tracing::error!(item = item.as_deref().unwrap_or("payload"), error = %e, "batch item not decoded");
+                    total.malformed += 1;
+                    continue;
+                }
+            };
+            if contents.control() {
+                tracing::info!("CloudWatch Logs control message: nothing to do");
+            }
+            let mut d = contents.detect(&self.rules, &mut ws);
+            let errors = self.deliver(&d.alerts, &mut d.counts).await;
+            all_alerts += d.alerts.len();
+            if !errors.is_empty() {
+                failed_alerts += errors.len();
+                if let Some(item) = item {
+                    batch.add_failure(item);
+                }
+                first_error = first_error.or(errors.into_iter().next());
+            }
+            total.add(&d.counts);
+        }
+        let summary = Summary { records: total.records, malformed: total.malformed, alerts: total.alerts_published };
+        self.emit(total).await;
+        if via == Via::Kinesis {
+            return Ok(Response::Batch(batch));
+        }
+        match first_error {
+            Some(first) => Err(InvocationError::Delivery { failed: failed_alerts, total: all_alerts, first }),
+            None => Ok(Response::Summary(summary)),
+        }
+    }
+
+    async fn deliver(&self, alerts: &[Alert], counts: &mut Counts) -> Vec<DeliveryError> {
+        let mut errors = Vec::new();
+        for a in alerts {
+            match self.sink.publish(a).await {
+                Ok(receipt) => {
+                    counts.alerts_published += 1;
+                    tracing::info!(rule_id = %a.rule_id, event_id = a.event_id.as_deref().unwrap_or(""), count = a.count, receipt = %receipt, "alert published");
+                }
+                Err(e) => {
+                    counts.delivery_failures += 1;
+                    tracing::error!(rule_id = %a.rule_id, error = %e, "alert not delivered");
+                    errors.push(e);
+                }
+            }
+        }
+        errors
+    }
+
+    /// Send the counts, best-effort: by now the alerts are out, and failing
+    /// the invocation would make AWS retry it and send them all again. A
+    /// failure is logged and counted into the next send.
+    async fn emit(&self, mut counts: Counts) {
+        let earlier = self.metrics_failures.swap(0, Ordering::Relaxed);
+        counts.metrics_failures += earlier;
+        if let Err(e) = self.metrics.emit(&counts).await {
+            self.metrics_failures.fetch_add(earlier + 1, Ordering::Relaxed);
+            tracing::error!(error = %e, "metrics not sent; the invocation goes on (its alerts are delivered)");
+        }
+    }
+}

@@ -1,0 +1,612 @@
+//! Detection rules as data: loading, validating, and compiling a rule set.
+//!
+//! A rule is one YAML file: `id`, `title`, `description`, `severity`,
+//! `tags`, exactly one of `event_pattern` (EventBridge) or `filter_pattern`
+//! (CloudWatch Logs), an `action` (`alert` or `metric`), optional
+//! `suppress` patterns of known-good activity, and `tests`. The built-in
+//! pack ships inside the binaries; a user's directory adds rules, replaces
+//! built-in ones with the same id, and disables ids listed in its
+//! `disabled.yaml`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::filter::FilterPattern;
+use crate::pattern::{EventPattern, PatternSet, Scratch};
+
+/// How bad a match is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name, as rule files and alerts spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What a match does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// An SNS alert on every match.
+    Alert,
+    /// Counted only, for threshold alarms on the rule's metric.
+    Metric,
+}
+
+/// How a rule matches: its pattern, in one of the two languages.
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// An EventBridge event pattern, on the whole event.
+    Event(EventPattern),
+    /// A CloudWatch Logs filter pattern, on the record (the log message).
+    Filter(FilterPattern),
+}
+
+/// One rule test: a record and whether the rule must match it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTest {
+    /// What the case is.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A CloudTrail record, inline.
+    #[serde(default)]
+    pub record: Option<Value>,
+    /// A file holding the record, relative to the rule file.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A record of the shared dataset, named by file and `eventID`.
+    #[serde(default)]
+    pub dataset: Option<DatasetRecord>,
+    /// Whether the rule must match.
+    #[serde(rename = "match")]
+    pub expect: bool,
+}
+
+/// A record of the shared CloudTrail dataset (`../shared/data/cloudtrail`),
+/// which the project does not copy: its file there, and its `eventID`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetRecord {
+    /// The file, relative to the dataset's directory.
+    pub file: String,
+    /// The record's `eventID`.
+    pub event_id: String,
+}
+
+/// Which rules a function evaluates (`TRAILWATCH_MATCH`). When both paths
+/// are deployed, each function takes its own language so that a record
+/// does not alert twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Every rule (`all`, the default).
+    All,
+    /// Only `event_pattern` rules.
+    EventPatterns,
+    /// Only `filter_pattern` rules.
+    FilterPatterns,
+}
+
+impl Selection {
+    /// Whether this selection keeps the rule.
+    pub fn keeps(self, rule: &Rule) -> bool {
+        matches!(
+            (self, &rule.pattern),
+            (Selection::All, _) | (Selection::EventPatterns, Pattern::Event(_)) | (Selection::FilterPatterns, Pattern::Filter(_))
+        )
+    }
+}
+
+/// A loaded, validated rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    pub pattern: Pattern,
+    pub action: Action,
+    pub suppress: Vec<EventPattern>,
+    pub tests: Vec<RuleTest>,
+    /// Where the rule was loaded from (`builtin:<file>` or a path).
+    pub origin: String,
+}
+
+/// The YAML form of a rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    id: String,
+    title: String,
+    description: String,
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    event_pattern: Option<Value>,
+    #[serde(default)]
+    filter_pattern: Option<String>,
+    action: Action,
+    #[serde(default)]
+    suppress: Vec<Value>,
+    #[serde(default)]
+    tests: Vec<RuleTest>,
+}
+
+/// A rule file that cannot be loaded: which file, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{file}: {reason}")]
+    Invalid { file: String, reason: String },
+    #[error("{file}: duplicate rule id \"{id}\" (also in {other}); give each rule its own id")]
+    Duplicate { file: String, id: String, other: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// The built-in rule files, embedded at build time (`shared/rules/`).
+pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// The file, in a user's rules directory, listing rule ids to disable.
+pub const DISABLED_FILE: &str = "disabled.yaml";
+
+impl Rule {
+    /// Parse and validate one rule file.
+    pub fn from_yaml(origin: &str, text: &str) -> Result<Rule, RuleError> {
+        let invalid = |reason: String| RuleError::Invalid { file: origin.to_string(), reason };
+        let file: RuleFile = serde_saphyr::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if file.id.trim().is_empty() || !file.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(invalid(format!(
+                "rule id \"{}\" must be non-empty and use only letters, digits, '-', '_' and '.'",
+                file.id
+            )));
+        }
+        let pattern = match (file.event_pattern, file.filter_pattern) {
+            (Some(p), None) => Pattern::Event(
+                EventPattern::from_value(&p).map_err(|e| invalid(format!("event_pattern: {e}")))?,
+            ),
+            (None, Some(p)) => Pattern::Filter(
+                FilterPattern::parse(&p).map_err(|e| invalid(format!("filter_pattern: {e}")))?,
+            ),
+            (None, None) => return Err(invalid("give the rule an event_pattern or a filter_pattern".into())),
+            (Some(_), Some(_)) => {
+                return Err(invalid("give the rule exactly one of event_pattern and filter_pattern, not both".into()))
+            }
+        };
+        let suppress = file
+            .suppress
+            .iter()
+            .enumerate()
+            .map(|(i, p)| EventPattern::from_value(p).map_err(|e| invalid(format!("suppress[{i}]: {e}"))))
+            .collect::<Result<_, _>>()?;
+        for (i, t) in file.tests.iter().enumerate() {
+            let given = [t.record.is_some(), t.file.is_some(), t.dataset.is_some()];
+            if given.iter().filter(|g| **g).count() != 1 {
+                return Err(invalid(format!("tests[{i}]: give exactly one of record, file and dataset")));
+            }
+        }
+        Ok(Rule {
+            id: file.id,
+            title: file.title,
+            description: file.description,
+            severity: file.severity,
+            tags: file.tags,
+            pattern,
+            action: file.action,
+            suppress,
+            tests: file.tests,
+            origin: origin.to_string(),
+        })
+    }
+}
+
+/// Load the built-in pack and, optionally, a user's directory on top of it.
+pub fn load(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
+    let mut rules = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (name, text) in BUILTIN {
+        let rule = Rule::from_yaml(&format!("builtin:{name}"), text)?;
+        if let Some(other) = seen.insert(rule.id.clone(), rule.origin.clone()) {
+            return Err(RuleError::Duplicate { file: rule.origin, id: rule.id, other });
+        }
+        rules.push(rule);
+    }
+    let Some(dir) = user_dir else {
+        return Ok(rules);
+    };
+    let (user, disabled) = load_dir(dir)?;
+    let builtin: HashSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+    let mut user_ids: HashMap<String, String> = HashMap::new();
+    for rule in &user {
+        if let Some(other) = user_ids.insert(rule.id.clone(), rule.origin.clone()) {
+            return Err(RuleError::Duplicate { file: rule.origin.clone(), id: rule.id.clone(), other });
+        }
+    }
+    // A user rule with a built-in id replaces the built-in one.
+    rules.retain(|r| !user_ids.contains_key(&r.id));
+    rules.extend(user);
+    for id in &disabled {
+        if !builtin.contains(id) && !user_ids.contains_key(id) {
+            return Err(RuleError::Invalid {
+                file: dir.join(DISABLED_FILE).display().to_string(),
+                reason: format!("no rule has the id \"{id}\""),
+            });
+        }
+    }
+    rules.retain(|r| !disabled.contains(&r.id));
+    Ok(rules)
+}
+
+/// The rules of one directory (`*.yaml`, `*.yml`, recursively) and the ids
+/// its `disabled.yaml` lists.
+pub fn load_dir(dir: &Path) -> Result<(Vec<Rule>, HashSet<String>), RuleError> {
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    files.sort();
+    let mut rules = Vec::new();
+    let mut disabled = HashSet::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| RuleError::Io { path: path.display().to_string(), source })?;
+        if path.file_name().is_some_and(|n| n == DISABLED_FILE) {
+            let ids: Vec<String> = serde_saphyr::from_str(&text).map_err(|e| RuleError::Invalid {
+                file: path.display().to_string(),
+                reason: format!("expected a list of rule ids: {e}"),
+            })?;
+            disabled.extend(ids);
+            continue;
+        }
+        rules.push(Rule::from_yaml(&path.display().to_string(), &text)?);
+    }
+    Ok((rules, disabled))
+}
+
+/// The rule files under `dir`, each once: symbolic links are followed, a
+/// link back to a directory being walked is skipped (walkdir detects the
+/// loop), and a file reached by two paths is read once.
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RuleError> {
+    let mut seen = HashSet::new();
+    for entry in walkdir::WalkDir::new(dir).follow_links(true) {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.loop_ancestor().is_some() => continue,
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).display().to_string();
+                return Err(RuleError::Io { path, source: e.into() });
+            }
+        };
+        let path = entry.path();
+        if entry.file_type().is_file() && path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            if seen.insert(real) {
+                out.push(path.to_path_buf());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rules compiled for matching: every event pattern in one shared
+/// structure, every suppression in another.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    /// Pattern `i` of `patterns` belongs to rule `pattern_rule[i]`.
+    patterns: PatternSet,
+    pattern_rule: Vec<usize>,
+    filters: Vec<usize>,
+    suppressions: PatternSet,
+    suppression_rule: Vec<usize>,
+}
+
+/// Per-thread working memory for [`RuleSet::evaluate`].
+#[derive(Debug, Default)]
+pub struct Workspace {
+    scratch: Scratch,
+    hits: Vec<usize>,
+    suppressed: Vec<usize>,
+    text: String,
+}
+
+impl RuleSet {
+    /// Compile rules.
+    pub fn new(rules: Vec<Rule>) -> RuleSet {
+        let mut pattern_rule = Vec::new();
+        let mut patterns = Vec::new();
+        let mut filters = Vec::new();
+        let mut suppression_rule = Vec::new();
+        let mut suppressions = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            match &rule.pattern {
+                Pattern::Event(p) => {
+                    pattern_rule.push(i);
+                    patterns.push(p);
+                }
+                Pattern::Filter(_) => filters.push(i),
+            }
+            for s in &rule.suppress {
+                suppression_rule.push(i);
+                suppressions.push(s);
+            }
+        }
+        RuleSet {
+            patterns: PatternSet::new(patterns),
+            suppressions: PatternSet::new(suppressions),
+            pattern_rule,
+            filters,
+            suppression_rule,
+            rules,
+        }
+    }
+
+    /// The rules, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rules that match this event and are not suppressed for it, in
+    /// load order.
+    pub fn evaluate<'a>(&'a self, event: &Event, ws: &mut Workspace) -> Vec<&'a Rule> {
+        let mut matched: Vec<usize> = Vec::new();
+        self.patterns.matches_into(event.value(), &mut ws.scratch, &mut ws.hits);
+        matched.extend(ws.hits.iter().map(|&p| self.pattern_rule[p]));
+        if !self.filters.is_empty() {
+            // Filter patterns read the record as CloudWatch Logs holds it:
+            // one compact JSON line, in the record's own key order.
+            let text = log_message(event, &mut ws.text);
+            for &i in &self.filters {
+                if let Pattern::Filter(f) = &self.rules[i].pattern {
+                    if f.matches_value(text, event.detail()) {
+                        matched.push(i);
+                    }
+                }
+            }
+        }
+        if matched.is_empty() {
+            return Vec::new();
+        }
+        if !self.suppression_rule.is_empty() {
+            self.suppressions.matches_into(event.value(), &mut ws.scratch, &mut ws.suppressed);
+            let quiet: HashSet<usize> = ws.suppressed.iter().map(|&s| self.suppression_rule[s]).collect();
+            matched.retain(|i| !quiet.contains(i));
+        }
+        matched.sort_unstable();
+        matched.dedup();
+        matched.into_iter().map(|i| &self.rules[i]).collect()
+    }
+
+    /// The verdict of one rule alone on one event, suppressions applied.
+    pub fn rule_matches(rule: &Rule, event: &Event) -> bool {
+        let hit = match &rule.pattern {
+            Pattern::Event(p) => p.matches(event.value()),
+            Pattern::Filter(f) => f.matches_value(log_message(event, &mut String::new()), event.detail()),
+        };
+        hit && !rule.suppress.iter().any(|s| s.matches(event.value()))
+    }
+}
+
+/// The log message filter patterns read: the record's text as CloudWatch
+/// Logs delivered it, or, for a record that came otherwise (EventBridge),
+/// the record as CloudTrail writes it to a log group, one compact JSON line
+/// in the record's own key order, written into `buf`.
+fn log_message<'a>(event: &'a Event, buf: &'a mut String) -> &'a str {
+    if let Some(text) = event.text() {
+        return text;
+    }
+    buf.clear();
+    if let Ok(text) = serde_json::to_string(event.detail()) {
+        *buf = text;
+    }
+    buf
+}
+
+/// The outcome of one rule's tests.
+#[derive(Debug)]
+pub struct TestReport {
+    pub rule: String,
+    pub passed: usize,
+    /// Cases naming a record of the shared dataset, which was not given.
+    pub skipped: usize,
+    /// Each failed case, described.
+    pub failures: Vec<String>,
+}
+
+/// Run a rule's tests. `base` resolves `file:` paths of user rules;
+/// `dataset` is the shared CloudTrail dataset's directory
+/// (`../shared/data/cloudtrail`), where `dataset:` cases find their record:
+/// without it they are counted as skipped, never as passed.
+pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> TestReport {
+    let mut report = TestReport { rule: rule.id.clone(), passed: 0, skipped: 0, failures: Vec::new() };
+    let own = |expect: bool| rule.tests.iter().any(|t| t.dataset.is_none() && t.expect == expect);
+    if !own(true) || !own(false) {
+        report.failures.push(
+            "the rule needs tests of its own, a record it must match and one it must not (dataset cases run only beside ../shared)"
+                .into(),
+        );
+    }
+    for (i, t) in rule.tests.iter().enumerate() {
+        let label = t.name.clone().unwrap_or_else(|| format!("tests[{i}]"));
+        let record = match (&t.record, &t.file, &t.dataset) {
+            (Some(r), _, _) => Ok(r.clone()),
+            (None, Some(f), _) => match base {
+                Some(base) => std::fs::read_to_string(base.join(f))
+                    .map_err(|e| format!("{f}: {e}"))
+                    .and_then(|s| serde_json::from_str(&s).map_err(|e| format!("{f}: {e}"))),
+                None => Err(format!("{f}: a built-in rule's test cannot name a file")),
+            },
+            (None, None, Some(d)) => match dataset {
+                Some(dir) => d.find(dir),
+                None => {
+                    report.skipped += 1;
+                    continue;
+                }
+            },
+            (None, None, None) => Err("no record".to_string()),
+        };
+        let verdict = record.and_then(|r| {
+            Event::from_item(r).map_err(|e| e.to_string()).map(|e| RuleSet::rule_matches(rule, &e))
+        });
+        match verdict {
+            Ok(v) if v == t.expect => report.passed += 1,
+            Ok(v) => report.failures.push(format!("{label}: expected match={}, got match={v}", t.expect)),
+            Err(e) => report.failures.push(format!("{label}: {e}")),
+        }
+    }
+    report
+}
+
+impl DatasetRecord {
+    /// The record, read from its file under the dataset's directory.
+    pub fn find(&self, dataset: &Path) -> Result<Value, String> {
+        let path = dataset.join(&self.file);
+        let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let decoded = crate::envelope::file(&self.file, &text).map_err(|e| e.to_string())?;
+        decoded
+            .events
+            .into_iter()
+            .find(|e| e.record().event_id.as_deref() == Some(self.event_id.as_str()))
+            .map(|e| e.detail().clone())
+            .ok_or_else(|| format!("{}: no record has eventID {}", self.file, self.event_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule_text(id: &str, event_name: &str) -> String {
+        format!(
+            "id: {id}\ntitle: {id}\ndescription: test rule\nseverity: low\nevent_pattern: {{detail: {{eventName: [{event_name}]}}}}\naction: alert\n"
+        )
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).expect("write a test file");
+    }
+
+    #[test]
+    fn a_users_rule_replaces_the_builtin_one_with_its_id() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), "mine.yaml", &rule_text("cloudtrail-logging-stopped", "DeleteTrail"));
+        let rules = load(Some(dir.path())).expect("loads");
+        let same: Vec<&Rule> = rules.iter().filter(|r| r.id == "cloudtrail-logging-stopped").collect();
+        assert_eq!(same.len(), 1);
+        assert!(same[0].origin.ends_with("mine.yaml"), "{}", same[0].origin);
+        assert_eq!(rules.len(), load(None).expect("builtin").len());
+    }
+
+    #[test]
+    fn disabled_yaml_removes_builtin_and_user_rules_and_refuses_unknown_ids() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), "extra.yaml", &rule_text("my-extra", "CreateUser"));
+        write(dir.path(), DISABLED_FILE, "[cloudtrail-logging-stopped, my-extra]\n");
+        let rules = load(Some(dir.path())).expect("loads");
+        assert!(!rules.iter().any(|r| r.id == "cloudtrail-logging-stopped" || r.id == "my-extra"));
+        assert_eq!(rules.len(), load(None).expect("builtin").len() - 1);
+        write(dir.path(), DISABLED_FILE, "[no-such-rule]\n");
+        let err = load(Some(dir.path())).expect_err("an unknown id is a mistake");
+        assert!(err.to_string().contains("no-such-rule"), "{err}");
+    }
+
+    #[test]
+    fn two_user_rules_with_one_id_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), "a.yaml", &rule_text("twice", "CreateUser"));
+        write(dir.path(), "b.yml", &rule_text("twice", "DeleteUser"));
+        assert!(matches!(load(Some(dir.path())), Err(RuleError::Duplicate { .. })));
+    }
+
+    /// Defect: a directory holding a link to its parent was read over and
+    /// over (40 times), each rule file loaded again, until the path was too
+    /// long. Now each file is read once and the loop is skipped.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_is_walked_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sub = dir.path().join("team");
+        std::fs::create_dir(&sub).expect("mkdir");
+        write(&sub, "one.yaml", &rule_text("team-one", "CreateUser"));
+        std::os::unix::fs::symlink(dir.path(), sub.join("back-to-top")).expect("symlink");
+        std::os::unix::fs::symlink(&sub, dir.path().join("also-team")).expect("symlink");
+        let (rules, _) = load_dir(dir.path()).expect("a loop is not an error");
+        assert_eq!(rules.iter().filter(|r| r.id == "team-one").count(), 1);
+        assert_eq!(rules.len(), 1);
+    }
+
+    #[test]
+    fn a_test_case_gives_exactly_one_record_source() {
+        let text = format!(
+            "{}tests:\n  - {{match: true, record: {{eventName: X}}, dataset: {{file: f.json, event_id: e}}}}\n",
+            rule_text("both", "X")
+        );
+        let err = Rule::from_yaml("t.yaml", &text).expect_err("two sources");
+        assert!(err.to_string().contains("exactly one of record, file and dataset"), "{err}");
+    }
+
+    #[test]
+    fn dataset_cases_are_skipped_without_the_dataset_and_never_passed() {
+        let text = format!(
+            "{}tests:\n  - {{match: true, record: {{eventSource: iam.amazonaws.com, eventName: X, eventTime: t}}}}\n  - {{match: false, record: {{eventSource: iam.amazonaws.com, eventName: Y, eventTime: t}}}}\n  - {{match: true, dataset: {{file: missing.json, event_id: e-1}}}}\n",
+            rule_text("ds", "X")
+        );
+        let rule = Rule::from_yaml("t.yaml", &text).expect("valid");
+        let report = run_tests(&rule, None, None);
+        assert_eq!((report.passed, report.skipped, report.failures.len()), (2, 1, 0));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let report = run_tests(&rule, None, Some(dir.path()));
+        assert_eq!((report.passed, report.skipped, report.failures.len()), (2, 0, 1), "{:?}", report.failures);
+    }
+
+    #[test]
+    fn a_rule_without_its_own_positive_and_negative_case_fails_its_tests() {
+        let text = format!(
+            "{}tests:\n  - {{match: true, record: {{eventSource: iam.amazonaws.com, eventName: X, eventTime: t}}}}\n",
+            rule_text("half", "X")
+        );
+        let report = run_tests(&Rule::from_yaml("t.yaml", &text).expect("valid"), None, None);
+        assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    }
+
+    /// Defect: rule tests took any item with a `detail-type` for an
+    /// EventBridge event, while files and Lambda payloads wanted `detail`
+    /// too, so one item was a record in a file and a broken event in a rule
+    /// test. Now every reader asks `Event::is_eventbridge`.
+    #[test]
+    fn files_payloads_and_rule_tests_agree_on_what_an_eventbridge_event_is() {
+        let item = serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "eventSource": "iam.amazonaws.com",
+                                      "eventName": "X", "eventTime": "2026-11-30T09:15:00Z"});
+        let d = crate::envelope::file("items.jsonl", item.to_string().as_bytes()).expect("a readable file");
+        assert_eq!((d.events.len(), d.malformed.len()), (0, 1), "a file refuses it");
+        let (via, parts) = crate::handler::open(item.clone()).expect("a recognised payload");
+        assert_eq!(via, crate::envelope::Via::EventBridge);
+        let det = parts.into_iter().next().and_then(|(_, c)| c.ok()).map(|c| c.detect(&RuleSet::new(Vec::new()), &mut Workspace::default()));
+        assert_eq!(det.map(|d| (d.counts.records, d.counts.malformed)), Some((0, 1)), "a payload refuses it");
+        let text = format!(
+            "{}tests:\n  - {{match: true, record: {item}}}\n  - {{match: false, record: {{eventSource: iam.amazonaws.com, eventName: Y, eventTime: t}}}}\n",
+            rule_text("agree", "X")
+        );
+        let report = run_tests(&Rule::from_yaml("t.yaml", &text).expect("valid"), None, None);
+        assert_eq!(report.passed, 1);
+        assert!(report.failures.iter().any(|f| f.contains("detail")), "a rule test refuses it: {:?}", report.failures);
+    }
+}
