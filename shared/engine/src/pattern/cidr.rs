@@ -1,6 +1,169 @@
 //! `cidr` matching of IPv4 and IPv6 addresses.
+//!
+//! Addresses are read as AWS's engine reads them, not as Rust's
+//! `std::net` parsers do. event-ruler (aws/event-ruler,
+//! `src/main/software/amazon/event/ruler/CIDR.java`, `ipToBytes`) takes a
+//! string as an address only if it matches `Constants.IPv4_REGEX`
+//! (`[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+`) or `Constants.IPv6_REGEX`
+//! (`[0-9a-fA-F:]*:[0-9a-fA-F:]*`), whole, and then hands it to Java's
+//! `InetAddress.getByName`, that is to the JDK's
+//! `sun.net.util.IPAddressUtil`. The same reading serves the pattern's
+//! address (`CIDR.cidr`) and each event value (`ByteMachine.transitionOn`,
+//! which calls `CIDR.ipToString` on every string value once the machine
+//! holds a CIDR pattern). What follows from that:
+//!
+//! * IPv4 (`textToNumericFormatV4`): four dot-separated runs of ASCII
+//!   digits, each read in **decimal** whatever its leading zeros
+//!   (`035.249.253.232` is 35.249.253.232, never octal), each at most 255,
+//!   and the whole text at most **15 characters** (`if (len == 0 || len >
+//!   15) return null`). A longer text is no IPv4 literal; current JDKs
+//!   (`validateNumericFormatV4`, `jdk.net.allowAmbiguousIPAddressLiterals`
+//!   unset, as in event-ruler's Java 17 reference runs) refuse it as an
+//!   "ambiguous" literal when it reads as a BSD (octal) address, and
+//!   otherwise find no host by that name: either way it is not an address.
+//!   (Rust's `Ipv4Addr` refuses every leading zero: `035.249.253.232` in
+//!   the Stratus detonation logs never matched before.)
+//! * IPv6 (`textToNumericFormatV6`): hexadecimal groups separated by `:`,
+//!   at most one `::`, eight groups in all. A group may have **any number
+//!   of leading zeros** as long as its value fits 16 bits (`00000db8` is
+//!   `db8`; Rust's `Ipv6Addr` allows four digits). The regular expression
+//!   admits no `.` and no `%`, so an embedded IPv4 tail (`::ffff:1.2.3.4`)
+//!   or a zone (`fe80::1%eth0`) is not an address at all.
+//! * An IPv4-mapped IPv6 address (`::ffff:a00:1`) is converted to the IPv4
+//!   address (`convertFromIPv4MappedAddress`), and compared as one: it is
+//!   inside `10.0.0.0/8`, and a pattern `::ffff:a00:0/104` has an IPv4
+//!   address with 104 mask bits, which is refused.
 
-use std::net::IpAddr;
+/// An address, as event-ruler compares them: four bytes or sixteen, never
+/// one against the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Addr {
+    V4(u32),
+    V6(u128),
+}
+
+/// IPv4 literals longer than this are not read (`textToNumericFormatV4`).
+const MAX_V4_LEN: usize = 15;
+
+/// Read `text` as an IP address literal the way event-ruler does (see the
+/// module documentation); `None` if it is not one.
+pub(crate) fn parse_addr(text: &str) -> Option<Addr> {
+    if is_v4_shaped(text) {
+        return parse_v4(text).map(Addr::V4);
+    }
+    if is_v6_shaped(text) {
+        return parse_v6(text).map(|bytes| match v4_mapped(bytes) {
+            Some(v4) => Addr::V4(v4),
+            None => Addr::V6(bytes),
+        });
+    }
+    None
+}
+
+/// `[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+`, matched whole.
+fn is_v4_shaped(text: &str) -> bool {
+    let mut parts = 0;
+    for part in text.split('.') {
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        parts += 1;
+    }
+    parts == 4
+}
+
+/// `[0-9a-fA-F:]*:[0-9a-fA-F:]*`, matched whole.
+fn is_v6_shaped(text: &str) -> bool {
+    text.contains(':') && text.bytes().all(|b| b == b':' || b.is_ascii_hexdigit())
+}
+
+/// Four decimal octets (already shaped), at most 15 characters.
+fn parse_v4(text: &str) -> Option<u32> {
+    if text.len() > MAX_V4_LEN {
+        return None;
+    }
+    let mut addr = 0u32;
+    for part in text.split('.') {
+        // At most 15 characters: a part has at most 12 digits.
+        let octet: u64 = part.parse().ok()?;
+        addr = (addr << 8) | u32::from(u8::try_from(octet).ok()?);
+    }
+    Some(addr)
+}
+
+/// The JDK's `textToNumericFormatV6` on text of hex digits and colons.
+fn parse_v6(text: &str) -> Option<u128> {
+    let b = text.as_bytes();
+    // The shortest address is "::".
+    if b.len() < 2 {
+        return None;
+    }
+    let mut groups: Vec<u16> = Vec::with_capacity(8);
+    // Where "::" stands, as a count of the groups before it.
+    let mut gap: Option<usize> = None;
+    let mut i = 0;
+    // A leading colon must be half of a leading "::".
+    if b[0] == b':' {
+        if b[1] != b':' {
+            return None;
+        }
+        i = 1;
+    }
+    let mut value: u32 = 0;
+    let mut digits = false;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        if c == b':' {
+            if !digits {
+                // "::": only one.
+                if gap.is_some() {
+                    return None;
+                }
+                gap = Some(groups.len());
+                continue;
+            }
+            // A trailing single colon.
+            if i == b.len() || groups.len() == 8 {
+                return None;
+            }
+            groups.push(value as u16);
+            value = 0;
+            digits = false;
+            continue;
+        }
+        let d = char::from(c).to_digit(16)?;
+        // Leading zeros are free; the value must fit 16 bits.
+        value = (value << 4) | d;
+        if value > 0xffff {
+            return None;
+        }
+        digits = true;
+    }
+    if digits {
+        if groups.len() == 8 {
+            return None;
+        }
+        groups.push(value as u16);
+    }
+    let mut out = [0u16; 8];
+    match gap {
+        // "::" stands for at least one group.
+        Some(_) if groups.len() == 8 => return None,
+        Some(at) => {
+            let (head, tail) = groups.split_at(at);
+            out[..head.len()].copy_from_slice(head);
+            out[8 - tail.len()..].copy_from_slice(tail);
+        }
+        None if groups.len() == 8 => out.copy_from_slice(&groups),
+        None => return None,
+    }
+    Some(out.iter().fold(0u128, |acc, &g| (acc << 16) | u128::from(g)))
+}
+
+/// The IPv4 address of an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`).
+fn v4_mapped(addr: u128) -> Option<u32> {
+    (addr >> 32 == 0xffff).then_some(addr as u32)
+}
 
 /// A CIDR block, compared as integers under its mask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,34 +173,62 @@ pub(crate) enum Cidr {
 }
 
 impl Cidr {
-    /// `a.b.c.d/n` or `x:y::z/n`; `None` if it is not a CIDR block.
+    /// `a.b.c.d/n` or `x:y::z/n` as event-ruler's `CIDR.cidr` reads it;
+    /// `None` where event-ruler refuses it.
     pub(crate) fn parse(text: &str) -> Option<Cidr> {
-        let (addr, bits) = text.split_once('/')?;
-        if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+        // `cidr.split("/")` must give two parts; Java's split drops
+        // trailing empty parts, so "10.0.0.0/8/" has two.
+        let mut parts: Vec<&str> = text.split('/').collect();
+        while parts.len() > 1 && parts.last() == Some(&"") {
+            parts.pop();
         }
-        let bits: u32 = bits.parse().ok()?;
-        match addr.parse::<IpAddr>().ok()? {
+        let [addr, bits] = parts[..] else {
+            return None;
+        };
+        let bits = mask_bits(bits)?;
+        match parse_addr(addr)? {
             // event-ruler refuses /32 and /128: a single address is an exact match.
-            IpAddr::V4(a) if bits < 32 => {
+            Addr::V4(a) if bits < 32 => {
                 let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-                Some(Cidr::V4 { net: u32::from(a) & mask, mask })
+                Some(Cidr::V4 { net: a & mask, mask })
             }
-            IpAddr::V6(a) if bits < 128 => {
+            Addr::V6(a) if bits < 128 => {
                 let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-                Some(Cidr::V6 { net: u128::from(a) & mask, mask })
+                Some(Cidr::V6 { net: a & mask, mask })
             }
             _ => None,
         }
     }
 
-    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
-        match (self, ip) {
-            (Cidr::V4 { net, mask }, IpAddr::V4(a)) => u32::from(a) & mask == *net,
-            (Cidr::V6 { net, mask }, IpAddr::V6(a)) => u128::from(a) & mask == *net,
+    pub(crate) fn contains(&self, addr: Addr) -> bool {
+        match (self, addr) {
+            (Cidr::V4 { net, mask }, Addr::V4(a)) => a & mask == *net,
+            (Cidr::V6 { net, mask }, Addr::V6(a)) => a & mask == *net,
             _ => false,
         }
     }
+}
+
+/// The mask as Java's `Integer.parseInt` reads it (an optional `+` or `-`,
+/// then decimal digits), refused when negative (`-0` is 0). Java also takes
+/// non-ASCII decimal digits there; those are refused here.
+fn mask_bits(text: &str) -> Option<u32> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if negative || digits.len() > 3 {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 #[cfg(test)]
@@ -45,7 +236,12 @@ mod tests {
     use super::*;
 
     fn hit(c: &str, ip: &str) -> bool {
-        Cidr::parse(c).expect("cidr").contains(ip.parse().expect("ip"))
+        let addr = parse_addr(ip).unwrap_or_else(|| panic!("{ip} is an address"));
+        Cidr::parse(c).expect("cidr").contains(addr)
+    }
+
+    fn v4(a: u8, b: u8, c: u8, d: u8) -> Option<Addr> {
+        Some(Addr::V4(u32::from_be_bytes([a, b, c, d])))
     }
 
     #[test]
@@ -55,13 +251,107 @@ mod tests {
         assert!(hit("0.0.0.0/0", "8.8.8.8"));
         assert!(hit("2001:db8::/32", "2001:db8:ffff::1"));
         assert!(!hit("2001:db8::/32", "2001:db9::1"));
-        assert!(!hit("10.0.0.0/8", "::ffff:10.0.0.1"));
         assert!(hit("10.1.2.3/8", "10.9.9.9"), "host bits are ignored");
+        assert!(!hit("2001:db8::/32", "10.0.0.1"), "four bytes never against sixteen");
+        assert!(!hit("10.0.0.0/8", "2001:db8::1"));
+    }
+
+    /// `035.249.253.232` is in the Stratus Red Team detonation logs; JDK's
+    /// `textToNumericFormatV4` reads each part in decimal.
+    #[test]
+    fn v4_leading_zeros_are_decimal() {
+        assert_eq!(parse_addr("035.249.253.232"), v4(35, 249, 253, 232));
+        assert_eq!(parse_addr("010.000.000.001"), v4(10, 0, 0, 1), "decimal, not octal 8.0.0.1");
+        assert_eq!(parse_addr("08.1.250.216"), v4(8, 1, 250, 216), "08 is no octal number, but decimal 8");
+        assert_eq!(parse_addr("0000010.0.0.1"), v4(10, 0, 0, 1), "any number of zeros within 15 characters");
+        assert!(hit("35.249.0.0/16", "035.249.253.232"));
+        assert!(hit("10.0.0.0/8", "010.000.000.001"));
+        assert!(!hit("8.0.0.0/8", "010.000.000.001"));
+        assert!(hit("35.249.0.0/16", "35.249.253.232"));
+    }
+
+    #[test]
+    fn v4_at_most_15_characters() {
+        assert_eq!(parse_addr("255.255.255.255"), v4(255, 255, 255, 255));
+        assert_eq!(parse_addr("0035.249.253.23"), v4(35, 249, 253, 23), "15 characters");
+        assert_eq!(parse_addr("0035.249.253.232"), None, "16 characters");
+        assert_eq!(parse_addr("000000000010.0.0.1"), None);
+        assert_eq!(parse_addr("000000000000000000010.0.0.1"), None, "no overflow either");
+    }
+
+    #[test]
+    fn not_v4() {
+        for bad in [
+            "10.0.0.256", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.", ".1.2.3", "1.2.3.-4", "+1.2.3.4",
+            " 1.2.3.4", "1.2.3.4 ", "0x1.2.3.4", "1.2.3.4/8", "١.٢.٣.٤", "", "AWS Internal",
+        ] {
+            assert_eq!(parse_addr(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn v6_leading_zeros_within_16_bits() {
+        let db8 = (0x2001_0db8_u128 << 96) | 1;
+        assert_eq!(parse_addr("2001:db8::1"), Some(Addr::V6(db8)));
+        assert_eq!(parse_addr("2001:0db8:0000:0000:0000:0000:0000:0001"), Some(Addr::V6(db8)));
+        assert_eq!(parse_addr("2001:00000db8::000000001"), Some(Addr::V6(db8)), "more than four digits, 16-bit value");
+        assert_eq!(parse_addr("2001:DB8::1"), Some(Addr::V6(db8)), "either case");
+        assert_eq!(parse_addr("2001:10db8::1"), None, "17 bits");
+        assert!(hit("2001:db8::/32", "2001:00000db8::1"));
+    }
+
+    #[test]
+    fn v6_shapes() {
+        assert_eq!(parse_addr("::"), Some(Addr::V6(0)));
+        assert_eq!(parse_addr("::1"), Some(Addr::V6(1)));
+        assert_eq!(parse_addr("1::"), Some(Addr::V6(1 << 112)));
+        assert_eq!(parse_addr("1:2:3:4:5:6:7:8"), Some(Addr::V6(0x0001_0002_0003_0004_0005_0006_0007_0008)));
+        for bad in [
+            ":", ":1", "1:", "1:::2", "1::2::3", ":::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7::8",
+            "::1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8::", "g::1",
+            // No embedded IPv4 tail and no zone: IPv6_REGEX admits neither `.` nor `%`.
+            "::ffff:10.0.0.1", "::1.2.3.4", "64:ff9b::1.2.3.4", "fe80::1%eth0", "fe80::1%1",
+        ] {
+            assert_eq!(parse_addr(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn v4_mapped_v6_is_v4() {
+        assert_eq!(parse_addr("::ffff:a00:1"), v4(10, 0, 0, 1));
+        assert_eq!(parse_addr("0:0:0:0:0:ffff:0a00:0001"), v4(10, 0, 0, 1));
+        assert!(hit("10.0.0.0/8", "::ffff:a00:1"));
+        assert_eq!(parse_addr("::fffe:a00:1"), Some(Addr::V6(0xfffe_0a00_0001)), "not mapped");
+        // A mapped pattern address is IPv4: a v6-sized mask is refused,
+        // a v4-sized one is an IPv4 block.
+        assert_eq!(Cidr::parse("::ffff:0:0/96"), None);
+        assert_eq!(Cidr::parse("::ffff:a00:0/8"), Cidr::parse("10.0.0.0/8"));
+    }
+
+    #[test]
+    fn pattern_addresses_read_the_same_way() {
+        assert_eq!(Cidr::parse("010.000.000.000/8"), Cidr::parse("10.0.0.0/8"));
+        assert_eq!(Cidr::parse("2001:00000db8::/32"), Cidr::parse("2001:db8::/32"));
+        assert_eq!(Cidr::parse("0010.000.000.000/8"), None, "16 characters");
+    }
+
+    #[test]
+    fn masks_as_java_parses_integers() {
+        assert_eq!(Cidr::parse("10.0.0.0/+8"), Cidr::parse("10.0.0.0/8"));
+        assert_eq!(Cidr::parse("10.0.0.0/008"), Cidr::parse("10.0.0.0/8"));
+        assert_eq!(Cidr::parse("10.0.0.0/-0"), Cidr::parse("10.0.0.0/0"));
+        assert_eq!(Cidr::parse("10.0.0.0/8/"), Cidr::parse("10.0.0.0/8"), "split drops trailing empty parts");
+        assert_eq!(Cidr::parse("10.0.0.0/8//"), Cidr::parse("10.0.0.0/8"));
+        assert_eq!(Cidr::parse("10.0.0.0/0000000000000000031"), Cidr::parse("10.0.0.0/31"));
     }
 
     #[test]
     fn refused() {
-        for bad in ["10.0.0.0", "10.0.0.0/32", "::1/128", "10.0.0.0/33", "10.0.0/8", "x/8", "::/129", "10.0.0.0/", "10.0.0.0/+8"] {
+        for bad in [
+            "10.0.0.0", "10.0.0.0/32", "::1/128", "10.0.0.0/33", "10.0.0/8", "x/8", "::/129", "10.0.0.0/",
+            "10.0.0.0/-1", "10.0.0.0/+", "10.0.0.0/ 8", "10.0.0.0/8 ", "10.0.0.0//8", "10.0.0.0/8/1", "/8",
+            "10.0.0.0/99999999999", "10.0.0.256/8", "::ffff:10.0.0.0/104", "",
+        ] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }
     }

@@ -1,9 +1,7 @@
 //! The condition a pattern puts on one leaf value: the elements of a
 //! pattern's leaf arrays, compiled.
 
-use std::net::IpAddr;
-
-use super::cidr::Cidr;
+use super::cidr::{self, Cidr};
 use super::numeric::Range;
 use super::value::{Literal, Scalar};
 use super::wildcard::Wildcard;
@@ -68,7 +66,7 @@ impl Cond {
             Cond::SuffixIgnoreCase(p) => fold(s).ends_with(&**p),
             Cond::EqualsIgnoreCase(p) => fold(s) == **p,
             Cond::Wildcard(w) => w.matches(s),
-            Cond::Cidr(c) => s.parse::<IpAddr>().is_ok_and(|ip| c.contains(ip)),
+            Cond::Cidr(c) => cidr::parse_addr(s).is_some_and(|addr| c.contains(addr)),
             _ => false,
         }
     }
