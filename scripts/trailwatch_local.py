@@ -1,0 +1,382 @@
+"""What trailwatch's scripts share: where the shared data is, reading
+CloudTrail records, the payloads AWS delivers them in, and the local AWS
+stand-ins (a moto server, cargo-lambda's runtime emulator) on 127.0.0.1.
+
+Used by scripts/*.py, tests/support/moto_ctl.py, fuzz/seed_corpus.py and
+the Makefile. Standard library only at import time (boto3, from .venv/, is
+imported by the functions that talk to moto), so the report and seed
+scripts run with any python3.
+
+As a command:
+  trailwatch_local.py shared REL [--optional]   print the absolute path of REL in the shared
+                                                folder; exit 2 saying where it looked when absent
+                                                (--optional: print nothing, exit 0)
+  trailwatch_local.py bench-inputs DIR          write the standard benchmark inputs into DIR:
+                                                bench-patterns/p{10,100,1000}.json and
+                                                bench-events.jsonl, from the shared generator
+"""
+import base64
+import glob
+import gzip
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+SCENARIO_DIR = os.path.join(ROOT, "data", "scenario")
+BENCH_NS = (10, 100, 1000)
+
+
+# ------------------------------------------------------------ shared folder
+
+def shared_dir():
+    """The shared folder: $TRAILWATCH_SHARED, else `../shared` beside the
+    repository (where CI puts it next to a fresh clone)."""
+    return os.path.abspath(os.environ.get("TRAILWATCH_SHARED") or os.path.join(ROOT, "..", "shared"))
+
+
+def shared_path(rel, needed_for=None, optional=False):
+    """The absolute path of `rel` (e.g. `data/cloudtrail`) in the shared
+    folder. When it is absent: None if `optional`, else exit (status 2) with
+    a message naming the path looked for."""
+    path = os.path.join(shared_dir(), rel)
+    if os.path.exists(path):
+        return path
+    if optional:
+        return None
+    why = f" (needed for {needed_for})" if needed_for else ""
+    print(f"trailwatch: {path} not found{why}. The real CloudTrail records and the benchmark "
+          f"generator are not part of the project: they are read from ../shared beside the "
+          f"repository; set TRAILWATCH_SHARED to the shared folder if yours is elsewhere.", file=sys.stderr)
+    sys.exit(2)
+
+
+def cloudtrail_dir(needed_for=None, optional=False):
+    """The real CloudTrail records: `<shared>/data/cloudtrail`."""
+    return shared_path(os.path.join("data", "cloudtrail"), needed_for, optional)
+
+
+def gen_patterns(needed_for=None):
+    """The standard benchmark generator: `<shared>/bench/gen_patterns.py`."""
+    return shared_path(os.path.join("bench", "gen_patterns.py"), needed_for)
+
+
+def bench_inputs(out_dir):
+    """The standard benchmark inputs, made by the shared generator from the
+    shared records: (patterns {N: path}, events path). Regenerated only when
+    missing or older than the generator."""
+    script = gen_patterns("the benchmark inputs")
+    data = cloudtrail_dir("the benchmark inputs")
+    os.makedirs(os.path.join(out_dir, "bench-patterns"), exist_ok=True)
+    patterns = {n: os.path.join(out_dir, "bench-patterns", f"p{n}.json") for n in BENCH_NS}
+    events = os.path.join(out_dir, "bench-events.jsonl")
+
+    def stale(path):
+        return not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(script)
+
+    for n, path in patterns.items():
+        if stale(path):
+            with open(path + ".tmp", "w", encoding="utf-8") as out:
+                subprocess.run([sys.executable, script, "--data", data, str(n)], stdout=out, check=True)
+            os.replace(path + ".tmp", path)
+    if stale(events):
+        subprocess.run([sys.executable, script, "--data", data, "--events", events + ".tmp"], check=True)
+        os.replace(events + ".tmp", events)
+    return patterns, events
+
+
+# ------------------------------------------------------------ records
+
+def read_records(path):
+    """The records of one file: an S3 delivery file (`{"Records": [...]}`),
+    a JSON array, or JSON lines; `.gz` files are inflated."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        text = f.read()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
+        return doc["Records"]
+    if isinstance(doc, list):
+        return doc
+    return [doc]
+
+
+def record_files(data_dir):
+    """(path, records) for every `.json`/`.json.gz` file under `data_dir`, in
+    sorted path order (for the shared data: the Invictus files, then the
+    Stratus detonation logs, the order the benchmark generator uses)."""
+    paths = [p for p in glob.glob(os.path.join(data_dir, "**", "*"), recursive=True)
+             if p.endswith((".json", ".json.gz")) and os.path.isfile(p)]
+    return [(p, read_records(p)) for p in sorted(paths)]
+
+
+def load_records(data_dir):
+    """Every record under `data_dir`, in `record_files` order."""
+    return [r for _, recs in record_files(data_dir) for r in recs]
+
+
+def scenario_records():
+    """The project's own attack scenario (data/scenario, made by
+    scripts/scenario.py)."""
+    records = load_records(SCENARIO_DIR)
+    if not records:
+        sys.exit(f"trailwatch: no records under {SCENARIO_DIR}: run python3 scripts/scenario.py")
+    return records
+
+
+def demo_records(choice="auto"):
+    """(records, description) for the demo and the load run: the real
+    records when the shared folder has them (or `choice` is "shared"), else
+    the scenario the project ships."""
+    real = cloudtrail_dir(optional=choice != "shared") if choice != "scenario" else None
+    if real:
+        return load_records(real), f"the real CloudTrail records of {real}"
+    why = "" if choice == "scenario" else f"{os.path.join(shared_dir(), 'data', 'cloudtrail')} not found, so "
+    return scenario_records(), (f"{why}the project's own scenario {os.path.relpath(SCENARIO_DIR, ROOT)}/ "
+                                f"(synthetic records written by scripts/scenario.py)")
+
+
+# ------------------------------------------------------------ payloads
+
+DETAIL_TYPES = {
+    "AwsApiCall": "AWS API Call via CloudTrail",
+    "AwsConsoleSignIn": "AWS Console Sign In via CloudTrail",
+    "AwsServiceEvent": "AWS Service Event via CloudTrail",
+    "AwsConsoleAction": "AWS Console Action via CloudTrail",
+    "AwsCloudTrailInsight": "AWS Insight via CloudTrail",
+}
+_EVENT_NS = uuid.UUID("0b7c7f55-8f5e-4d2a-a2a4-7f6c3c1d9e01")
+
+
+def eventbridge_event(record):
+    """The EventBridge event CloudTrail delivers for one record: `source` is
+    "aws." + the service of `eventSource`, `detail-type` follows
+    `eventType`, `detail` is the record (shared/engine/src/event/sources.rs)."""
+    event_source = record.get("eventSource", "")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(_EVENT_NS, record.get("eventID") or json.dumps(record, sort_keys=True))),
+        "detail-type": DETAIL_TYPES.get(record.get("eventType"), DETAIL_TYPES["AwsApiCall"]),
+        "source": "aws." + event_source.split(".amazonaws.com")[0],
+        "account": record.get("recipientAccountId") or record.get("userIdentity", {}).get("accountId", ""),
+        "time": record.get("eventTime"),
+        "region": record.get("awsRegion"),
+        "resources": [],
+        "detail": record,
+    }
+
+
+def logs_data(records, log_group="/aws/cloudtrail/trailwatch", log_stream="trailwatch", owner=None):
+    """The JSON a CloudWatch Logs subscription delivers (before gzip and
+    base64): each record one log event message."""
+    owner = owner or (records[0].get("recipientAccountId") if records else None) or "111122223333"
+    return {"messageType": "DATA_MESSAGE", "owner": owner, "logGroup": log_group, "logStream": log_stream,
+            "subscriptionFilters": ["trailwatch"],
+            "logEvents": [{"id": str(i), "timestamp": 0, "message": json.dumps(r, separators=(",", ":"))}
+                          for i, r in enumerate(records)]}
+
+
+def awslogs(data):
+    """`{"awslogs": {"data": base64(gzip(JSON))}}` for logs data."""
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(raw, mtime=0)).decode()}}
+
+
+def logs_payload(records, log_group="/aws/cloudtrail/trailwatch", log_stream="trailwatch"):
+    """The Lambda payload of a CloudWatch Logs subscription carrying `records`."""
+    return awslogs(logs_data(records, log_group, log_stream))
+
+
+# ------------------------------------------------------------ the trailwatch CLI
+
+def trailwatch_bin(profile="debug"):
+    """The `trailwatch` binary: $TRAILWATCH_BIN, else the build in the
+    target directory; exits saying how to build it when missing."""
+    path = os.environ.get("TRAILWATCH_BIN") or os.path.join(TARGET, profile, "trailwatch")
+    if not os.path.isabs(path) and os.sep in path:
+        path = os.path.join(ROOT, path)
+    if not os.access(path, os.X_OK):
+        sys.exit(f"trailwatch: {path} not found: build it with "
+                 f"`cargo build {'--release ' if profile == 'release' else ''}-p trailwatch-cli` (or set TRAILWATCH_BIN)")
+    return path
+
+
+# ------------------------------------------------------------ local AWS stand-ins
+
+AWS_KW = dict(region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, what, proc=None, timeout=60):
+    """Wait until something listens on 127.0.0.1:port; exit if `proc` dies
+    first or nothing listens within `timeout` seconds."""
+    start = time.time()
+    while time.time() - start < timeout:
+        if proc is not None and proc.poll() is not None:
+            sys.exit(f"{what} exited ({proc.returncode}) before listening on 127.0.0.1:{port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"{what} did not start on 127.0.0.1:{port}")
+
+
+def venv_tool(name):
+    """A tool of the project's .venv (or, failing that, of PATH)."""
+    path = os.path.join(VENV_BIN, name)
+    if os.access(path, os.X_OK):
+        return path
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"{name} not found in {VENV_BIN}: run `make venv`")
+    return found
+
+
+def start_moto(log=None):
+    """moto_server on a free loopback port: (process, endpoint). Its output
+    goes to the file `log` when given, else nowhere."""
+    port = free_port()
+    out = open(log, "w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen([venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=out, stderr=subprocess.STDOUT)
+    wait_port(port, "moto_server", proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_emulator():
+    """cargo-lambda's runtime emulator with no function of its own
+    (`--only-lambda-apis`): (process, port). Run a function binary with
+    `function_env(port, ...)` to serve it; invoke it as function `_`."""
+    port = free_port()
+    proc = subprocess.Popen([venv_tool("cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
+                             "--invoke-address", "127.0.0.1", "--invoke-port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, "cargo lambda watch", proc)
+    return proc, port
+
+
+def function_env(port, endpoint, topic, **extra):
+    """The environment a function binary needs under the emulator on
+    `port`, publishing to `topic` at the local `endpoint`."""
+    env = {"AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+           "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt", "AWS_LAMBDA_FUNCTION_NAME": "_",
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": endpoint, "TRAILWATCH_TOPIC_ARN": topic}
+    env.update(extra)
+    return env
+
+
+def start_function(binary, endpoint, topic, procs, log=subprocess.DEVNULL, profile="debug", **env):
+    """Serve the built function `binary` (e.g. trailwatch-logs) under its own
+    emulator; both processes are appended to `procs`. Returns the port to
+    invoke."""
+    path = os.path.join(TARGET, profile, binary)
+    if not os.access(path, os.X_OK):
+        sys.exit(f"{path} not found: build it with `cargo build -p {binary}` (make build-debug)")
+    emulator, port = start_emulator()
+    procs.append(emulator)
+    env.setdefault("AWS_LAMBDA_FUNCTION_NAME", binary)
+    procs.append(subprocess.Popen([path], env=function_env(port, endpoint, topic, **env), stdout=log, stderr=log))
+    return port
+
+
+def stop(procs):
+    """Stop what was started, last first."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def invoke(port, payload, function="_", timeout=300):
+    """Invoke a function through the emulator's Invoke API: (ok, response),
+    ok being false when the invocation failed (HTTP error or an error
+    response). `payload` is an object or already-encoded bytes."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations",
+                                 data=body, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        return False, e.read().decode(errors="replace")
+    try:
+        response = json.loads(raw or b"null")
+    except ValueError:
+        response = raw.decode(errors="replace")
+    failed = isinstance(response, dict) and ("errorType" in response or "errorMessage" in response)
+    return status == 200 and not failed, response
+
+
+def create(endpoint):
+    """The alert topic and an SQS queue subscribed to it, in moto: (sqs
+    client, topic ARN, queue URL)."""
+    import boto3
+
+    sns = boto3.client("sns", endpoint_url=endpoint, **AWS_KW)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, **AWS_KW)
+    topic = sns.create_topic(Name="trailwatch-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="trailwatch-alerts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return sqs, topic, queue
+
+
+def sqs_client(endpoint):
+    import boto3
+
+    return boto3.client("sqs", endpoint_url=endpoint, **AWS_KW)
+
+
+def bodies(sqs, queue):
+    """Every message body in the queue (SNS envelopes), deleting each."""
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = got.get("Messages", [])
+        if not messages:
+            return
+        for m in messages:
+            yield json.loads(m["Body"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+
+
+# ------------------------------------------------------------ command line
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "shared":
+        path = shared_path(argv[1], optional="--optional" in argv[2:])
+        if path:
+            print(path)
+        return 0
+    if len(argv) == 2 and argv[0] == "bench-inputs":
+        patterns, events = bench_inputs(argv[1])
+        print(f"benchmark inputs: {', '.join(patterns[n] for n in BENCH_NS)}, {events}")
+        return 0
+    sys.exit(__doc__.split("As a command:\n", 1)[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
