@@ -4,7 +4,8 @@
 //!   with the AWS documentation it comes from (or `inferred: <reason>`).
 //! * `tests/data/filter/cis-cloudwatch.json`: the Security Hub / CIS
 //!   CloudWatch.1–14 metric-filter patterns, run over the real CloudTrail
-//!   records under `data/cloudtrail/` and over crafted records.
+//!   records of the shared dataset (`../shared/data/cloudtrail` beside the
+//!   clone, or under `$TRAILWATCH_SHARED`) and over crafted records.
 //! * Property tests: parsing and matching never panic.
 //!
 //! Every suite reports all its failures at once.
@@ -15,9 +16,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use trailwatch::filter::{
-    test_metric_filter, FilterError, FilterPattern, MetricDatum, MetricTransformation,
-};
+use trailwatch_engine::filter::{test_metric_filter, FilterPattern};
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -40,37 +39,6 @@ fn report(suite: &str, failures: &[String], total: usize) {
 }
 
 // ------------------------------------------------------------------ cases
-
-fn transformation(spec: &Value) -> Result<MetricTransformation, FilterError> {
-    let metric_value = spec["metricValue"].as_str().unwrap_or_default();
-    let mut t = MetricTransformation::new(metric_value)?;
-    if let Some(d) = spec.get("defaultValue").and_then(Value::as_f64) {
-        t = t.with_default_value(d)?;
-    }
-    if let Some(dims) = spec.get("dimensions").and_then(Value::as_array) {
-        for pair in dims {
-            let name = pair[0].as_str().unwrap_or_default();
-            let value = pair[1].as_str().unwrap_or_default();
-            t = t.with_dimension(name, value)?;
-        }
-    }
-    if let Some(u) = spec.get("unit").and_then(Value::as_str) {
-        t = t.with_unit(u)?;
-    }
-    Ok(t)
-}
-
-fn datum_json(d: &Option<MetricDatum>) -> Value {
-    match d {
-        None => Value::Null,
-        Some(d) => json!({
-            "value": d.value,
-            "unit": d.unit,
-            "dimensions": d.dimensions.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
-            "matched": d.matched,
-        }),
-    }
-}
 
 /// Runs one case; returns its failures.
 fn run_case(case: &Value) -> Vec<String> {
@@ -162,28 +130,6 @@ fn run_case(case: &Value) -> Vec<String> {
             }
         }
     }
-    if let Some(spec) = case.get("transformation") {
-        let built = transformation(spec).and_then(|t| t.validate(&p).map(|()| t));
-        let want_error = case.get("transformationError") == Some(&json!(true));
-        match (built, want_error) {
-            (Err(_), true) => {}
-            (Err(e), false) => fail(format!("transformation refused: {e}")),
-            (Ok(_), true) => fail("expected the transformation to be refused".to_string()),
-            (Ok(t), false) => {
-                let want: Vec<Value> = match case.get("datum") {
-                    Some(Value::Array(a)) => a.clone(),
-                    Some(d) => vec![d.clone(); messages.len()],
-                    None => vec![Value::Null; messages.len()],
-                };
-                for (i, (message, want)) in messages.iter().zip(&want).enumerate() {
-                    let got = datum_json(&t.evaluate(&p, message));
-                    if &got != want {
-                        fail(format!("message #{i}: datum {got}, expected {want}"));
-                    }
-                }
-            }
-        }
-    }
     if let Some(want) = case.get("testMetricFilter") {
         let got = test_metric_filter(&p, &messages);
         if &got != want {
@@ -216,9 +162,24 @@ fn conformance_cases() {
 
 // ------------------------------------------------------------------ CIS / Security Hub
 
-/// Every CloudTrail record under `data/cloudtrail`, as (file, log event message).
+/// The shared dataset's directory: `../shared/data/cloudtrail` beside the
+/// clone, or under `$TRAILWATCH_SHARED`.
+fn dataset() -> PathBuf {
+    let shared = std::env::var_os("TRAILWATCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("../../../shared"));
+    let dir = shared.join("data/cloudtrail");
+    assert!(
+        dir.is_dir(),
+        "the shared dataset is not at {}: put ../shared beside the clone or set TRAILWATCH_SHARED",
+        dir.display()
+    );
+    dir
+}
+
+/// Every CloudTrail record of the shared dataset, as (file, log event message).
 fn cloudtrail_events() -> Vec<(String, String)> {
-    let root = manifest_dir().join("../data/cloudtrail");
+    let root = dataset();
     let mut files = Vec::new();
     for dir in [
         "invictus-aws-dataset/CloudTrail",
@@ -266,7 +227,7 @@ fn cis_cloudwatch_controls() {
     assert_eq!(
         events.len(),
         3210,
-        "CloudTrail records under data/cloudtrail"
+        "CloudTrail records of the shared dataset"
     );
     let mut failures = Vec::new();
     for control in &controls {

@@ -221,7 +221,7 @@ impl DelimitedPattern {
 
     /// Matches the event; on success returns which item took each field
     /// (`None` for fields covered by an ellipsis).
-    pub(crate) fn align<'m>(&self, message: &'m str) -> Option<Alignment<'m>> {
+    fn align<'m>(&self, message: &'m str) -> Option<Alignment<'m>> {
         let spans = split_spans(message);
         let (first, rest) = self.segments.split_first()?;
         let Some((last, middle)) = rest.split_last() else {
@@ -290,13 +290,6 @@ impl DelimitedPattern {
         self.align(message).is_some()
     }
 
-    /// Whether the pattern has a field with this name.
-    pub(crate) fn has_field(&self, name: &str) -> bool {
-        self.items
-            .iter()
-            .any(|i| matches!(i, Item::Field { name: Some(n), .. } if n == name))
-    }
-
     pub(crate) fn extract(&self, message: &str) -> Option<Extracted> {
         let a = self.align(message)?;
         let mut out = Extracted::default();
@@ -309,17 +302,6 @@ impl DelimitedPattern {
         }
         Some(out)
     }
-
-    /// The value of a named field in a matched event.
-    pub(crate) fn field_value<'m>(&self, a: &Alignment<'m>, name: &str) -> Option<&'m str> {
-        a.owner
-            .iter()
-            .zip(a.fields.iter())
-            .find(|(o, _)| {
-                matches!(o.and_then(|o| self.items.get(o)), Some(Item::Field { name: Some(n), .. }) if n == name)
-            })
-            .map(|(_, f)| *f)
-    }
 }
 
 fn unclosed(cur: &Cursor<'_>, open: usize) -> FilterError {
@@ -331,19 +313,9 @@ fn unclosed(cur: &Cursor<'_>, open: usize) -> FilterError {
 
 /// A matched event: its fields and which pattern item took each.
 #[derive(Debug)]
-pub(crate) struct Alignment<'m> {
+struct Alignment<'m> {
     fields: Vec<&'m str>,
     owner: Vec<Option<usize>>,
-}
-
-impl<'m> Alignment<'m> {
-    /// The `position`-th field of the event, counting from 1.
-    pub(crate) fn position(&self, position: usize) -> Option<&'m str> {
-        position
-            .checked_sub(1)
-            .and_then(|i| self.fields.get(i))
-            .copied()
-    }
 }
 
 /// Splits an event into fields: runs of whitespace separate fields, and the

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// Why a filter pattern or a metric transformation was refused.
+/// Why a filter pattern was refused.
 ///
 /// Every offset counts characters (not bytes) from the start of the pattern
 /// text, starting at 0, so it can be shown under the pattern with a caret.
@@ -70,13 +70,6 @@ pub enum FilterError {
         /// Which quota, and its value.
         message: String,
     },
-    /// A metric transformation (metric value, default value, dimensions,
-    /// unit) is invalid, alone or for the pattern it is used with.
-    #[error("invalid metric transformation: {message}")]
-    Transformation {
-        /// What is wrong.
-        message: String,
-    },
 }
 
 impl FilterError {
@@ -88,19 +81,13 @@ impl FilterError {
             | FilterError::Regex { offset, .. }
             | FilterError::TooDeep { offset, .. }
             | FilterError::Limit { offset, .. } => Some(*offset),
-            FilterError::TooLong { .. } | FilterError::Transformation { .. } => None,
+            FilterError::TooLong { .. } => None,
         }
     }
 
     pub(crate) fn syntax(offset: usize, message: impl Into<String>) -> Self {
         FilterError::Syntax {
             offset,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn transformation(message: impl Into<String>) -> Self {
-        FilterError::Transformation {
             message: message.into(),
         }
     }

@@ -250,7 +250,7 @@ fn scalar(v: &Value) -> Option<Scalar<'_>> {
 }
 
 /// The text TestMetricFilter shows for a value.
-pub(crate) fn display(v: &Value) -> String {
+fn display(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -471,11 +471,6 @@ impl JsonPattern {
             }
         }
         out
-    }
-
-    /// Whether the pattern uses this selector (compared as normalised text).
-    pub(crate) fn uses(&self, selector: &Selector) -> bool {
-        self.selectors.iter().any(|s| s.text == selector.text)
     }
 }
 

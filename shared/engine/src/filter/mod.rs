@@ -38,7 +38,7 @@ use serde_json::Value;
 
 pub use error::FilterError;
 pub use expr::MAX_NESTING;
-pub use metric::{test_metric_filter, MetricDatum, MetricTransformation};
+pub use metric::test_metric_filter;
 
 use delimited::DelimitedPattern;
 use json::JsonPattern;

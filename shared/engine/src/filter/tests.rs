@@ -208,7 +208,6 @@ fn matches_value_agrees_with_matches() {
 fn send_sync_clone() {
     fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug>() {}
     assert_traits::<FilterPattern>();
-    assert_traits::<MetricTransformation>();
     assert_traits::<Extracted>();
     assert_traits::<FilterError>();
 }
