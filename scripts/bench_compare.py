@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Side-by-side event-pattern matching benchmark (issue 8, `make bench-compare`).
 
-On the standard inputs (bench/patterns/p{10,100,1000}.json and the 3,210 real
-records wrapped as EventBridge events by bench/gen_patterns.py), runs one
-engine after another:
+On the standard inputs (bench/INPUTS.md: 10, 100 and 1,000 patterns and the
+3,210 real records wrapped as EventBridge events, both made by
+../shared/bench/gen_patterns.py from ../shared/data/cloudtrail into
+$CARGO_TARGET_DIR, `make bench-inputs`), runs one engine after another:
 
   - trailwatch's compiled matcher: `trailwatch bench-patterns` (release build),
     streaming (`matches_json`) and DOM (`serde_json` then `matches_into`);
@@ -27,13 +28,13 @@ Run with the project's .venv python (moto, localstack-core installed).
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-NS = (10, 100, 1000)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trailwatch_local import BENCH_NS as NS, ROOT, TARGET, bench_inputs, trailwatch_bin  # noqa: E402
+
 EXPECTED = {10: 62, 100: 1252, 1000: 19389}
 SUBSET_STRIDE = 5
 
@@ -60,13 +61,9 @@ def reference_figures():
     return refs
 
 
-def events_file(path):
-    if not os.path.exists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_patterns.py"),
-                        "--data", os.path.join(ROOT, "data", "cloudtrail"), "--events", path], check=True)
+def read_lines(path):
     with open(path, encoding="utf-8") as fh:
-        return [l for l in fh.read().splitlines() if l.strip()]
+        return [line for line in fh.read().splitlines() if line.strip()]
 
 
 def trailwatch(binary, patterns, events, mode, passes):
@@ -107,8 +104,7 @@ def fmt_x(a, b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--binary", default=os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "trailwatch"))
+    ap.add_argument("--binary", help="the trailwatch binary (default: the release build)")
     ap.add_argument("--events", default=None, help="events JSON lines (default: $CARGO_TARGET_DIR/bench-events.jsonl, generated if missing)")
     ap.add_argument("--passes", type=int, default=20, help="trailwatch passes (best reported)")
     ap.add_argument("--py-passes", type=int, default=3, help="Python passes at N=10 (one pass at N=100 and N=1000)")
@@ -117,13 +113,12 @@ def main():
     ap.add_argument("--json", help="also write the results here as JSON")
     args = ap.parse_args()
 
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    events_path = args.events or os.path.join(target, "bench-events.jsonl")
-    if not os.access(args.binary, os.X_OK):
-        sys.exit(f"bench_compare: {args.binary} not found: cargo build --release -p trailwatch-cli")
-    lines = events_file(events_path)
+    args.binary = args.binary or trailwatch_bin("release")
+    pattern_files, generated_events = bench_inputs(TARGET)
+    events_path = args.events or generated_events
+    lines = read_lines(events_path)
     subset = lines[::SUBSET_STRIDE]
-    subset_path = os.path.join(target, f"bench-events-every{SUBSET_STRIDE}.jsonl")
+    subset_path = os.path.join(TARGET, f"bench-events-every{SUBSET_STRIDE}.jsonl")
     with open(subset_path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(subset) + "\n")
 
@@ -134,7 +129,6 @@ def main():
     ls_version = version("localstack-core")
 
     refs = reference_figures()
-    pattern_files = {n: os.path.join(ROOT, "bench", "patterns", f"p{n}.json") for n in NS}
     patterns = {}
     for n in NS:
         with open(pattern_files[n], encoding="utf-8") as fh:

@@ -21,26 +21,24 @@ list is computed here from the stack's resources, not assumed.
 
 Usage: .venv/bin/python scripts/deploy-moto.py [--template PLAIN.yaml]
 Needs boto3 and moto[server] (requirements.txt). Without --template it runs
-`trailwatch infra generate --plain` ($TRAILWATCH_BIN, target/debug/trailwatch,
-or `cargo run`).
+`trailwatch infra generate --plain` ($TRAILWATCH_BIN, else
+target/debug/trailwatch: `make build-debug`).
 """
 
 import argparse
 import io
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import zipfile
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trailwatch_local import ROOT, start_moto, stop, trailwatch_bin  # noqa: E402
+
 REGION = "us-east-1"
 
 
@@ -77,29 +75,14 @@ class Checks:
             print(f"  FAIL {what}: not in the template")
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def plain_template(path):
     if path:
-        return Path(path).read_text()
-    cmd = None
-    if os.environ.get("TRAILWATCH_BIN"):
-        cmd = [os.environ["TRAILWATCH_BIN"]]
-    else:
-        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-        for profile in ("debug", "release"):
-            if (target / profile / "trailwatch").exists():
-                cmd = [str(target / profile / "trailwatch")]
-                break
-    if cmd is None:
-        cmd = ["cargo", "run", "-q", "-p", "trailwatch-cli", "--"]
-    out = subprocess.run(cmd + ["infra", "generate", "--plain"], cwd=ROOT, capture_output=True, text=True)
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    cmd = [trailwatch_bin(), "infra", "generate", "--plain"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
-        fail(f"{' '.join(cmd)} infra generate --plain: {out.stderr.strip()}")
+        fail(f"{' '.join(cmd)}: {out.stderr.strip()}")
     return out.stdout
 
 
@@ -107,36 +90,6 @@ def load_yaml(text):
     import yaml  # PyYAML comes with moto[server] and cfn-lint
 
     return yaml.safe_load(text)
-
-
-def start_moto(port):
-    exe = Path(sys.executable).parent / "moto_server"
-    if not exe.exists():
-        exe = shutil.which("moto_server")
-    if not exe:
-        fail("moto_server not found: install requirements.txt into the venv")
-    log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            fail(f"moto_server exited ({proc.returncode}); see {log.name}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-            return proc, log.name
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    fail("moto_server did not answer within 30 s")
-
-
-def stop_moto(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def evaluate(conditions, params, expr):
@@ -319,12 +272,11 @@ def main():
     if "Transform" in template:
         fail("the template uses the SAM transform, which moto does not run: pass a `trailwatch infra generate --plain` template")
 
-    port = free_port()
-    proc, log = start_moto(port)
-    print(f"moto_server on 127.0.0.1:{port} (pid {proc.pid}, log {log})")
+    log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False).name
+    proc, url = start_moto(log)
+    print(f"moto_server on {url} (pid {proc.pid}, log {log})")
     checks = Checks()
     try:
-        url = f"http://127.0.0.1:{port}"
         c = {s: boto3.client(s, endpoint_url=url, region_name=REGION) for s in
              ("cloudformation", "s3", "sns", "events", "logs", "lambda", "sqs", "kms", "kinesis", "cloudwatch", "iam")}
 
@@ -385,7 +337,7 @@ def main():
         for name in ("tw-existing", "tw-default"):
             c["cloudformation"].delete_stack(StackName=name)
     finally:
-        stop_moto(proc)
+        stop([proc])
         print(f"\nmoto_server stopped")
     if checks.gaps:
         print("properties the template sets that moto's CloudFormation does not apply (not failures):")

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Detection-quality report of trailwatch's rule pack.
 
-Replays data/cloudtrail through `trailwatch replay` and writes
-docs/detection-report.md:
+Replays the real CloudTrail records (../shared/data/cloudtrail; the shared
+folder can be set with TRAILWATCH_SHARED) through `trailwatch replay` and
+writes docs/detection-report.md:
 
 * per Stratus Red Team technique (one detonation log each): whether a rule
   claiming it (tag `stratus:<technique id>`) raised an alert on a record of
@@ -14,12 +15,14 @@ docs/detection-report.md:
   records alerted / benign records.
 
 Metric rules only count; their matches are not alerts (they are listed
-separately, from replay's stderr summary).
+separately, from replay's stderr summary). The rules (id, severity,
+action, tags) come from `trailwatch rules list --json`.
 
 Exits 1 if a claimed technique did not fire or the benign alert rate is
 above 1 %, 2 if the report cannot be made. Standard library only.
 
-Environment: TRAILWATCH_BIN (default target/debug/trailwatch).
+Environment: TRAILWATCH_BIN (default target/debug/trailwatch),
+TRAILWATCH_SHARED (default ../shared beside the repository).
 Options: --rules DIR (a rules directory to add, as `replay --rules`),
 --output FILE (default docs/detection-report.md), --data DIR.
 """
@@ -33,7 +36,9 @@ import subprocess
 import sys
 from collections import defaultdict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trailwatch_local import ROOT, cloudtrail_dir, record_files, trailwatch_bin  # noqa: E402
+
 MAX_BENIGN_RATE = 0.01
 STRATUS_UA = "stratus-red-team_"
 
@@ -54,92 +59,39 @@ def run(args):
 
 
 # ------------------------------------------------------------------ rules
-def parse_rule_file(path):
-    """id, title, severity, action and tags of one rule file.
-
-    Only the top-level scalar keys and the `tags` list (flow `[a, b]` or
-    block `- a` form) are read; that is all the report needs, and it keeps
-    the script free of a YAML dependency.
-    """
-    rule = {"tags": [], "file": os.path.relpath(path, ROOT)}
-    lines = open(path, encoding="utf-8").read().split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        m = re.match(r"^([A-Za-z_]+):\s*(.*?)\s*$", line)
-        if m:
-            key, val = m.group(1), m.group(2)
-            if key in ("id", "title", "severity", "action"):
-                if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
-                    val = val[1:-1]
-                rule[key] = val
-            elif key == "tags":
-                if val.startswith("["):
-                    buf = val
-                    while not buf.rstrip().endswith("]") and i + 1 < len(lines):
-                        i += 1
-                        buf += " " + lines[i].strip()
-                    rule["tags"] = [t.strip().strip("'\"") for t in buf.strip()[1:-1].split(",") if t.strip()]
-                else:
-                    while i + 1 < len(lines) and re.match(r"^\s+-\s+", lines[i + 1]):
-                        i += 1
-                        rule["tags"].append(re.sub(r"^\s+-\s+", "", lines[i]).strip().strip("'\""))
-        i += 1
-    if "id" not in rule:
-        fail(f"{path}: no id")
-    return rule
-
-
 def load_rules(bin_path, user_dir):
-    files = sorted(glob.glob(os.path.join(ROOT, "shared", "rules", "*.yaml")))
-    if user_dir:
-        files += sorted(glob.glob(os.path.join(user_dir, "**", "*.yaml"), recursive=True))
-        files += sorted(glob.glob(os.path.join(user_dir, "**", "*.yml"), recursive=True))
+    """id -> rule (id, title, severity, action, tags, matcher, pattern,
+    tests, origin) from `trailwatch rules list --json`: the rules replay
+    runs, the built-in pack as compiled into the binary plus `user_dir`."""
+    args = [bin_path, "rules", "list", "--json"] + ([user_dir] if user_dir else [])
     rules = {}
-    for f in files:
-        if os.path.basename(f) == "disabled.yaml":
-            continue
-        r = parse_rule_file(f)
-        rules[r["id"]] = r  # a user rule replaces a built-in one
+    for line in run(args).stdout.splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rules[r["id"]] = r
     # The binary embeds the built-in pack at build time: make sure it is the
     # pack on disk, or the report would describe rules that did not run.
-    args = [bin_path, "rules", "list"] + ([user_dir] if user_dir else [])
-    listed = {}
-    for line in run(args).stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 3:
-            listed[parts[0]] = (parts[1], parts[2])
-    if user_dir and os.path.exists(os.path.join(user_dir, "disabled.yaml")):
-        rules = {k: v for k, v in rules.items() if k in listed}
-    if set(listed) != set(rules):
-        fail(
-            "the binary's rules differ from shared/rules (rebuild: cargo build -p trailwatch-cli): "
-            f"only in the binary {sorted(set(listed) - set(rules))}, only on disk {sorted(set(rules) - set(listed))}"
-        )
-    for rid, (sev, action) in listed.items():
-        if (rules[rid].get("severity"), rules[rid].get("action")) != (sev, action):
-            fail(f"{rid}: severity/action differ between the binary and {rules[rid]['file']} (rebuild)")
+    # (A rules directory may replace or disable built-in rules.)
+    on_disk = {os.path.basename(f)[: -len(".yaml")] for f in glob.glob(os.path.join(ROOT, "shared", "rules", "*.yaml"))}
+    built_in = {rid for rid, r in rules.items() if str(r.get("origin", "")).startswith("builtin:")}
+    if built_in - on_disk or (not user_dir and on_disk - built_in):
+        fail("the binary's rules differ from shared/rules (rebuild: cargo build -p trailwatch-cli): "
+             f"only in the binary {sorted(built_in - on_disk)}, only on disk {sorted(on_disk - built_in)}")
     return rules
 
 
 # ------------------------------------------------------------------ data
 def load_records(data_dir):
-    """eventID -> (source, record); source is 'invictus' or a technique id."""
+    """eventID -> (source, record); source is a technique id for a Stratus
+    detonation log (detonation-logs/<technique>.json), else 'invictus'."""
     by_id = {}
     techniques = []
-    for path in sorted(glob.glob(os.path.join(data_dir, "**", "*.json"), recursive=True)):
-        try:
-            doc = json.load(open(path, encoding="utf-8"))
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and isinstance(doc.get("Records"), list):
-            records, source = doc["Records"], "invictus"
-        elif isinstance(doc, list):
+    for path, records in record_files(data_dir):
+        if os.path.basename(os.path.dirname(path)) == "detonation-logs":
             source = os.path.basename(path)[: -len(".json")]
-            records = doc
             techniques.append(source)
         else:
-            continue
+            source = "invictus"
         for r in records:
             if isinstance(r, dict) and r.get("eventID"):
                 by_id[r["eventID"]] = (source, r)
@@ -167,13 +119,12 @@ def replay(bin_path, paths, user_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rules", help="a rules directory to add to the built-in pack")
-    ap.add_argument("--data", default=os.path.join(ROOT, "data", "cloudtrail"))
+    ap.add_argument("--data", help="the records (default: ../shared/data/cloudtrail)")
     ap.add_argument("--output", default=os.path.join(ROOT, "docs", "detection-report.md"))
     opts = ap.parse_args()
+    opts.data = opts.data or cloudtrail_dir("the detection report")
 
-    bin_path = os.environ.get("TRAILWATCH_BIN", "target/debug/trailwatch")
-    if not os.path.isabs(bin_path) and os.sep in bin_path:
-        bin_path = os.path.join(ROOT, bin_path)
+    bin_path = trailwatch_bin()
     rules = load_rules(bin_path, opts.rules)
     by_id, techniques = load_records(opts.data)
     if not techniques:
@@ -254,7 +205,8 @@ def main():
     w("# Detection report")
     w("")
     w("Generated by `make detection-report` (`scripts/detection-report.py`): the built-in rule pack")
-    w(f"replayed over `data/cloudtrail` ({len(by_id):,} records) with `trailwatch replay`. Do not edit by hand.")
+    w(f"replayed over the real records of `../shared/data/cloudtrail` ({len(by_id):,} records) with `trailwatch replay`.")
+    w("Do not edit by hand.")
     w("")
     w("## Summary")
     w("")

@@ -1,7 +1,8 @@
 """Load and faults, nothing lost (issue 8).
 
-Runs at least 10,000 invocations of each function with real CloudTrail
-records through cargo-lambda's runtime emulator, publishing to a moto SNS
+Runs at least 10,000 invocations of each function with CloudTrail records
+(the real ones of ../shared/data/cloudtrail, or, where that folder is
+absent, the project's scenario; it says which) through cargo-lambda's runtime emulator, publishing to a moto SNS
 through a fault-injecting proxy that fails (HTTP 500) or throttles (HTTP 400
 Throttling) a share of Publish calls. Each record gets a unique eventID per
 invocation, so every alert can be traced to its invocation. Expected alerts
@@ -23,13 +24,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".venv", "bin")
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-from moto_ctl import bodies, create, function_env, start_emulator, start_server  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trailwatch_local import (bodies, create, demo_records, eventbridge_event, invoke,  # noqa: E402
+                              logs_payload, start_function, start_moto, stop, trailwatch_bin)
 
 
 class Faults:
@@ -89,27 +87,6 @@ def proxy(upstream_port, faults):
     return server
 
 
-def start_function(binary, endpoint, topic, procs, log):
-    emulator, port = start_emulator(VENV, ROOT)
-    procs.append(emulator)
-    # Two attempts per Publish (the SDK's default is three): more injected
-    # faults reach the function, and the run stays short.
-    env = function_env(port, endpoint, topic, TRAILWATCH_LOG="warn", AWS_MAX_ATTEMPTS="2")
-    procs.append(subprocess.Popen([os.path.join(TARGET, "debug", binary)], env=env, stdout=log, stderr=log))
-    return port
-
-
-def invoke(port, payload):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/2015-03-31/functions/_/invocations",
-                                 data=json.dumps(payload).encode(), method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            body = r.read()
-            return r.status == 200 and b'"errorType"' not in body and b'"errorMessage"' not in body
-    except urllib.error.HTTPError:
-        return False
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--invocations", type=int, default=10_000)
@@ -120,10 +97,10 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="trailwatch-load-")
     events_file = os.path.join(tmp, "events.jsonl")
-    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_patterns.py"), "--data",
-                    os.path.join(ROOT, "data", "cloudtrail"), "--events", events_file], check=True)
-    base = [json.loads(line) for line in open(events_file, encoding="utf-8")]
-    # Invocation i carries record i mod 3,210 with a unique eventID.
+    records, description = demo_records()
+    print(f"load: {len(records):,} records: {description}", flush=True)
+    base = [eventbridge_event(r) for r in records]
+    # Invocation i carries record i mod len(records) with a unique eventID.
     events = []
     for i in range(a.invocations):
         e = json.loads(json.dumps(base[i % len(base)]))
@@ -132,7 +109,7 @@ def main():
     with open(events_file, "w", encoding="utf-8") as f:
         for e in events:
             f.write(json.dumps(e) + "\n")
-    replay = subprocess.run([os.path.join(TARGET, "debug", "trailwatch"), "replay", events_file],
+    replay = subprocess.run([trailwatch_bin(), "replay", events_file],
                             capture_output=True, text=True, check=True)
     expected = collections.Counter()
     for line in replay.stdout.splitlines():
@@ -146,7 +123,7 @@ def main():
     log = open(os.path.join(tmp, "functions.log"), "w")
     results = {}
     try:
-        moto, moto_endpoint = start_server(VENV)
+        moto, moto_endpoint = start_moto()
         procs.append(moto)
         sqs, topic, queue = create(moto_endpoint)
         ids = {"topic": topic, "queue": queue}
@@ -156,12 +133,15 @@ def main():
 
         for function, binary, wrap in [
             ("eventbridge", "trailwatch-eventbridge", lambda e: e),
-            ("logs", "trailwatch-logs", lambda e: logs_payload(e["detail"])),
+            ("logs", "trailwatch-logs", lambda e: logs_payload([e["detail"]], "/aws/cloudtrail/load", "load")),
         ]:
-            ports = [start_function(binary, endpoint, ids["topic"], procs, log) for _ in range(a.workers)]
+            # Two attempts per Publish (the SDK's default is three): more injected
+            # faults reach the function, and the run stays short.
+            ports = [start_function(binary, endpoint, ids["topic"], procs, log, TRAILWATCH_LOG="warn",
+                                    AWS_MAX_ATTEMPTS="2") for _ in range(a.workers)]
             start = time.time()
             with concurrent.futures.ThreadPoolExecutor(max_workers=a.workers) as pool:
-                oks = list(pool.map(lambda ie: invoke(ports[ie[0] % len(ports)], wrap(ie[1])), enumerate(events)))
+                oks = list(pool.map(lambda ie: invoke(ports[ie[0] % len(ports)], wrap(ie[1]))[0], enumerate(events)))
             elapsed = time.time() - start
             delivered = collections.Counter()
             for body in bodies(sqs, ids["queue"]):
@@ -186,20 +166,9 @@ def main():
             assert len(failed_events) > 0, f"{function}: no invocation failed: inject more faults"
             assert sum(delivered.values()) + in_failed >= sum(expected.values())
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            p.wait(timeout=30)
+        stop(procs)
     print("load: every expected alert was delivered or its invocation failed (AWS would retry it)")
     print(json.dumps(results, indent=2))
-
-
-def logs_payload(record):
-    import base64
-    import gzip
-    data = {"messageType": "DATA_MESSAGE", "owner": record.get("recipientAccountId", "000000000000"),
-            "logGroup": "/aws/cloudtrail/load", "logStream": "load", "subscriptionFilters": ["trailwatch"],
-            "logEvents": [{"id": "0", "timestamp": 0, "message": json.dumps(record, separators=(",", ":"))}]}
-    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
 
 
 if __name__ == "__main__":

@@ -11,9 +11,12 @@ As a command:
   trailwatch_local.py shared REL [--optional]   print the absolute path of REL in the shared
                                                 folder; exit 2 saying where it looked when absent
                                                 (--optional: print nothing, exit 0)
-  trailwatch_local.py bench-inputs DIR          write the standard benchmark inputs into DIR:
+  trailwatch_local.py bench-inputs DIR [--optional]
+                                                write the standard benchmark inputs into DIR:
                                                 bench-patterns/p{10,100,1000}.json and
                                                 bench-events.jsonl, from the shared generator
+                                                (--optional: when the shared folder is absent,
+                                                say so and exit 0)
 """
 import base64
 import glob
@@ -371,7 +374,12 @@ def main(argv):
         if path:
             print(path)
         return 0
-    if len(argv) == 2 and argv[0] == "bench-inputs":
+    if len(argv) >= 2 and argv[0] == "bench-inputs":
+        if "--optional" in argv[2:] and not (cloudtrail_dir(optional=True)
+                                             and shared_path(os.path.join("bench", "gen_patterns.py"), optional=True)):
+            print(f"benchmark inputs not made: they need {os.path.join(shared_dir(), 'data', 'cloudtrail')} and "
+                  f"{os.path.join(shared_dir(), 'bench', 'gen_patterns.py')}, not found (the tests that need them say so)")
+            return 0
         patterns, events = bench_inputs(argv[1])
         print(f"benchmark inputs: {', '.join(patterns[n] for n in BENCH_NS)}, {events}")
         return 0
