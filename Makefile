@@ -3,6 +3,14 @@
 # Rust builds share one target directory; Python tools (cargo-lambda with
 # zig, moto, cfn-lint, checkov) live in .venv/, created once from the pinned
 # requirements.txt + requirements.lock and reused after.
+#
+# The real CloudTrail records and the benchmark generator are not part of
+# the project: they are read from the shared folder, ../shared beside the
+# repository (TRAILWATCH_SHARED=DIR if yours is elsewhere), through
+# scripts/trailwatch_local.py, which says which path it looked for when
+# they are absent. Without them the demo replays data/scenario/, the rule
+# tests skip their dataset cases, and the benchmarks and the detection
+# report refuse to run.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -11,9 +19,12 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 TRAILWATCH := $(CARGO_TARGET_DIR)/debug/trailwatch
+LOCAL := python3 scripts/trailwatch_local.py
+DEMO_DATA ?= auto
 
-.PHONY: help venv lock build-debug test test-rust rules-test lint-infra deploy-moto load demo \
-        detection-report build deploy bench bench-compare build-release-cli infra fuzz clean
+.PHONY: help venv lock build-debug lint test test-rust test-inputs rules-test scenario scenario-test lint-infra \
+        deploy-moto load demo detection-report build deploy bench bench-inputs bench-compare build-release-cli \
+        infra fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -31,28 +42,47 @@ lock: ## Re-pin requirements.lock from the current .venv
 build-debug: ## Build the functions and the CLI (debug)
 	cargo build -p trailwatch-eventbridge -p trailwatch-logs -p trailwatch-cli
 
-test: venv build-debug test-rust rules-test lint-infra deploy-moto load ## All tests
+lint: ## rustfmt check and clippy on every crate and target, warnings as errors
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test: venv lint build-debug test-rust rules-test scenario-test lint-infra deploy-moto load ## All tests (CI: .ci/run)
 	@echo "make test: all passed"
 
-test-rust: build-debug ## Unit, conformance, equivalence and end-to-end tests
+test-inputs: ## The standard benchmark inputs the tests use, when the shared folder is there
+	$(LOCAL) bench-inputs $(CARGO_TARGET_DIR) --optional
+
+test-rust: build-debug test-inputs ## Unit, conformance, equivalence and end-to-end tests
 	cargo test --workspace
 
-rules-test: build-debug ## Run every built-in rule's own tests
-	$(TRAILWATCH) rules test
+rules-test: build-debug ## Run every built-in rule's own tests (dataset cases on the shared records)
+	@dataset="$$($(LOCAL) shared data/cloudtrail --optional)"; \
+	if [ -n "$$dataset" ]; then \
+	  echo "$(TRAILWATCH) rules test --dataset $$dataset"; $(TRAILWATCH) rules test --dataset "$$dataset"; \
+	else \
+	  echo "rules-test: no shared data/cloudtrail (../shared or TRAILWATCH_SHARED): dataset cases are skipped"; \
+	  $(TRAILWATCH) rules test; \
+	fi
+
+scenario: ## Rewrite data/scenario/ from scripts/scenario.py
+	python3 scripts/scenario.py
+
+scenario-test: build-debug ## data/scenario/ is what the generator writes; its story sets off the alert rules, its ordinary traffic none
+	python3 scripts/scenario.py --check --trailwatch $(TRAILWATCH)
 
 lint-infra: venv ## cfn-lint and checkov on the generated template
 	scripts/lint-infra.sh
 
-deploy-moto: venv ## Deploy the template into a local moto CloudFormation and check it
+deploy-moto: venv build-debug ## Deploy the template into a local moto CloudFormation and check it
 	$(PY) scripts/deploy-moto.py
 
 load: venv build-debug ## 10,000 invocations of each function, SNS failing a share: nothing lost
 	$(PY) scripts/load.py
 
-demo: venv build-debug ## Replay the real records through both functions on local AWS stand-ins
-	$(PY) scripts/demo.py
+demo: venv build-debug ## Replay CloudTrail records through both functions on local AWS stand-ins (DEMO_DATA=auto|shared|scenario)
+	$(PY) scripts/demo.py --data $(DEMO_DATA)
 
-detection-report: build-debug ## Detection quality on the real records -> docs/detection-report.md
+detection-report: build-debug ## Detection quality on the shared real records -> docs/detection-report.md
 	python3 scripts/detection-report.py
 
 infra: build-debug ## Regenerate infra/template.yaml from the rules
@@ -71,13 +101,14 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt -c requirements.lock -c requirements-bench.lock
 	touch $@
 
-bench-compare: venv build-release-cli $(VENV)/.bench-installed ## trailwatch vs moto and LocalStack: events/s, ratios, match counts
-	python3 bench/gen_patterns.py --data data/cloudtrail --events $(CARGO_TARGET_DIR)/bench-events.jsonl
+bench-inputs: ## The standard benchmark inputs (shared generator and records) into the target directory
+	$(LOCAL) bench-inputs $(CARGO_TARGET_DIR)
+
+bench-compare: venv build-release-cli bench-inputs $(VENV)/.bench-installed ## trailwatch vs moto and LocalStack: events/s, ratios, match counts
 	$(PY) scripts/bench_compare.py
 
-bench: ## Criterion benchmarks: events/s at 10/100/1,000 patterns, CIS filters, decoding
-	python3 bench/gen_patterns.py --data data/cloudtrail --events $(CARGO_TARGET_DIR)/bench-events.jsonl
-	cargo bench -p trailwatch-shared --bench matching
+bench: bench-inputs ## Criterion benchmarks: events/s at 10/100/1,000 patterns, CIS filters, decoding
+	cargo bench -p trailwatch-engine --bench matching
 
 # A short run of each target by default; the 10-million-execution campaign is
 #   make fuzz FUZZ_SANITIZER=none FUZZ_RUNS=10000000 FUZZ_SECONDS=0
