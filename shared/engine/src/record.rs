@@ -5,125 +5,63 @@
 //! [`crate::event::Event`]) still holds it for rules that look at any path.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 
 /// The common fields of one CloudTrail record (CloudTrail record contents,
 /// CloudTrail user guide).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Record {
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub event_version: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub event_time: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub event_source: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub event_name: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub aws_region: Option<String>,
-    #[serde(rename = "sourceIPAddress", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "sourceIPAddress", deserialize_with = "lenient")]
     pub source_ip_address: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub user_agent: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub user_identity: Option<UserIdentity>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub error_code: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub error_message: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub read_only: Option<bool>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub event_type: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub management_event: Option<bool>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub event_category: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub recipient_account_id: Option<String>,
-    #[serde(rename = "eventID", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "eventID", deserialize_with = "lenient")]
     pub event_id: Option<String>,
-    #[serde(rename = "requestID", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub shared_event_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub vpc_endpoint_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub resources: Option<Vec<Resource>>,
 }
 
 /// Who made the call (`userIdentity`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UserIdentity {
-    #[serde(rename = "type", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", deserialize_with = "lenient")]
     pub kind: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub principal_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub arn: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub account_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub access_key_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub user_name: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "lenient")]
     pub invoked_by: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub session_context: Option<SessionContext>,
-}
-
-/// Temporary-credential context (`userIdentity.sessionContext`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SessionContext {
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub session_issuer: Option<SessionIssuer>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<SessionAttributes>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub source_identity: Option<String>,
-}
-
-/// The role or user that issued the session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SessionIssuer {
-    #[serde(rename = "type", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub principal_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub arn: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub user_name: Option<String>,
-}
-
-/// `sessionContext.attributes`; CloudTrail writes both as strings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SessionAttributes {
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub creation_date: Option<String>,
-    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub mfa_authenticated: Option<String>,
 }
 
 /// One entry of `resources`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Resource {
-    #[serde(rename = "ARN", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "ARN", deserialize_with = "lenient")]
     pub arn: Option<String>,
-    #[serde(rename = "accountId", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    #[serde(rename = "type", deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
 }
 
 /// A field of the wrong type reads as missing instead of failing the record.
@@ -176,15 +114,15 @@ mod tests {
     #[test]
     fn wrong_types_read_as_missing() {
         let r = Record::from_json(&json!({
-            "eventName": "ConsoleLogin", "readOnly": "yes", "eventTime": 5,
+            "eventName": "ConsoleLogin", "errorCode": ["x"], "eventTime": 5,
             "userIdentity": {"type": "Root", "accountId": "123456789012"}
         }))
         .expect("object");
         assert_eq!(r.event_name.as_deref(), Some("ConsoleLogin"));
-        assert_eq!(r.read_only, None);
+        assert_eq!(r.error_code, None);
         assert_eq!(r.event_time, None);
         assert_eq!(r.actor(), "root (123456789012)");
         assert!(Record::from_json(&json!([1])).is_none());
-        assert_eq!(Record::from_json(&json!({})), Some(Record::default()));
+        assert!(Record::from_json(&json!({})).is_some_and(|r| r.event_name.is_none() && r.user_identity.is_none()));
     }
 }
