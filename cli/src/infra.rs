@@ -42,9 +42,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 Some(path) if path != Path::new("-") => {
                     std::fs::write(path, &yaml).with_context(|| format!("cannot write {}", path.display()))?;
                     for note in &template.notes {
-                        eprintln!("note: {note}");
+                        note!("note: {note}");
                     }
-                    eprintln!("wrote {} ({})", path.display(), template.summary());
+                    note!("wrote {} ({})", path.display(), template.summary());
                 }
                 _ => std::io::stdout().lock().write_all(yaml.as_bytes()).context("cannot write the template")?,
             }

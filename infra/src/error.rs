@@ -23,6 +23,13 @@ pub enum InfraError {
          (each adds a metric filter and an alarm) or event_pattern rules (disabled.yaml in your rules directory)"
     )]
     TooManyResources { count: usize, max: usize },
+    /// Two rules define one CIS control with different filter patterns.
+    #[error(
+        "rules {first} and {second} are both tagged CloudWatch.{control} but their filter patterns differ; the control's \
+         metric filter must be AWS's exact pattern (Security Hub fails the control otherwise): remove the \
+         CloudWatch.{control} tag from the rule whose pattern is not AWS's"
+    )]
+    ConflictingControl { control: u32, first: String, second: String },
     /// Two resources with one logical id: a generator bug, never the rules'.
     #[error(
         "two resources of the template have the logical id {id}: this is a bug in the generator; \

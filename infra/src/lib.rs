@@ -21,18 +21,21 @@
 //!   pattern: the two pattern languages differ in operators and in array
 //!   and missing-field semantics, so a derived filter would count different
 //!   events than the rule matches).
-//! * Rules tagged `CloudWatch.N` (N = 1..14) get the metric filter and alarm
-//!   of Security Hub control CloudWatch.N, with the exact filter pattern
-//!   CIS prescribes and the `LogMetrics` namespace, so the control passes.
+//! * A `filter_pattern` rule tagged `CloudWatch.N` (N = 1..14) is Security
+//!   Hub control CloudWatch.N: its pattern (AWS's exact one) becomes the
+//!   control's metric filter in the `LogMetrics` namespace, with an alarm
+//!   named after the rule's title and CIS tag (see [`cis_controls`]).
 //!
 //! Modules: `template` (the [`Template`] and the builder collecting its
 //! resources), `yaml` (the emitter), `intrinsics` (CloudFormation functions
 //! as JSON), `packing` (event patterns into EventBridge rules, filter
 //! patterns into one subscription pattern), `parameters` (parameters,
-//! interface, conditions, outputs), and `resources::*` by area: `keys`
+//! interface, conditions, outputs), `cis` (the CloudWatch controls the
+//! rules define), and `resources::*` by area: `keys`
 //! (KMS key and topics), `trail` (trail, buckets, log group), `functions`,
 //! `event_rules`, `subscription`, `alarms` (metric filters and alarms).
 
+mod cis;
 mod error;
 mod intrinsics;
 mod packing;
@@ -47,7 +50,7 @@ use trailwatch_engine::rules::{Action, Pattern, Rule};
 
 pub use error::InfraError;
 pub use packing::{group_patterns, union_filter, PatternGroup};
-pub use resources::alarms::CIS_NAMESPACE;
+pub use cis::{cis_controls, CisControl, CisControls, CIS_NAMESPACE, METRIC_FILTER_CONTROLS};
 pub use template::Template;
 
 use resources::{alarms, event_rules, functions, keys, subscription, trail};
@@ -222,5 +225,43 @@ mod tests {
         // No Serverless resources in the plain flavour.
         let plain = generate(&all, Flavor::Plain).expect("generates");
         assert!(!plain.to_yaml().contains("AWS::Serverless"));
+    }
+
+    #[test]
+    fn cis_metric_filters_and_alarms_come_from_the_rules() {
+        let all = rules::load(None).expect("built-in pack loads");
+        let t = generate(&all, Flavor::Sam).expect("generates");
+        let res = t.doc["Resources"].as_object().expect("resources");
+        let mut controls = 0;
+        for rule in &all {
+            let Some(n) = rule.tags.iter().find_map(|t| t.strip_prefix("CloudWatch.")) else { continue };
+            let Pattern::Filter(f) = &rule.pattern else { continue };
+            controls += 1;
+            let filter = &res[&format!("Cis{n}MetricFilter")]["Properties"];
+            assert_eq!(filter["FilterPattern"], f.text(), "CloudWatch.{n}: not the pattern of rule {}", rule.id);
+            let alarm = &res[&format!("Cis{n}Alarm")]["Properties"];
+            assert_eq!(alarm["MetricName"], filter["MetricTransformations"][0]["MetricName"]);
+            let description = alarm["AlarmDescription"].as_str().expect("a description");
+            assert!(description.contains(&rule.title) && description.contains(&rule.id), "{description}");
+        }
+        assert_eq!(controls, 14);
+        assert_eq!(res["Cis4Alarm"]["Properties"]["AlarmName"], json!({"Fn::Sub": "${AWS::StackName}-CIS-4.4-IAMPolicyChanges"}));
+    }
+
+    #[test]
+    fn a_users_rule_can_define_a_control_and_two_patterns_for_one_are_refused() {
+        let user = rule(
+            "id: my-trail-changes\ntitle: Trail changes\ndescription: d\nseverity: low\naction: metric\ntags: [CloudWatch.5]\nfilter_pattern: '{ $.eventName = StopLogging }'\n",
+        );
+        let t = generate(std::slice::from_ref(&user), Flavor::Sam).expect("generates");
+        let res = t.doc["Resources"].as_object().expect("resources");
+        assert_eq!(res["Cis5MetricFilter"]["Properties"]["FilterPattern"], "{ $.eventName = StopLogging }");
+        assert_eq!(res["Cis5Alarm"]["Properties"]["AlarmName"], json!({"Fn::Sub": "${AWS::StackName}-CloudWatch.5-TrailChanges"}));
+        assert!(!res.contains_key("MetricFilterMyTrailChanges"), "the control's metric filter already counts the rule");
+        // With the built-in CloudWatch.5 rule too, the two patterns conflict.
+        let mut all = rules::load(None).expect("built-in pack loads");
+        all.push(user);
+        let e = generate(&all, Flavor::Sam).expect_err("two patterns for CloudWatch.5");
+        assert!(matches!(e, InfraError::ConflictingControl { control: 5, .. }), "{e}");
     }
 }

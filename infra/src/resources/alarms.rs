@@ -2,64 +2,15 @@
 //! rules (a metric filter for a filter pattern, the functions' own metric
 //! for an event pattern), and the dead-letter queues.
 
-use std::collections::{BTreeMap, HashSet};
-
 use serde_json::{json, Value};
 use trailwatch_engine::metrics::MATCHES;
 use trailwatch_engine::rules::{Action, Pattern, Rule};
 
+use crate::cis::{cis_controls, CIS_NAMESPACE};
 use crate::intrinsics::{ga, r, sub};
 use crate::resources::trail::log_group_name;
 use crate::template::Builder;
 use crate::InfraError;
-
-
-/// One Security Hub CloudWatch control: its metric filter and alarm, as
-/// the Security Hub user guide prescribes them (CIS AWS Foundations
-/// Benchmark v1.2.0 / v1.4.0 patterns; the check fails if the pattern is not
-/// exactly the prescribed one).
-pub struct CisControl {
-    pub number: u8,
-    /// The CIS recommendation the alarm name cites.
-    pub cis: &'static str,
-    pub metric: &'static str,
-    pub pattern: &'static str,
-}
-
-/// CloudWatch.1–14 (Security Hub user guide, "Amazon CloudWatch controls").
-pub const CIS_CONTROLS: &[CisControl] = &[
-    CisControl { number: 1, cis: "1.7", metric: "RootAccountUsage", pattern: r#"{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}"# },
-    CisControl { number: 2, cis: "3.1", metric: "UnauthorizedAPICalls", pattern: r#"{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}"# },
-    CisControl { number: 3, cis: "3.2", metric: "ConsoleSigninWithoutMFA", pattern: r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }"# },
-    CisControl { number: 4, cis: "4.4", metric: "IAMPolicyChanges", pattern: "{($.eventName=DeleteGroupPolicy) || ($.eventName=DeleteRolePolicy) || ($.eventName=DeleteUserPolicy) || ($.eventName=PutGroupPolicy) || ($.eventName=PutRolePolicy) || ($.eventName=PutUserPolicy) || ($.eventName=CreatePolicy) || ($.eventName=DeletePolicy) || ($.eventName=CreatePolicyVersion) || ($.eventName=DeletePolicyVersion) || ($.eventName=AttachRolePolicy) || ($.eventName=DetachRolePolicy) || ($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || ($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy)}" },
-    CisControl { number: 5, cis: "4.5", metric: "CloudTrailChanges", pattern: "{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || ($.eventName=StartLogging) || ($.eventName=StopLogging)}" },
-    CisControl { number: 6, cis: "4.6", metric: "ConsoleAuthenticationFailure", pattern: r#"{($.eventName=ConsoleLogin) && ($.errorMessage="Failed authentication")}"# },
-    CisControl { number: 7, cis: "4.7", metric: "DisableOrDeleteCMK", pattern: "{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}" },
-    CisControl { number: 8, cis: "4.8", metric: "S3BucketPolicyChanges", pattern: "{($.eventSource=s3.amazonaws.com) && (($.eventName=PutBucketAcl) || ($.eventName=PutBucketPolicy) || ($.eventName=PutBucketCors) || ($.eventName=PutBucketLifecycle) || ($.eventName=PutBucketReplication) || ($.eventName=DeleteBucketPolicy) || ($.eventName=DeleteBucketCors) || ($.eventName=DeleteBucketLifecycle) || ($.eventName=DeleteBucketReplication))}" },
-    CisControl { number: 9, cis: "4.9", metric: "AWSConfigChanges", pattern: "{($.eventSource=config.amazonaws.com) && (($.eventName=StopConfigurationRecorder) || ($.eventName=DeleteDeliveryChannel) || ($.eventName=PutDeliveryChannel) || ($.eventName=PutConfigurationRecorder))}" },
-    CisControl { number: 10, cis: "4.10", metric: "SecurityGroupChanges", pattern: "{($.eventName=AuthorizeSecurityGroupIngress) || ($.eventName=AuthorizeSecurityGroupEgress) || ($.eventName=RevokeSecurityGroupIngress) || ($.eventName=RevokeSecurityGroupEgress) || ($.eventName=CreateSecurityGroup) || ($.eventName=DeleteSecurityGroup)}" },
-    CisControl { number: 11, cis: "4.11", metric: "NetworkACLChanges", pattern: "{($.eventName=CreateNetworkAcl) || ($.eventName=CreateNetworkAclEntry) || ($.eventName=DeleteNetworkAcl) || ($.eventName=DeleteNetworkAclEntry) || ($.eventName=ReplaceNetworkAclEntry) || ($.eventName=ReplaceNetworkAclAssociation)}" },
-    CisControl { number: 12, cis: "4.12", metric: "NetworkGatewayChanges", pattern: "{($.eventName=CreateCustomerGateway) || ($.eventName=DeleteCustomerGateway) || ($.eventName=AttachInternetGateway) || ($.eventName=CreateInternetGateway) || ($.eventName=DeleteInternetGateway) || ($.eventName=DetachInternetGateway)}" },
-    CisControl { number: 13, cis: "4.13", metric: "RouteTableChanges", pattern: "{($.eventName=CreateRoute) || ($.eventName=CreateRouteTable) || ($.eventName=ReplaceRoute) || ($.eventName=ReplaceRouteTableAssociation) || ($.eventName=DeleteRouteTable) || ($.eventName=DeleteRoute) || ($.eventName=DisassociateRouteTable)}" },
-    CisControl { number: 14, cis: "4.14", metric: "VPCChanges", pattern: "{($.eventName=CreateVpc) || ($.eventName=DeleteVpc) || ($.eventName=ModifyVpcAttribute) || ($.eventName=AcceptVpcPeeringConnection) || ($.eventName=CreateVpcPeeringConnection) || ($.eventName=DeleteVpcPeeringConnection) || ($.eventName=RejectVpcPeeringConnection) || ($.eventName=AttachClassicLinkVpc) || ($.eventName=DetachClassicLinkVpc) || ($.eventName=DisableVpcClassicLink) || ($.eventName=EnableVpcClassicLink)}" },
-];
-
-/// The namespace Security Hub's CloudWatch controls expect.
-pub const CIS_NAMESPACE: &str = "LogMetrics";
-
-
-/// The CloudWatch.N controls a rule is tagged with.
-fn cis_tags(rule: &Rule) -> Vec<u8> {
-    rule.tags
-        .iter()
-        .filter_map(|t| t.strip_prefix("CloudWatch.").and_then(|n| n.parse::<u8>().ok()))
-        .collect()
-}
-
-fn squeeze(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
-}
-
 
 /// A static-threshold alarm to the alert topic.
 fn alarm(name: Value, description: &str, metric: Value, period: Value, threshold: Value) -> Value {
@@ -81,59 +32,48 @@ fn alarm(name: Value, description: &str, metric: Value, period: Value, threshold
     json!({"Type": "AWS::CloudWatch::Alarm", "Properties": props})
 }
 
-/// Metric filters and alarms: metric rules and the CIS controls.
+/// Metric filters and alarms: the CIS controls the rules define, and the
+/// metric rules (those a control's metric filter already counts excepted).
 pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), InfraError> {
-    // CIS controls the rule set asks for, in control order.
-    let mut cis: BTreeMap<u8, Vec<&str>> = BTreeMap::new();
-    for rule in rules {
-        for n in cis_tags(rule) {
-            if CIS_CONTROLS.iter().any(|c| c.number == n) {
-                cis.entry(n).or_default().push(&rule.id);
-            } else {
-                b.notes.push(format!("rule {}: tag CloudWatch.{n} names no metric-filter control (CloudWatch.1–14); ignored", rule.id));
-            }
-        }
-    }
-    let mut covered_by_cis: HashSet<&str> = HashSet::new();
-    for (n, ids) in &cis {
-        let Some(c) = CIS_CONTROLS.iter().find(|c| c.number == *n) else { continue };
+    let cis = cis_controls(rules)?;
+    b.notes.extend(cis.notes.iter().cloned());
+    for c in &cis.controls {
+        let n = c.number;
+        let metric = c.metric.as_str();
+        let ids = c.rules.join(", ");
         let filter_id = format!("Cis{n}MetricFilter");
         let alarm_id = format!("Cis{n}Alarm");
         b.add(&filter_id, json!({
             "Type": "AWS::Logs::MetricFilter",
             "Properties": {
-                "FilterName": sub(&format!("${{AWS::StackName}}-CloudWatch.{n}-{}", c.metric)),
+                "FilterName": sub(&format!("${{AWS::StackName}}-CloudWatch.{n}-{metric}")),
                 "LogGroupName": log_group_name(),
                 "FilterPattern": c.pattern,
-                "MetricTransformations": [{"MetricNamespace": CIS_NAMESPACE, "MetricName": c.metric, "MetricValue": "1"}]
+                "MetricTransformations": [{"MetricNamespace": CIS_NAMESPACE, "MetricName": metric, "MetricValue": "1"}]
             }
         }))?;
+        // The alarm cites the CIS recommendation, if the rule names one.
+        let (in_comment, in_description, alarm_name) = match c.recommendation {
+            Some(cis) => (format!(" (CIS {cis})"), format!(" / CIS {cis}"), format!("${{AWS::StackName}}-CIS-{cis}-{metric}")),
+            None => (String::new(), String::new(), format!("${{AWS::StackName}}-CloudWatch.{n}-{metric}")),
+        };
         b.note_at(&filter_id, &[], &format!(
-            "Security Hub CloudWatch.{n} (CIS {}), for rule(s) {}: the exact pattern CIS prescribes,\nin namespace {CIS_NAMESPACE}; the control fails if the pattern differs.",
-            c.cis,
-            ids.join(", ")
+            "Security Hub CloudWatch.{n}{in_comment}, for rule(s) {ids}: the exact pattern CIS prescribes,\nin namespace {CIS_NAMESPACE}; the control fails if the pattern differs."
         ));
         b.add(&alarm_id, alarm(
-            sub(&format!("${{AWS::StackName}}-CIS-{}-{}", c.cis, c.metric)),
-            &format!("Security Hub CloudWatch.{n} / CIS {}: {} (trailwatch rules: {})", c.cis, c.metric, ids.join(", ")),
-            json!({"Namespace": CIS_NAMESPACE, "MetricName": c.metric}),
+            sub(&alarm_name),
+            &format!("Security Hub CloudWatch.{n}{in_description}: {} (trailwatch rules: {ids})", c.title),
+            json!({"Namespace": CIS_NAMESPACE, "MetricName": metric}),
             json!(300),
             json!(1),
         ))?;
-        for rule in rules.iter().filter(|r| ids.contains(&r.id.as_str())) {
-            if let Pattern::Filter(f) = &rule.pattern {
-                if squeeze(f.text()) == squeeze(c.pattern) {
-                    covered_by_cis.insert(&rule.id);
-                }
-            }
-        }
     }
     let mut served = Vec::new();
     for rule in rules.iter().filter(|r| r.action == Action::Metric) {
         let description = format!("trailwatch rule {} ({}): {}", rule.id, rule.severity.as_str(), rule.title);
         let alarm_name = sub(&format!("${{AWS::StackName}}-{}", rule.id));
         match &rule.pattern {
-            Pattern::Filter(_) if covered_by_cis.contains(rule.id.as_str()) => served.push(rule.id.as_str()),
+            Pattern::Filter(_) if cis.served.contains(rule.id.as_str()) => served.push(rule.id.as_str()),
             Pattern::Filter(f) => {
                 let filter_id = b.unique_id("MetricFilter", &rule.id);
                 let alarm_id = b.unique_id("Alarm", &rule.id);
@@ -214,17 +154,3 @@ pub(crate) fn queue_alarms(b: &mut Builder, has_event_rules: bool) -> Result<(),
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use trailwatch_engine::filter::FilterPattern;
-
-    use super::*;
-
-    #[test]
-    fn cis_patterns_are_valid_filter_patterns() {
-        for c in CIS_CONTROLS {
-            assert!(FilterPattern::parse(c.pattern).is_ok(), "CloudWatch.{}", c.number);
-        }
-        assert_eq!(CIS_CONTROLS.iter().map(|c| c.number).collect::<Vec<_>>(), (1..=14).collect::<Vec<_>>());
-    }
-}
