@@ -4,7 +4,7 @@
 //! each pattern alone and all of them compiled into one set.
 
 use serde_json::Value;
-use trailwatch::pattern::{EventPattern, PatternSet};
+use trailwatch_engine::pattern::{EventPattern, PatternSet};
 
 fn cases() -> Vec<Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/event-patterns.json");

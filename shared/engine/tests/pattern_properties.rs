@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use trailwatch::pattern::{EventPattern, PatternSet};
+use trailwatch_engine::pattern::{EventPattern, PatternSet};
 
 const KEYS: &[&str] = &["a", "b", "c"];
 const STRS: &[&str] = &["", "x", "xy", "yx", "ab", "AB", "abc"];
@@ -169,7 +169,7 @@ proptest! {
         let want = naive(p.as_object().expect("object"), &e);
         prop_assert_eq!(compiled.matches(&e), want, "pattern {} event {}", p, e);
         let set = PatternSet::new([&compiled]);
-        let (mut scratch, mut streamed) = (trailwatch::pattern::Scratch::default(), Vec::new());
+        let (mut scratch, mut streamed) = (trailwatch_engine::pattern::Scratch::default(), Vec::new());
         set.matches_json(&e.to_string(), &mut scratch, &mut streamed).expect("valid JSON");
         prop_assert_eq!(!streamed.is_empty(), want, "streamed: pattern {} event {}", p, e);
     }
@@ -182,7 +182,7 @@ proptest! {
     fn compiled_set_equals_each_pattern_alone(ps in prop::collection::vec(pattern(), 1..12), events in prop::collection::vec(event(), 1..6)) {
         let compiled: Vec<EventPattern> = ps.iter().filter_map(|p| EventPattern::from_value(p).ok()).collect();
         let set = PatternSet::new(&compiled);
-        let mut scratch = trailwatch::pattern::Scratch::default();
+        let mut scratch = trailwatch_engine::pattern::Scratch::default();
         let mut streamed = Vec::new();
         for e in &events {
             let alone: Vec<usize> = compiled.iter().enumerate().filter(|(_, p)| p.matches(e)).map(|(i, _)| i).collect();

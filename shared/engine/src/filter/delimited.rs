@@ -4,12 +4,12 @@
 use super::error::FilterError;
 use super::expr::{self, Expr};
 use super::lex::{is_name_char, Cursor};
-use super::value::{Comparison, Scalar};
+use super::value::{Comparison, FieldValue};
 use super::{Extracted, MAX_REGEXES};
 
 /// One condition inside a field: `status_code = 4*`.
 #[derive(Debug, Clone)]
-struct FieldCond {
+struct FieldCondition {
     at: usize,
     name: String,
     cmp: Comparison,
@@ -23,7 +23,7 @@ enum Item {
     /// One field, named or not, with optional conditions.
     Field {
         name: Option<String>,
-        cond: Option<Expr<FieldCond>>,
+        condition: Option<Expr<FieldCondition>>,
     },
 }
 
@@ -45,7 +45,7 @@ fn value_stop(c: char) -> bool {
         )
 }
 
-fn read_field_cond(cur: &mut Cursor<'_>) -> Result<FieldCond, FilterError> {
+fn read_field_condition(cur: &mut Cursor<'_>) -> Result<FieldCondition, FilterError> {
     cur.skip_ws();
     let at = cur.pos();
     let name = cur.take_while(is_name_char);
@@ -60,7 +60,7 @@ fn read_field_cond(cur: &mut Cursor<'_>) -> Result<FieldCond, FilterError> {
     }
     cur.skip_ws();
     let cmp = Comparison::read(cur, &name, value_stop)?;
-    Ok(FieldCond { at, name, cmp })
+    Ok(FieldCondition { at, name, cmp })
 }
 
 impl DelimitedPattern {
@@ -84,7 +84,7 @@ impl DelimitedPattern {
             } else if matches!(cur.peek(), Some(',' | ']')) {
                 Item::Field {
                     name: None,
-                    cond: None,
+                    condition: None,
                 }
             } else if cur.at_end() {
                 return Err(unclosed(cur, open));
@@ -95,14 +95,14 @@ impl DelimitedPattern {
                 if !bare.is_empty() && (cur.at_end() || matches!(cur.peek(), Some(',' | ']'))) {
                     Item::Field {
                         name: Some(bare),
-                        cond: None,
+                        condition: None,
                     }
                 } else {
                     cur.reset(save);
-                    let cond = expr::parse(cur, &mut read_field_cond)?;
-                    let mut first: Option<&FieldCond> = None;
+                    let condition = expr::parse(cur, &mut read_field_condition)?;
+                    let mut first: Option<&FieldCondition> = None;
                     let mut mismatch: Option<FilterError> = None;
-                    cond.visit(&mut |fc: &FieldCond| {
+                    condition.visit(&mut |fc: &FieldCondition| {
                         if fc.cmp.has_regex() {
                             regexes += 1;
                             if regexes > MAX_REGEXES && mismatch.is_none() {
@@ -136,7 +136,7 @@ impl DelimitedPattern {
                     let name = first.map(|f| f.name.clone());
                     Item::Field {
                         name,
-                        cond: Some(cond),
+                        condition: Some(condition),
                     }
                 }
             };
@@ -206,9 +206,9 @@ impl DelimitedPattern {
     fn accepts(&self, index: usize, field: &str) -> bool {
         match self.items.get(index) {
             Some(Item::Field {
-                cond: Some(cond), ..
-            }) => cond.eval(&mut |fc: &FieldCond| fc.cmp.holds(Scalar::Str(field))),
-            Some(Item::Field { cond: None, .. }) => true,
+                condition: Some(condition), ..
+            }) => condition.eval(&mut |fc: &FieldCondition| fc.cmp.holds(FieldValue::Str(field))),
+            Some(Item::Field { condition: None, .. }) => true,
             Some(Item::Ellipsis) | None => false,
         }
     }

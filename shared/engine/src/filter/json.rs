@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::error::FilterError;
 use super::expr::{self, Expr};
 use super::lex::{is_name_char, Cursor};
-use super::value::{Comparison, Scalar};
+use super::value::{Comparison, FieldValue};
 use super::{Extracted, MAX_REGEXES};
 
 /// Wildcard selectors allowed in one property selector.
@@ -239,12 +239,12 @@ fn walk<'v>(root: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     Some(v)
 }
 
-/// A value node as a comparable scalar; `None` for null, arrays and objects.
-fn scalar(v: &Value) -> Option<Scalar<'_>> {
+/// A value node as a comparable field value; `None` for null, arrays and objects.
+fn field_value(v: &Value) -> Option<FieldValue<'_>> {
     match v {
-        Value::String(s) => Some(Scalar::Str(s)),
-        Value::Number(n) => Some(Scalar::Num(n)),
-        Value::Bool(b) => Some(Scalar::Bool(*b)),
+        Value::String(s) => Some(FieldValue::Str(s)),
+        Value::Number(n) => Some(FieldValue::Num(n)),
+        Value::Bool(b) => Some(FieldValue::Bool(*b)),
         Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
 }
@@ -268,17 +268,17 @@ enum Test {
 
 /// One condition: a selector and what must hold of it.
 #[derive(Debug, Clone)]
-pub(crate) struct Cond {
+pub(crate) struct SelectorCondition {
     at: usize,
     selector: Selector,
     test: Test,
 }
 
-impl Cond {
+impl SelectorCondition {
     fn holds(&self, root: &Value) -> bool {
         let sel = &self.selector;
         match &self.test {
-            Test::Compare(c) => sel.any(root, &mut |v| scalar(v).is_some_and(|s| c.holds(s))),
+            Test::Compare(c) => sel.any(root, &mut |v| field_value(v).is_some_and(|s| c.holds(s))),
             Test::IsTrue => sel.any(root, &mut |v| *v == Value::Bool(true)),
             Test::IsFalse => sel.any(root, &mut |v| *v == Value::Bool(false)),
             Test::IsNull => sel.any(root, &mut |v| v.is_null()),
@@ -296,7 +296,7 @@ fn value_stop(c: char) -> bool {
         )
 }
 
-fn read_cond(cur: &mut Cursor<'_>) -> Result<Cond, FilterError> {
+fn read_condition(cur: &mut Cursor<'_>) -> Result<SelectorCondition, FilterError> {
     cur.skip_ws();
     let at = cur.pos();
     let selector = Selector::read(cur)?;
@@ -368,10 +368,10 @@ fn read_cond(cur: &mut Cursor<'_>) -> Result<Cond, FilterError> {
                 ))
             }
         };
-        return Ok(Cond { at, selector, test });
+        return Ok(SelectorCondition { at, selector, test });
     }
     let cmp = Comparison::read(cur, selector.text(), value_stop)?;
-    Ok(Cond {
+    Ok(SelectorCondition {
         at,
         selector,
         test: Test::Compare(cmp),
@@ -381,7 +381,7 @@ fn read_cond(cur: &mut Cursor<'_>) -> Result<Cond, FilterError> {
 /// A parsed JSON pattern.
 #[derive(Debug, Clone)]
 pub(crate) struct JsonPattern {
-    expr: Expr<Cond>,
+    expr: Expr<SelectorCondition>,
     /// Distinct selectors in order of appearance, for extracted values.
     selectors: Vec<Selector>,
 }
@@ -400,7 +400,7 @@ impl JsonPattern {
                 "empty JSON pattern; write a condition such as `{ $.eventName = \"ConsoleLogin\" }`",
             ));
         }
-        let expr = expr::parse(cur, &mut read_cond)?;
+        let expr = expr::parse(cur, &mut read_condition)?;
         cur.skip_ws();
         if !cur.eat('}') {
             if cur.at_end() {
@@ -426,7 +426,7 @@ impl JsonPattern {
         let mut wildcards = 0usize;
         let mut quota: Result<(), FilterError> = Ok(());
         let mut selectors: Vec<Selector> = Vec::new();
-        expr.visit(&mut |c: &Cond| {
+        expr.visit(&mut |c: &SelectorCondition| {
             if let Test::Compare(cmp) = &c.test {
                 if cmp.has_regex() {
                     regexes += 1;
@@ -459,7 +459,7 @@ impl JsonPattern {
 
     /// Whether the parsed log event satisfies the pattern.
     pub(crate) fn matches(&self, root: &Value) -> bool {
-        self.expr.eval(&mut |c: &Cond| c.holds(root))
+        self.expr.eval(&mut |c: &SelectorCondition| c.holds(root))
     }
 
     /// The values of the pattern's selectors in the event.

@@ -18,7 +18,7 @@
 //! on the `regex` crate (linear time); parenthesis nesting is bounded.
 //!
 //! Where AWS's documentation is silent, the choices made are listed in the
-//! conformance suite `shared/tests/data/filter-patterns.json` (cases whose
+//! conformance suite `shared/engine/tests/data/filter-patterns.json` (cases whose
 //! `source` starts with `inferred:`).
 
 mod delimited;
@@ -28,7 +28,7 @@ mod json;
 mod lex;
 mod metric;
 mod re;
-mod text;
+mod unstructured;
 mod value;
 
 use std::fmt;
@@ -43,7 +43,7 @@ pub use metric::test_metric_filter;
 use delimited::DelimitedPattern;
 use json::JsonPattern;
 use lex::Cursor;
-use text::TextPattern;
+use unstructured::UnstructuredPattern;
 
 /// Longest filter pattern the CloudWatch Logs API accepts, in characters.
 pub const MAX_PATTERN_CHARS: usize = 1024;
@@ -63,17 +63,17 @@ pub enum PatternKind {
 }
 
 #[derive(Debug, Clone)]
-enum Kind {
-    Text(TextPattern),
+enum Compiled {
+    Unstructured(UnstructuredPattern),
     Json(JsonPattern),
-    Delimited(DelimitedPattern),
+    SpaceDelimited(DelimitedPattern),
 }
 
 /// A parsed, compiled CloudWatch Logs filter pattern.
 #[derive(Debug, Clone)]
 pub struct FilterPattern {
     text: String,
-    kind: Kind,
+    compiled: Compiled,
 }
 
 impl FilterPattern {
@@ -90,14 +90,14 @@ impl FilterPattern {
         let chars: Vec<char> = text.chars().collect();
         let mut cur = Cursor::new(&chars);
         cur.skip_ws();
-        let kind = match cur.peek() {
-            Some('{') => Kind::Json(JsonPattern::parse(&mut cur)?),
-            Some('[') => Kind::Delimited(DelimitedPattern::parse(&mut cur)?),
-            _ => Kind::Text(TextPattern::parse(&mut cur)?),
+        let compiled = match cur.peek() {
+            Some('{') => Compiled::Json(JsonPattern::parse(&mut cur)?),
+            Some('[') => Compiled::SpaceDelimited(DelimitedPattern::parse(&mut cur)?),
+            _ => Compiled::Unstructured(UnstructuredPattern::parse(&mut cur)?),
         };
         Ok(FilterPattern {
             text: text.to_string(),
-            kind,
+            compiled,
         })
     }
 
@@ -108,20 +108,20 @@ impl FilterPattern {
 
     /// Which grammar the pattern uses.
     pub fn kind(&self) -> PatternKind {
-        match self.kind {
-            Kind::Text(_) => PatternKind::Unstructured,
-            Kind::Json(_) => PatternKind::Json,
-            Kind::Delimited(_) => PatternKind::SpaceDelimited,
+        match self.compiled {
+            Compiled::Unstructured(_) => PatternKind::Unstructured,
+            Compiled::Json(_) => PatternKind::Json,
+            Compiled::SpaceDelimited(_) => PatternKind::SpaceDelimited,
         }
     }
 
     /// Whether the log event message matches. JSON patterns parse the message
     /// as JSON; a message that is not JSON does not match them.
     pub fn matches(&self, message: &str) -> bool {
-        match &self.kind {
-            Kind::Text(t) => t.matches(message),
-            Kind::Delimited(d) => d.matches(message),
-            Kind::Json(j) => serde_json::from_str::<Value>(message).is_ok_and(|v| j.matches(&v)),
+        match &self.compiled {
+            Compiled::Unstructured(t) => t.matches(message),
+            Compiled::SpaceDelimited(d) => d.matches(message),
+            Compiled::Json(j) => serde_json::from_str::<Value>(message).is_ok_and(|v| j.matches(&v)),
         }
     }
 
@@ -129,10 +129,10 @@ impl FilterPattern {
     /// already holds the message parsed as JSON. `message` is what
     /// unstructured and space-delimited patterns look at.
     pub fn matches_value(&self, message: &str, value: &Value) -> bool {
-        match &self.kind {
-            Kind::Json(j) => j.matches(value),
-            Kind::Text(t) => t.matches(message),
-            Kind::Delimited(d) => d.matches(message),
+        match &self.compiled {
+            Compiled::Json(j) => j.matches(value),
+            Compiled::Unstructured(t) => t.matches(message),
+            Compiled::SpaceDelimited(d) => d.matches(message),
         }
     }
 
@@ -145,10 +145,10 @@ impl FilterPattern {
     /// that exists in the event (`"$.eventName": "ConsoleLogin"`).
     /// Unstructured patterns extract nothing.
     pub fn extract(&self, message: &str) -> Option<Extracted> {
-        match &self.kind {
-            Kind::Text(t) => t.matches(message).then(Extracted::default),
-            Kind::Delimited(d) => d.extract(message),
-            Kind::Json(j) => {
+        match &self.compiled {
+            Compiled::Unstructured(t) => t.matches(message).then(Extracted::default),
+            Compiled::SpaceDelimited(d) => d.extract(message),
+            Compiled::Json(j) => {
                 let v = serde_json::from_str::<Value>(message).ok()?;
                 j.matches(&v).then(|| j.extract(&v))
             }

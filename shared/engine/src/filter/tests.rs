@@ -1,5 +1,5 @@
 //! Unit tests of the parser's edge cases; the behaviour suite is
-//! `shared/tests/filter_conformance.rs`.
+//! `shared/engine/tests/filter_conformance.rs`.
 
 use super::*;
 

@@ -238,7 +238,7 @@ impl Glob {
 
 /// What a value from the log event is compared with.
 #[derive(Debug, Clone)]
-pub(crate) enum Matcher {
+pub(crate) enum Operand {
     /// A string without wildcards: exact, case-sensitive equality.
     Exact(String),
     /// A string with `*` wildcards.
@@ -249,34 +249,34 @@ pub(crate) enum Matcher {
     Regex(Box<RegexMatcher>),
 }
 
-/// A scalar taken from a log event: a JSON string, number or boolean, or a
+/// A value taken from a log event: a JSON string, number or boolean, or a
 /// space-delimited field (always a string).
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Scalar<'v> {
+pub(crate) enum FieldValue<'v> {
     Str(&'v str),
     Num(&'v serde_json::Number),
     Bool(bool),
 }
 
-impl Scalar<'_> {
+impl FieldValue<'_> {
     fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Scalar::Str(s) => std::borrow::Cow::Borrowed(s),
-            Scalar::Num(n) => std::borrow::Cow::Owned(n.to_string()),
-            Scalar::Bool(true) => std::borrow::Cow::Borrowed("true"),
-            Scalar::Bool(false) => std::borrow::Cow::Borrowed("false"),
+            FieldValue::Str(s) => std::borrow::Cow::Borrowed(s),
+            FieldValue::Num(n) => std::borrow::Cow::Owned(n.to_string()),
+            FieldValue::Bool(true) => std::borrow::Cow::Borrowed("true"),
+            FieldValue::Bool(false) => std::borrow::Cow::Borrowed("false"),
         }
     }
 
-    /// The scalar as a number: a JSON number, or a string that is a number
+    /// The value as a number: a JSON number, or a string that is a number
     /// written without an exponent (AWS: "Strings don't support scientific
     /// notation").
     fn number(&self) -> Option<Decimal> {
         match self {
-            Scalar::Str(s) if s.contains(['e', 'E']) => None,
-            Scalar::Str(s) => Decimal::parse(s),
-            Scalar::Num(n) => Decimal::parse(&n.to_string()),
-            Scalar::Bool(_) => None,
+            FieldValue::Str(s) if s.contains(['e', 'E']) => None,
+            FieldValue::Str(s) => Decimal::parse(s),
+            FieldValue::Num(n) => Decimal::parse(&n.to_string()),
+            FieldValue::Bool(_) => None,
         }
     }
 }
@@ -285,7 +285,7 @@ impl Scalar<'_> {
 #[derive(Debug, Clone)]
 pub(crate) struct Comparison {
     pub(crate) op: CmpOp,
-    pub(crate) matcher: Matcher,
+    pub(crate) operand: Operand,
 }
 
 impl Comparison {
@@ -315,18 +315,18 @@ impl Comparison {
         }
         cur.skip_ws();
         let at = cur.pos();
-        let matcher = match cur.peek() {
+        let operand = match cur.peek() {
             Some('"') => {
                 let s = cur.quoted()?;
                 if s.contains('*') {
-                    Matcher::Glob(Glob::new(&s))
+                    Operand::Glob(Glob::new(&s))
                 } else {
-                    Matcher::Exact(s)
+                    Operand::Exact(s)
                 }
             }
             Some('%') => {
                 let (body, body_at) = cur.regex_body()?;
-                Matcher::Regex(Box::new(RegexMatcher::new(&body, body_at)?))
+                Operand::Regex(Box::new(RegexMatcher::new(&body, body_at)?))
             }
             _ => {
                 let token = cur.take_while(|c| !stop(c));
@@ -352,15 +352,15 @@ impl Comparison {
                     ));
                 }
                 if token.contains('*') {
-                    Matcher::Glob(Glob::new(&token))
+                    Operand::Glob(Glob::new(&token))
                 } else if let Some(value) = Decimal::parse(&token) {
-                    Matcher::Number { value, text: token }
+                    Operand::Number { value, text: token }
                 } else {
-                    Matcher::Exact(token)
+                    Operand::Exact(token)
                 }
             }
         };
-        if !op.is_equality() && !matches!(matcher, Matcher::Number { .. }) {
+        if !op.is_equality() && !matches!(operand, Operand::Number { .. }) {
             return Err(FilterError::syntax(
                 at,
                 format!(
@@ -370,20 +370,20 @@ impl Comparison {
                 ),
             ));
         }
-        Ok(Comparison { op, matcher })
+        Ok(Comparison { op, operand })
     }
 
     pub(crate) fn has_regex(&self) -> bool {
-        matches!(self.matcher, Matcher::Regex(_))
+        matches!(self.operand, Operand::Regex(_))
     }
 
-    /// Whether a scalar of the log event satisfies the comparison.
-    pub(crate) fn holds(&self, v: Scalar<'_>) -> bool {
+    /// Whether a value of the log event satisfies the comparison.
+    pub(crate) fn holds(&self, v: FieldValue<'_>) -> bool {
         match self.op {
             CmpOp::Eq => self.equals(v),
             CmpOp::Ne => !self.equals(v),
             op => {
-                let Matcher::Number { value, .. } = &self.matcher else {
+                let Operand::Number { value, .. } = &self.operand else {
                     return false;
                 };
                 let Some(n) = v.number() else {
@@ -400,14 +400,14 @@ impl Comparison {
         }
     }
 
-    fn equals(&self, v: Scalar<'_>) -> bool {
-        match &self.matcher {
-            Matcher::Exact(s) => v.text() == s.as_str(),
-            Matcher::Glob(g) => g.is_match(&v.text()),
-            Matcher::Regex(r) => r.is_match(&v.text()),
-            Matcher::Number { value, text } => match v {
-                Scalar::Bool(_) => false,
-                Scalar::Str(s) if s == text => true,
+    fn equals(&self, v: FieldValue<'_>) -> bool {
+        match &self.operand {
+            Operand::Exact(s) => v.text() == s.as_str(),
+            Operand::Glob(g) => g.is_match(&v.text()),
+            Operand::Regex(r) => r.is_match(&v.text()),
+            Operand::Number { value, text } => match v {
+                FieldValue::Bool(_) => false,
+                FieldValue::Str(s) if s == text => true,
                 _ => v.number().is_some_and(|n| &n == value),
             },
         }

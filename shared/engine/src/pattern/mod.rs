@@ -5,11 +5,11 @@
 //! pattern matching an event. Semantics follow the EventBridge user guide
 //! ("Creating event patterns", "Comparison operators", "Arrays in event
 //! patterns") and, where it is silent, AWS's own engine, event-ruler. The
-//! conformance suite in `shared/tests/data/event-patterns.json` pins each
+//! conformance suite in `shared/engine/tests/data/event-patterns.json` pins each
 //! rule with its source.
 
 mod cidr;
-mod cond;
+mod match_value;
 mod numeric;
 mod parse;
 mod set;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::cidr::Cidr;
-use super::cond::{fold, AnythingBut, Cond};
+use super::match_value::{fold, AnythingBut, MatchValue};
 use super::numeric::{comparable, Range, RangeError};
 use super::value::Literal;
 use super::wildcard::{Wildcard, WildcardError};
@@ -29,11 +29,11 @@ pub const MAX_WILDCARD_COMPLEXITY: usize = 10;
 /// Patterns nest no deeper than this (a bound against stack exhaustion).
 pub const MAX_DEPTH: usize = 64;
 
-/// One field of a conjunction: a path and the conditions ORed on its leaves.
+/// One field of a conjunction: a path and its match values, ORed.
 #[derive(Debug, Clone)]
 pub(crate) struct Field {
     pub(crate) path: Vec<Box<str>>,
-    pub(crate) conds: Vec<Cond>,
+    pub(crate) values: Vec<MatchValue>,
 }
 
 /// All fields must match.
@@ -155,27 +155,27 @@ fn leaf(items: &[Value], path: &[Box<str>]) -> Result<Field, PatternError> {
     if items.is_empty() {
         return Err(PatternError::new(location(path), Problem::EmptyArray));
     }
-    let mut conds = Vec::with_capacity(items.len());
+    let mut values = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let here = || format!("{}[{i}]", location(path));
-        let cond = match item {
-            Value::String(s) => Cond::Exact(Literal::Str(s.as_str().into())),
-            Value::Number(n) => Cond::Exact(Literal::Num(n.as_f64().unwrap_or(f64::NAN))),
-            Value::Bool(b) => Cond::Exact(Literal::Bool(*b)),
-            Value::Null => Cond::Exact(Literal::Null),
+        let value = match item {
+            Value::String(s) => MatchValue::Exact(Literal::Str(s.as_str().into())),
+            Value::Number(n) => MatchValue::Exact(Literal::Num(n.as_f64().unwrap_or(f64::NAN))),
+            Value::Bool(b) => MatchValue::Exact(Literal::Bool(*b)),
+            Value::Null => MatchValue::Exact(Literal::Null),
             Value::Array(_) => return Err(PatternError::new(here(), Problem::NestedArray)),
             Value::Object(op) => operator(op).map_err(|p| PatternError::new(here(), p))?,
         };
-        conds.push(cond);
+        values.push(value);
     }
-    Ok(Field { path: path.to_vec(), conds })
+    Ok(Field { path: path.to_vec(), values })
 }
 
 /// The operators EventBridge knows, for the message on an unknown one.
 const OPERATORS: &str =
     "prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists, cidr";
 
-fn operator(op: &Map<String, Value>) -> Result<Cond, Problem> {
+fn operator(op: &Map<String, Value>) -> Result<MatchValue, Problem> {
     let mut entries = op.iter();
     let (name, arg) = match (entries.next(), entries.next()) {
         (Some(entry), None) => entry,
@@ -189,30 +189,30 @@ fn operator(op: &Map<String, Value>) -> Result<Cond, Problem> {
                 bad("a string or {\"equals-ignore-case\": string}")
             })?;
             match (name, ignore_case) {
-                ("prefix", false) => Cond::Prefix(text.into()),
-                ("prefix", true) => Cond::PrefixIgnoreCase(fold(text).into()),
-                (_, false) => Cond::Suffix(text.into()),
-                (_, true) => Cond::SuffixIgnoreCase(fold(text).into()),
+                ("prefix", false) => MatchValue::Prefix(text.into()),
+                ("prefix", true) => MatchValue::PrefixIgnoreCase(fold(text).into()),
+                (_, false) => MatchValue::Suffix(text.into()),
+                (_, true) => MatchValue::SuffixIgnoreCase(fold(text).into()),
             }
         }
         "equals-ignore-case" => {
-            Cond::EqualsIgnoreCase(fold(arg.as_str().ok_or_else(|| bad("a string"))?).into())
+            MatchValue::EqualsIgnoreCase(fold(arg.as_str().ok_or_else(|| bad("a string"))?).into())
         }
-        "wildcard" => Cond::Wildcard(wildcard(arg.as_str().ok_or_else(|| bad("a string"))?)?),
+        "wildcard" => MatchValue::Wildcard(wildcard(arg.as_str().ok_or_else(|| bad("a string"))?)?),
         "numeric" => {
             let items = arg.as_array().ok_or_else(|| bad("an array like [\">\", 0, \"<=\", 5]"))?;
-            Cond::Numeric(Range::parse(items).map_err(Problem::Numeric)?)
+            MatchValue::Numeric(Range::parse(items).map_err(Problem::Numeric)?)
         }
         "exists" => match arg {
-            Value::Bool(true) => Cond::Exists,
-            Value::Bool(false) => Cond::Absent,
+            Value::Bool(true) => MatchValue::Exists,
+            Value::Bool(false) => MatchValue::Absent,
             _ => return Err(bad("true or false")),
         },
         "cidr" => {
             let text = arg.as_str().ok_or_else(|| bad("a string such as \"10.0.0.0/24\""))?;
-            Cond::Cidr(Cidr::parse(text).ok_or_else(|| Problem::BadCidr(text.to_string()))?)
+            MatchValue::Cidr(Cidr::parse(text).ok_or_else(|| Problem::BadCidr(text.to_string()))?)
         }
-        "anything-but" => Cond::AnythingBut(anything_but(arg)?),
+        "anything-but" => MatchValue::AnythingBut(anything_but(arg)?),
         other => return Err(Problem::UnknownOperator { name: other.to_string(), known: OPERATORS }),
     })
 }

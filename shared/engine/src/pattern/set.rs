@@ -17,9 +17,9 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use serde_json::Value;
 
-use super::cond::{fold, Cond};
+use super::match_value::{fold, MatchValue};
 use super::parse::Conjunction;
-use super::value::{ExactIndex, Scalar};
+use super::value::{ExactIndex, LeafValue};
 use super::EventPattern;
 
 type PathId = u32;
@@ -61,7 +61,7 @@ impl Sub {
 #[derive(Debug, Clone)]
 struct SubField {
     path: PathId,
-    conds: Vec<Cond>,
+    values: Vec<MatchValue>,
     /// `exists: false` is among the conditions: no leaf at all satisfies it.
     absent_ok: bool,
 }
@@ -99,7 +99,7 @@ pub struct Scratch {
 #[derive(Debug, Clone, Copy)]
 struct Leaf {
     path: PathId,
-    value: ScalarOwned,
+    value: IndexedValue,
     members: (u32, u32),
 }
 
@@ -107,7 +107,7 @@ struct Leaf {
 /// range would be unsafe, so the scratch keeps an index into the event
 /// walk instead. Strings are re-borrowed through `Event`.
 #[derive(Debug, Clone, Copy)]
-enum ScalarOwned {
+enum IndexedValue {
     Str(u32),
     Num(f64),
     Bool(bool),
@@ -133,8 +133,8 @@ impl PatternSet {
                 .iter()
                 .map(|f| SubField {
                     path: set.intern(&f.path),
-                    conds: f.conds.clone(),
-                    absent_ok: f.conds.iter().any(|c| matches!(c, Cond::Absent)),
+                    values: f.values.clone(),
+                    absent_ok: f.values.iter().any(|c| matches!(c, MatchValue::Absent)),
                 })
                 .collect();
             let shared = conj
@@ -203,11 +203,11 @@ impl PatternSet {
                 continue;
             };
             let anchor = &mut self.anchors[field.path as usize];
-            for cond in &field.conds {
-                match cond {
-                    Cond::Exact(lit) => anchor.exact.insert(lit, id),
-                    Cond::EqualsIgnoreCase(s) => anchor.folded.entry(s.clone()).or_default().push(id),
-                    Cond::Exists => anchor.present.push(id),
+            for value in &field.values {
+                match value {
+                    MatchValue::Exact(lit) => anchor.exact.insert(lit, id),
+                    MatchValue::EqualsIgnoreCase(s) => anchor.folded.entry(s.clone()).or_default().push(id),
+                    MatchValue::Exists => anchor.present.push(id),
                     _ => {}
                 }
             }
@@ -275,7 +275,7 @@ impl PatternSet {
                 wake(s, sub);
             }
             if !anchor.folded.is_empty() {
-                if let Scalar::Str(text) = value {
+                if let LeafValue::Str(text) = value {
                     s.folded.clear();
                     s.folded.push_str(&fold(text));
                     if let Some(subs) = anchor.folded.get(s.folded.as_str()) {
@@ -303,7 +303,7 @@ impl PatternSet {
     }
 
     /// Record a leaf at trie node `node`, if a pattern names its path.
-    fn leaf(&self, node: usize, value: ScalarOwned, s: &mut Scratch) {
+    fn leaf(&self, node: usize, value: IndexedValue, s: &mut Scratch) {
         let Some(path) = self.trie[node].path else {
             return;
         };
@@ -357,13 +357,13 @@ impl PatternSet {
             }
             Value::String(text) => {
                 strings.push(Cow::Borrowed(text));
-                self.leaf(node, ScalarOwned::Str(strings.len() as u32 - 1), s);
+                self.leaf(node, IndexedValue::Str(strings.len() as u32 - 1), s);
             }
             other => {
-                let value = match Scalar::of(other) {
-                    Some(Scalar::Num(n)) => ScalarOwned::Num(n),
-                    Some(Scalar::Bool(b)) => ScalarOwned::Bool(b),
-                    _ => ScalarOwned::Null,
+                let value = match LeafValue::of(other) {
+                    Some(LeafValue::Num(n)) => IndexedValue::Num(n),
+                    Some(LeafValue::Bool(b)) => IndexedValue::Bool(b),
+                    _ => IndexedValue::Null,
                 };
                 self.leaf(node, value, s);
             }
@@ -388,7 +388,7 @@ impl PatternSet {
             let mut free = false;
             while leaf != NONE {
                 let l = s.leaves[leaf as usize];
-                if field.conds.iter().any(|c| c.matches(l.value.get(strings))) {
+                if field.values.iter().any(|c| c.matches(l.value.get(strings))) {
                     if l.members.1 == 0 {
                         free = true;
                         break;
@@ -524,8 +524,8 @@ fn wake(s: &mut Scratch, sub: SubId) {
 /// A field can anchor its conjunction when a leaf that satisfies it is
 /// found by lookup: exact values, case-folded values, or mere presence.
 fn indexable(f: &SubField) -> bool {
-    !f.conds.is_empty()
-        && f.conds.iter().all(|c| matches!(c, Cond::Exact(_) | Cond::EqualsIgnoreCase(_) | Cond::Exists))
+    !f.values.is_empty()
+        && f.values.iter().all(|c| matches!(c, MatchValue::Exact(_) | MatchValue::EqualsIgnoreCase(_) | MatchValue::Exists))
 }
 
 /// The index keys of an indexable field, for counting how widely they are
@@ -535,11 +535,11 @@ fn index_keys(f: &SubField) -> Vec<String> {
     if !indexable(f) {
         return Vec::new();
     }
-    f.conds
+    f.values
         .iter()
         .map(|c| match c {
-            Cond::Exact(lit) => format!("={lit:?}"),
-            Cond::EqualsIgnoreCase(s) => format!("~{s}"),
+            MatchValue::Exact(lit) => format!("={lit:?}"),
+            MatchValue::EqualsIgnoreCase(s) => format!("~{s}"),
             _ => "exists".to_string(),
         })
         .collect()
@@ -573,13 +573,13 @@ impl Scratch {
     }
 }
 
-impl ScalarOwned {
-    fn get<'a>(self, strings: &'a [Cow<'_, str>]) -> Scalar<'a> {
+impl IndexedValue {
+    fn get<'a>(self, strings: &'a [Cow<'_, str>]) -> LeafValue<'a> {
         match self {
-            ScalarOwned::Str(i) => Scalar::Str(strings.get(i as usize).map_or("", |s| s.as_ref())),
-            ScalarOwned::Num(n) => Scalar::Num(n),
-            ScalarOwned::Bool(b) => Scalar::Bool(b),
-            ScalarOwned::Null => Scalar::Null,
+            IndexedValue::Str(i) => LeafValue::Str(strings.get(i as usize).map_or("", |s| s.as_ref())),
+            IndexedValue::Num(n) => LeafValue::Num(n),
+            IndexedValue::Bool(b) => LeafValue::Bool(b),
+            IndexedValue::Null => LeafValue::Null,
         }
     }
 }
@@ -681,38 +681,38 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
 
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
         self.strings.push(Cow::Borrowed(v));
-        self.set.leaf(self.node, ScalarOwned::Str(self.strings.len() as u32 - 1), self.s);
+        self.set.leaf(self.node, IndexedValue::Str(self.strings.len() as u32 - 1), self.s);
         Ok(())
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
         self.strings.push(Cow::Owned(v.to_string()));
-        self.set.leaf(self.node, ScalarOwned::Str(self.strings.len() as u32 - 1), self.s);
+        self.set.leaf(self.node, IndexedValue::Str(self.strings.len() as u32 - 1), self.s);
         Ok(())
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.set.leaf(self.node, ScalarOwned::Num(v as f64), self.s);
+        self.set.leaf(self.node, IndexedValue::Num(v as f64), self.s);
         Ok(())
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.set.leaf(self.node, ScalarOwned::Num(v as f64), self.s);
+        self.set.leaf(self.node, IndexedValue::Num(v as f64), self.s);
         Ok(())
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.set.leaf(self.node, ScalarOwned::Num(v), self.s);
+        self.set.leaf(self.node, IndexedValue::Num(v), self.s);
         Ok(())
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.set.leaf(self.node, ScalarOwned::Bool(v), self.s);
+        self.set.leaf(self.node, IndexedValue::Bool(v), self.s);
         Ok(())
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
-        self.set.leaf(self.node, ScalarOwned::Null, self.s);
+        self.set.leaf(self.node, IndexedValue::Null, self.s);
         Ok(())
     }
 }

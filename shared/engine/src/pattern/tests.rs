@@ -1,5 +1,5 @@
 //! Unit tests of the engine's moving parts; the operator-by-operator
-//! conformance suite is `shared/tests/pattern_conformance.rs`.
+//! conformance suite is `shared/engine/tests/pattern_conformance.rs`.
 
 use serde_json::json;
 

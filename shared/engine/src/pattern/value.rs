@@ -2,24 +2,24 @@
 
 /// One leaf value of an event, borrowed from the event's JSON.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Scalar<'a> {
+pub(crate) enum LeafValue<'a> {
     Str(&'a str),
     Num(f64),
     Bool(bool),
     Null,
 }
 
-impl<'a> Scalar<'a> {
+impl<'a> LeafValue<'a> {
     /// The leaf of a JSON value, or `None` for objects and arrays.
-    pub(crate) fn of(value: &'a serde_json::Value) -> Option<Scalar<'a>> {
+    pub(crate) fn of(value: &'a serde_json::Value) -> Option<LeafValue<'a>> {
         use serde_json::Value;
         Some(match value {
-            Value::String(s) => Scalar::Str(s),
+            Value::String(s) => LeafValue::Str(s),
             // Every JSON number has an f64 reading (large integers round, as
             // event-ruler's double-based comparison does).
-            Value::Number(n) => Scalar::Num(n.as_f64().unwrap_or(f64::NAN)),
-            Value::Bool(b) => Scalar::Bool(*b),
-            Value::Null => Scalar::Null,
+            Value::Number(n) => LeafValue::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Bool(b) => LeafValue::Bool(*b),
+            Value::Null => LeafValue::Null,
             Value::Object(_) | Value::Array(_) => return None,
         })
     }
@@ -35,12 +35,12 @@ pub(crate) enum Literal {
 }
 
 impl Literal {
-    pub(crate) fn matches(&self, leaf: Scalar<'_>) -> bool {
+    pub(crate) fn matches(&self, leaf: LeafValue<'_>) -> bool {
         match (self, leaf) {
-            (Literal::Str(a), Scalar::Str(b)) => **a == *b,
-            (Literal::Num(a), Scalar::Num(b)) => *a == b,
-            (Literal::Bool(a), Scalar::Bool(b)) => *a == b,
-            (Literal::Null, Scalar::Null) => true,
+            (Literal::Str(a), LeafValue::Str(b)) => **a == *b,
+            (Literal::Num(a), LeafValue::Num(b)) => *a == b,
+            (Literal::Bool(a), LeafValue::Bool(b)) => *a == b,
+            (Literal::Null, LeafValue::Null) => true,
             _ => false,
         }
     }
@@ -76,12 +76,12 @@ impl<T> ExactIndex<T> {
         }
     }
 
-    pub(crate) fn get(&self, leaf: Scalar<'_>) -> &[T] {
+    pub(crate) fn get(&self, leaf: LeafValue<'_>) -> &[T] {
         let found = match leaf {
-            Scalar::Str(s) => self.strs.get(s),
-            Scalar::Num(n) => self.nums.get(&num_bits(n)),
-            Scalar::Bool(b) => return &self.bools[usize::from(b)],
-            Scalar::Null => return &self.nulls,
+            LeafValue::Str(s) => self.strs.get(s),
+            LeafValue::Num(n) => self.nums.get(&num_bits(n)),
+            LeafValue::Bool(b) => return &self.bools[usize::from(b)],
+            LeafValue::Null => return &self.nulls,
         };
         found.map_or(&[], Vec::as_slice)
     }

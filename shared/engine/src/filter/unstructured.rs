@@ -27,7 +27,7 @@ impl Term {
 
 /// A parsed unstructured pattern.
 #[derive(Debug, Clone)]
-pub(crate) enum TextPattern {
+pub(crate) enum UnstructuredPattern {
     /// Terms: every `required` one present, no `excluded` one present; the
     /// `optional` (`?term`) ones count only when there is no other term, and
     /// then at least one must be present.
@@ -41,15 +41,15 @@ pub(crate) enum TextPattern {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum TermRole {
     Required,
     Excluded,
     Optional,
 }
 
-impl TextPattern {
+impl UnstructuredPattern {
     /// Parses the whole pattern text.
-    pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<TextPattern, FilterError> {
+    pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<UnstructuredPattern, FilterError> {
         cur.skip_ws();
         if cur.peek() == Some('%') {
             let start = cur.pos();
@@ -65,7 +65,7 @@ impl TextPattern {
                     ),
                 ));
             }
-            return Ok(TextPattern::Regex(Box::new(RegexMatcher::new(
+            return Ok(UnstructuredPattern::Regex(Box::new(RegexMatcher::new(
                 &body, body_at,
             )?)));
         }
@@ -76,12 +76,12 @@ impl TextPattern {
             cur.skip_ws();
             let Some(c) = cur.peek() else { break };
             let start = cur.pos();
-            let kind = match c {
-                '-' => Kind::Excluded,
-                '?' => Kind::Optional,
-                _ => Kind::Required,
+            let role = match c {
+                '-' => TermRole::Excluded,
+                '?' => TermRole::Optional,
+                _ => TermRole::Required,
             };
-            if kind != Kind::Required {
+            if role != TermRole::Required {
                 cur.bump();
                 // AWS's own example writes `"ERROR" - "Exiting"`: blanks may
                 // separate the sign from its term.
@@ -132,13 +132,13 @@ impl TextPattern {
                 }
             };
             let term = Term::new(&text);
-            match kind {
-                Kind::Required => required.push(term),
-                Kind::Excluded => excluded.push(term),
-                Kind::Optional => optional.push(term),
+            match role {
+                TermRole::Required => required.push(term),
+                TermRole::Excluded => excluded.push(term),
+                TermRole::Optional => optional.push(term),
             }
         }
-        Ok(TextPattern::Terms {
+        Ok(UnstructuredPattern::Terms {
             required,
             excluded,
             optional,
@@ -147,8 +147,8 @@ impl TextPattern {
 
     pub(crate) fn matches(&self, message: &str) -> bool {
         match self {
-            TextPattern::Regex(r) => r.is_match(message),
-            TextPattern::Terms {
+            UnstructuredPattern::Regex(r) => r.is_match(message),
+            UnstructuredPattern::Terms {
                 required,
                 excluded,
                 optional,

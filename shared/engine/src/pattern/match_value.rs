@@ -1,14 +1,15 @@
-//! The condition a pattern puts on one leaf value: the elements of a
-//! pattern's leaf arrays, compiled.
+//! Match values: the elements of a field's array in an event pattern
+//! (`"RunInstances"`, `{"prefix": "us-"}`, `{"cidr": "10.0.0.0/8"}`, …),
+//! compiled, each the condition it puts on one leaf value of the event.
 
 use super::cidr::{self, Cidr};
 use super::numeric::Range;
-use super::value::{Literal, Scalar};
+use super::value::{Literal, LeafValue};
 use super::wildcard::Wildcard;
 
-/// One match condition on a leaf (one element of a pattern's value array).
+/// One match value: a literal or an operator, and what it accepts of a leaf.
 #[derive(Debug, Clone)]
-pub(crate) enum Cond {
+pub(crate) enum MatchValue {
     Exact(Literal),
     Prefix(Box<str>),
     PrefixIgnoreCase(Box<str>),
@@ -41,18 +42,18 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
-impl Cond {
+impl MatchValue {
     /// Whether this leaf satisfies the condition. `Absent` is never
     /// satisfied by a leaf.
-    pub(crate) fn matches(&self, leaf: Scalar<'_>) -> bool {
+    pub(crate) fn matches(&self, leaf: LeafValue<'_>) -> bool {
         match self {
-            Cond::Exact(lit) => lit.matches(leaf),
-            Cond::Exists => true,
-            Cond::Absent => false,
-            Cond::Numeric(range) => matches!(leaf, Scalar::Num(n) if range.contains(n)),
-            Cond::AnythingBut(but) => but.matches(leaf),
+            MatchValue::Exact(lit) => lit.matches(leaf),
+            MatchValue::Exists => true,
+            MatchValue::Absent => false,
+            MatchValue::Numeric(range) => matches!(leaf, LeafValue::Num(n) if range.contains(n)),
+            MatchValue::AnythingBut(but) => but.matches(leaf),
             _ => match leaf {
-                Scalar::Str(s) => self.matches_str(s),
+                LeafValue::Str(s) => self.matches_str(s),
                 _ => false,
             },
         }
@@ -60,35 +61,35 @@ impl Cond {
 
     fn matches_str(&self, s: &str) -> bool {
         match self {
-            Cond::Prefix(p) => s.starts_with(&**p),
-            Cond::Suffix(p) => s.ends_with(&**p),
-            Cond::PrefixIgnoreCase(p) => fold(s).starts_with(&**p),
-            Cond::SuffixIgnoreCase(p) => fold(s).ends_with(&**p),
-            Cond::EqualsIgnoreCase(p) => fold(s) == **p,
-            Cond::Wildcard(w) => w.matches(s),
-            Cond::Cidr(c) => cidr::parse_addr(s).is_some_and(|addr| c.contains(addr)),
+            MatchValue::Prefix(p) => s.starts_with(&**p),
+            MatchValue::Suffix(p) => s.ends_with(&**p),
+            MatchValue::PrefixIgnoreCase(p) => fold(s).starts_with(&**p),
+            MatchValue::SuffixIgnoreCase(p) => fold(s).ends_with(&**p),
+            MatchValue::EqualsIgnoreCase(p) => fold(s) == **p,
+            MatchValue::Wildcard(w) => w.matches(s),
+            MatchValue::Cidr(c) => cidr::parse_addr(s).is_some_and(|addr| c.contains(addr)),
             _ => false,
         }
     }
 }
 
 impl AnythingBut {
-    fn matches(&self, leaf: Scalar<'_>) -> bool {
+    fn matches(&self, leaf: LeafValue<'_>) -> bool {
         match self {
             AnythingBut::Values(values) => !values.iter().any(|v| v.matches(leaf)),
             // The string forms apply to strings; a number or other non-string
             // leaf is "anything but" a string condition.
-            AnythingBut::Prefix(ps) => !matches!(leaf, Scalar::Str(s) if ps.iter().any(|p| s.starts_with(&**p))),
-            AnythingBut::Suffix(ps) => !matches!(leaf, Scalar::Str(s) if ps.iter().any(|p| s.ends_with(&**p))),
+            AnythingBut::Prefix(ps) => !matches!(leaf, LeafValue::Str(s) if ps.iter().any(|p| s.starts_with(&**p))),
+            AnythingBut::Suffix(ps) => !matches!(leaf, LeafValue::Str(s) if ps.iter().any(|p| s.ends_with(&**p))),
             AnythingBut::IgnoreCase(values) => match leaf {
-                Scalar::Str(s) => {
+                LeafValue::Str(s) => {
                     let s = fold(s);
                     !values.iter().any(|v| **v == s)
                 }
                 _ => true,
             },
             AnythingBut::Wildcards(ws) => match leaf {
-                Scalar::Str(s) => !ws.iter().any(|w| w.matches(s)),
+                LeafValue::Str(s) => !ws.iter().any(|w| w.matches(s)),
                 _ => true,
             },
         }
