@@ -4,6 +4,15 @@
 //! runs in AWS. Exit status: 0 success, 1 a rule test failed, 2 an error
 //! (as grep and ripgrep do); a closed stdout (`| head`) ends quietly.
 
+/// A line on stderr. Unlike `eprintln!`, a closed stderr
+/// (`trailwatch … 2>&1 | head`) is not worth a panic.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod infra;
 mod input;
@@ -121,7 +130,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("trailwatch: {e:#}");
+            note!("trailwatch: {e:#}");
             ExitCode::from(2)
         }
     }

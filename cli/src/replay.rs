@@ -80,13 +80,13 @@ pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>) -> Result<Exit
         for payload in payloads {
             match runtime.block_on(handler.handle(payload)) {
                 Ok(Response::Batch(b)) if !b.batch_item_failures.is_empty() => {
-                    eprintln!("trailwatch: {name}: {} Kinesis records failed", b.batch_item_failures.len());
+                    note!("trailwatch: {name}: {} Kinesis records failed", b.batch_item_failures.len());
                     problems.failed += 1;
                 }
                 Ok(_) => {}
                 Err(_) if handler.sink().closed.load(Ordering::SeqCst) => return Ok(ExitCode::SUCCESS),
                 Err(e) => {
-                    eprintln!("trailwatch: {name}: {e}");
+                    note!("trailwatch: {name}: {e}");
                     problems.failed += 1;
                 }
             }
@@ -117,13 +117,13 @@ fn read(file: &Path, name: &str, via: Via, problems: &mut Problems) -> Option<Ve
     let decoded = match decoded {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("trailwatch: {name}: {e}");
+            note!("trailwatch: {name}: {e}");
             problems.unreadable += 1;
             return None;
         }
     };
     for m in &decoded.malformed {
-        eprintln!("trailwatch: malformed record at {m}");
+        note!("trailwatch: malformed record at {m}");
     }
     problems.refused += decoded.malformed.len() as u64;
     let events: Vec<Value> = decoded.events.into_iter().map(|e| e.into_value()).collect();
@@ -147,7 +147,7 @@ fn summary(c: &trailwatch_engine::metrics::Counts, alerts: &BTreeMap<String, u64
     for (rule, n) in alerts {
         by_rule.entry(rule).or_default().1 += n;
     }
-    eprintln!(
+    note!(
         "records: {}  malformed: {}  alerts: {}  unreadable files: {}",
         c.records,
         c.malformed + problems.refused,
@@ -155,7 +155,7 @@ fn summary(c: &trailwatch_engine::metrics::Counts, alerts: &BTreeMap<String, u64
         problems.unreadable
     );
     for (rule, (matches, alerts)) in &by_rule {
-        eprintln!("  {rule:<48} matches {matches:>5}  alerts {alerts:>5}");
+        note!("  {rule:<48} matches {matches:>5}  alerts {alerts:>5}");
     }
 }
 
@@ -178,10 +178,10 @@ fn collect(paths: &[PathBuf], problems: &mut Problems) -> Vec<PathBuf> {
                 }
                 Ok(_) => {}
                 Err(e) if e.loop_ancestor().is_some() => {
-                    eprintln!("trailwatch: {}: skipped, a link back to a directory already being read", e.path().unwrap_or(path).display());
+                    note!("trailwatch: {}: skipped, a link back to a directory already being read", e.path().unwrap_or(path).display());
                 }
                 Err(e) => {
-                    eprintln!("trailwatch: {}: {e}", e.path().unwrap_or(path).display());
+                    note!("trailwatch: {}: {e}", e.path().unwrap_or(path).display());
                     problems.unreadable += 1;
                 }
             }

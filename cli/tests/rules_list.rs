@@ -30,11 +30,11 @@ fn json_lists_every_builtin_rule_with_a_pattern_that_parses_again() {
     assert_eq!(ids, expected);
     for (line, rule) in listed.iter().zip(&builtin) {
         let pattern = line["pattern"].as_str().expect("a pattern text");
-        let same = match (line["matcher"].as_str(), &rule.matcher) {
-            (Some("event_pattern"), rules::Matcher::Event(p)) => {
+        let same = match (line["matcher"].as_str(), &rule.pattern) {
+            (Some("event_pattern"), rules::Pattern::Event(p)) => {
                 EventPattern::parse(pattern).expect("parses").text() == p.text()
             }
-            (Some("filter_pattern"), rules::Matcher::Filter(p)) => {
+            (Some("filter_pattern"), rules::Pattern::Filter(p)) => {
                 FilterPattern::parse(pattern).expect("parses").text() == p.text()
             }
             _ => false,

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use trailwatch_engine::detector::{decode, detect, open};
+use trailwatch_engine::handler::{decode, detect, open};
 use trailwatch_engine::envelope::{self, Decoded, EnvelopeError};
 use trailwatch_engine::rules::{self, RuleSet, Workspace};
 

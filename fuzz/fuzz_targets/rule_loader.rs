@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // No base directory: `file:` tests report "no record", nothing is read.
-    let _ = run_tests(&rule, None);
+    let _ = run_tests(&rule, None, None);
     let set = RuleSet::new(vec![rule.clone()]);
     let mut ws = Workspace::default();
     for t in &rule.tests {

@@ -1,6 +1,8 @@
-//! Fixtures shared by the end-to-end tests: the project's real CloudTrail
-//! records, and the EventBridge events CloudTrail would deliver for them as
-//! the independent benchmark generator (`bench/gen_patterns.py`) writes them.
+//! Fixtures shared by the end-to-end tests: the real CloudTrail records of
+//! the shared dataset (`../shared/data/cloudtrail`, beside the clone, never
+//! copied into the project), and the EventBridge events CloudTrail would
+//! deliver for them as the independent benchmark generator
+//! (`../shared/bench/gen_patterns.py`) writes them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,12 +15,25 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Every real record of `data/cloudtrail`, in the generator's order (sorted
-/// Invictus files, then sorted Stratus detonation logs).
+/// The shared folder beside the clone (`../shared`), or `$TRAILWATCH_SHARED`;
+/// an error that says where it was looked for when it is absent.
+pub fn shared() -> Result<PathBuf> {
+    let dir = std::env::var_os("TRAILWATCH_SHARED").map(PathBuf::from).unwrap_or_else(|| root().join("../shared"));
+    if !dir.join("data/cloudtrail").is_dir() {
+        bail!(
+            "the shared dataset is not at {}: these tests read the real CloudTrail records from ../shared/data/cloudtrail beside the clone (CI has it); put it there or set TRAILWATCH_SHARED",
+            dir.join("data/cloudtrail").display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Every real record of the shared dataset, in the generator's order
+/// (sorted Invictus files, then sorted Stratus detonation logs).
 pub fn records() -> Result<Vec<Value>> {
-    let base = root().join("data/cloudtrail");
+    let base = shared()?.join("data/cloudtrail");
     let mut out = Vec::new();
-    for (dir, key) in [("invictus-aws-dataset/CloudTrail", true), ("stratus-red-team/detonation-logs", false)] {
+    for dir in ["invictus-aws-dataset/CloudTrail", "stratus-red-team/detonation-logs"] {
         let mut files: Vec<_> = std::fs::read_dir(base.join(dir))
             .with_context(|| format!("reading {dir}"))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -27,9 +42,9 @@ pub fn records() -> Result<Vec<Value>> {
         files.sort();
         for f in files {
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&f)?)?;
-            let items = match (key, v) {
-                (_, Value::Object(mut m)) => m.remove("Records").unwrap_or(Value::Null),
-                (_, other) => other,
+            let items = match v {
+                Value::Object(mut m) => m.remove("Records").unwrap_or(Value::Null),
+                other => other,
             };
             match items {
                 Value::Array(a) => out.extend(a),
@@ -40,30 +55,30 @@ pub fn records() -> Result<Vec<Value>> {
     Ok(out)
 }
 
-/// The records as EventBridge events, written by the benchmark generator
-/// (Python, independent of this code base).
-pub fn eventbridge_events() -> Result<Vec<Value>> {
-    let out = std::env::temp_dir().join(format!("trailwatch-events-{}.jsonl", std::process::id()));
-    let status = Command::new("python3")
-        .arg(root().join("bench/gen_patterns.py"))
-        .arg("--data")
-        .arg(root().join("data/cloudtrail"))
-        .arg("--events")
-        .arg(&out)
-        .status()
-        .context("running python3 bench/gen_patterns.py")?;
-    if !status.success() {
-        bail!("gen_patterns.py failed: {status}");
+/// Run the shared benchmark generator (Python, independent of this code
+/// base) with these arguments; its standard output.
+fn generator(args: &[&str]) -> Result<String> {
+    let shared = shared()?;
+    let out = Command::new("python3")
+        .arg(shared.join("bench/gen_patterns.py"))
+        .args(args)
+        .output()
+        .context("running python3 ../shared/bench/gen_patterns.py")?;
+    if !out.status.success() {
+        bail!("gen_patterns.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let text = std::fs::read_to_string(&out)?;
-    let _ = std::fs::remove_file(&out);
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// The records as EventBridge events, written by the benchmark generator.
+pub fn eventbridge_events() -> Result<Vec<Value>> {
+    let text = generator(&["--events", "/dev/stdout"])?;
     text.lines().map(|l| serde_json::from_str(l).context("an event line")).collect()
 }
 
-/// The standard benchmark patterns (`bench/patterns/pN.json`).
+/// The standard benchmark patterns for N, as the generator writes them.
 pub fn bench_patterns(n: usize) -> Result<Vec<Value>> {
-    let text = std::fs::read_to_string(root().join(format!("bench/patterns/p{n}.json")))?;
-    Ok(serde_json::from_str(&text)?)
+    Ok(serde_json::from_str(&generator(&[&n.to_string()])?)?)
 }
 
 /// Local stand-ins for AWS: a moto server and cargo-lambda's emulator, on

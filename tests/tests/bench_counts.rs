@@ -1,8 +1,8 @@
 //! The standard benchmark inputs give the match counts AWS's own engine
 //! (event-ruler) gives on them: 62, 1,252 and 19,389 (bench/INPUTS.md).
 
-use trailwatch::envelope::eventbridge;
-use trailwatch::pattern::{EventPattern, PatternSet};
+use trailwatch_engine::event::Event;
+use trailwatch_engine::pattern::{EventPattern, PatternSet};
 use trailwatch_tests::{bench_patterns, eventbridge_events};
 
 #[test]
@@ -17,11 +17,11 @@ fn match_counts_equal_event_ruler_s() {
         // And the decoded path agrees with matching the raw event.
         let decoded: usize = events
             .iter()
-            .map(|e| set.matches(eventbridge(e.clone()).expect("a record").value()).len())
+            .map(|e| set.matches(Event::from_eventbridge(e.clone()).expect("a record").value()).len())
             .sum();
         assert_eq!(decoded, want, "N = {n}, decoded");
         // And reading the events' JSON text directly.
-        let mut scratch = trailwatch::pattern::Scratch::default();
+        let mut scratch = trailwatch_engine::pattern::Scratch::default();
         let mut out = Vec::new();
         let streamed: usize = events
             .iter()

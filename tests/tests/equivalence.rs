@@ -5,11 +5,11 @@
 //! subscription payload, or through Kinesis.
 
 use serde_json::Value;
-use trailwatch::detector::decode;
-use trailwatch::encode;
-use trailwatch::event::Event;
-use trailwatch::pattern::{EventPattern, PatternSet};
-use trailwatch::rules::{self, RuleSet, Workspace};
+use trailwatch_engine::handler::decode;
+use trailwatch_engine::encode;
+use trailwatch_engine::event::Event;
+use trailwatch_engine::pattern::{EventPattern, PatternSet};
+use trailwatch_engine::rules::{self, RuleSet, Workspace};
 use trailwatch_tests::{bench_patterns, eventbridge_events, records};
 
 /// Events out of a payload, through the functions' own decoder.

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use trailwatch::detector::detect;
-use trailwatch::encode;
-use trailwatch::event::Event;
-use trailwatch::rules::{self, RuleSet, Workspace};
+use trailwatch_engine::handler::detect;
+use trailwatch_engine::encode;
+use trailwatch_engine::event::Event;
+use trailwatch_engine::rules::{self, RuleSet, Workspace};
 use trailwatch_tests::local::{Function, Moto};
 use trailwatch_tests::{eventbridge_events, records};
 

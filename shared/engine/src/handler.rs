@@ -245,9 +245,15 @@ impl<S: Sink, M: Metrics> Handler<S, M> {
             let contents = match contents {
                 Ok(c) => c,
                 Err(e) => {
-                    // This Kinesis record is unreadable; the others go on.
-                    tracing::error!(item = item.as_deref().unwrap_or("payload"), error = %e, "batch item not decoded");
+                    // Unreadable: retrying cannot fix it. A Kinesis record
+                    // is skipped and the others go on; a whole payload
+                    // fails, loudly.
+                    tracing::error!(item = item.as_deref().unwrap_or("payload"), error = %e, "payload not decoded");
                     total.malformed += 1;
+                    if item.is_none() {
+                        self.emit(total).await;
+                        return Err(e.into());
+                    }
                     continue;
                 }
             };
