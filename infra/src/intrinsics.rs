@@ -21,4 +21,3 @@ pub(crate) fn no_value() -> Value {
 pub(crate) fn cond(name: &str) -> Value {
     json!({ "Condition": name })
 }
-

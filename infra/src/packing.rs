@@ -45,13 +45,17 @@ pub fn group_patterns(patterns: &[(String, Value)]) -> Result<Vec<PatternGroup>,
 }
 
 /// A group from its members and, for more than one, their combined pattern.
-fn finish(members: Vec<(String, Value)>, combined: Option<Value>) -> Result<PatternGroup, InfraError> {
+fn finish(
+    members: Vec<(String, Value)>,
+    combined: Option<Value>,
+) -> Result<PatternGroup, InfraError> {
     let rules = members.iter().map(|(id, _)| id.clone()).collect();
     let pattern = match (combined, members) {
         (Some(pattern), _) => pattern,
         (None, mut members) => {
             let (id, only) = members.swap_remove(0);
-            EventPattern::from_value(&only).map_err(|source| InfraError::PatternRefused { rule: id, source })?;
+            EventPattern::from_value(&only)
+                .map_err(|source| InfraError::PatternRefused { rule: id, source })?;
             only
         }
     };
@@ -63,7 +67,12 @@ fn combine(members: &[(String, Value)]) -> Option<Value> {
     let mut alternatives = Vec::new();
     for (_, p) in members {
         // A pattern that is only a top-level `$or` contributes its branches.
-        match p.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("$or")).and_then(Value::as_array) {
+        match p
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.get("$or"))
+            .and_then(Value::as_array)
+        {
             Some(branches) => alternatives.extend(branches.iter().cloned()),
             None => alternatives.push(p.clone()),
         }
@@ -104,7 +113,11 @@ mod tests {
             .map(|i| (format!("r{i}"), json!({"source": ["aws.iam"], "detail": {"eventName": [format!("SomeRatherLongEventName{i:03}")]}})))
             .collect();
         let groups = group_patterns(&patterns).expect("groups");
-        assert!(groups.len() > 1 && groups.len() < 60, "{} groups", groups.len());
+        assert!(
+            groups.len() > 1 && groups.len() < 60,
+            "{} groups",
+            groups.len()
+        );
         let mut seen = Vec::new();
         for g in &groups {
             assert!(g.pattern.to_string().chars().count() <= MAX_PATTERN_LEN);
@@ -116,7 +129,13 @@ mod tests {
             }
             seen.extend(g.rules.clone());
         }
-        assert_eq!(seen, patterns.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            seen,
+            patterns
+                .iter()
+                .map(|(id, _)| id.clone())
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -125,7 +144,11 @@ mod tests {
         let b = FilterPattern::parse("{($.x = 1) || ($.y = 2)}").expect("parses");
         let text = union_filter(&[&a, &b]).expect("joins");
         let joined = FilterPattern::parse(&text).expect("parses");
-        assert!(joined.matches(r#"{"eventName":"A"}"#) && joined.matches(r#"{"y":2}"#) && !joined.matches(r#"{"eventName":"B"}"#));
+        assert!(
+            joined.matches(r#"{"eventName":"A"}"#)
+                && joined.matches(r#"{"y":2}"#)
+                && !joined.matches(r#"{"eventName":"B"}"#)
+        );
         let text_pattern = FilterPattern::parse("ERROR").expect("parses");
         assert_eq!(union_filter(&[&a, &text_pattern]), None);
     }

@@ -8,7 +8,10 @@ use crate::resources::trail::{log_group_name, TRAIL_ARN};
 use crate::Flavor;
 
 pub(crate) fn parameters(flavor: Flavor) -> Value {
-    let retention = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+    let retention = [
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+        2922, 3288, 3653,
+    ];
     let mut p = json!({
         "TrailMode": {
             "Type": "String", "Default": "create", "AllowedValues": ["create", "existing"],

@@ -15,7 +15,13 @@ pub(crate) type Comments = HashMap<Vec<String>, String>;
 /// Write `doc` (a map) as YAML, with its comments.
 pub(crate) fn document(doc: &Value, comments: &Comments, out: &mut String) {
     let mut path = Vec::new();
-    emit_map(doc.as_object().unwrap_or(&Map::new()), 0, &mut path, comments, out);
+    emit_map(
+        doc.as_object().unwrap_or(&Map::new()),
+        0,
+        &mut path,
+        comments,
+        out,
+    );
 }
 
 /// Comment lines, one per line of `text`, at `indent`.
@@ -28,14 +34,17 @@ pub(crate) fn comment(out: &mut String, indent: usize, text: &str) {
     }
 }
 
-
 /// YAML 1.1 words a plain scalar must not be (they would read as bools or null).
-const RESERVED: &[&str] = &["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"];
+const RESERVED: &[&str] = &[
+    "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~",
+];
 
 /// Whether a string may be written unquoted. Conservative: letters, digits
 /// and a few safe punctuation marks, starting with a letter or `/`.
 fn plain_ok(s: &str, flow: bool, key: bool) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     if !(first.is_ascii_alphabetic() || first == '/') {
         return false;
     }
@@ -88,14 +97,31 @@ fn inline(v: &Value) -> String {
 
 /// A short list of plain scalars, written `[a, b]`.
 fn flow_list(items: &[Value]) -> Option<String> {
-    if items.is_empty() || !items.iter().all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))) {
+    if items.is_empty()
+        || !items
+            .iter()
+            .all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
+    {
         return None;
     }
-    let text = format!("[{}]", items.iter().map(|v| scalar(v, true)).collect::<Vec<_>>().join(", "));
+    let text = format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|v| scalar(v, true))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     (text.len() <= 60).then_some(text)
 }
 
-fn emit_map(map: &Map<String, Value>, indent: usize, path: &mut Vec<String>, comments: &Comments, out: &mut String) {
+fn emit_map(
+    map: &Map<String, Value>,
+    indent: usize,
+    path: &mut Vec<String>,
+    comments: &Comments,
+    out: &mut String,
+) {
     for (k, v) in map {
         path.push(k.clone());
         if let Some(c) = comments.get(path) {
@@ -131,7 +157,13 @@ fn emit_map(map: &Map<String, Value>, indent: usize, path: &mut Vec<String>, com
     }
 }
 
-fn emit_list(items: &[Value], indent: usize, path: &mut Vec<String>, comments: &Comments, out: &mut String) {
+fn emit_list(
+    items: &[Value],
+    indent: usize,
+    path: &mut Vec<String>,
+    comments: &Comments,
+    out: &mut String,
+) {
     for (i, item) in items.iter().enumerate() {
         path.push(i.to_string());
         let mut block = String::new();
@@ -161,7 +193,6 @@ fn emit_list(items: &[Value], indent: usize, path: &mut Vec<String>, comments: &
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -170,7 +201,23 @@ mod tests {
 
     #[test]
     fn tricky_scalars_are_quoted() {
-        for s in ["true", "No", "1", "2010-09-09", "a: b", "x #y", "$or", "", " lead", "*", "-1", "{a}", "[a]", "a,b", "é"] {
+        for s in [
+            "true",
+            "No",
+            "1",
+            "2010-09-09",
+            "a: b",
+            "x #y",
+            "$or",
+            "",
+            " lead",
+            "*",
+            "-1",
+            "{a}",
+            "[a]",
+            "a,b",
+            "é",
+        ] {
             let doc = json!({"k": s, "l": [s, "x"], s: 1});
             let mut yaml = String::new();
             document(&doc, &Comments::new(), &mut yaml);
@@ -184,7 +231,10 @@ mod tests {
         let doc = json!({"a": {"b": 1, "c": [{"d": 2}, {"e": 3}]}});
         let mut comments = Comments::new();
         comments.insert(vec!["a".into(), "b".into()], "about b".into());
-        comments.insert(vec!["a".into(), "c".into(), "1".into(), "e".into()], "about e\non two lines".into());
+        comments.insert(
+            vec!["a".into(), "c".into(), "1".into(), "e".into()],
+            "about e\non two lines".into(),
+        );
         let mut yaml = String::new();
         document(&doc, &comments, &mut yaml);
         // A comment on an item's first key goes before the item's dash.

@@ -54,43 +54,67 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
         }))?;
         // The alarm cites the CIS recommendation, if the rule names one.
         let (in_comment, in_description, alarm_name) = match c.recommendation {
-            Some(cis) => (format!(" (CIS {cis})"), format!(" / CIS {cis}"), format!("${{AWS::StackName}}-CIS-{cis}-{metric}")),
-            None => (String::new(), String::new(), format!("${{AWS::StackName}}-CloudWatch.{n}-{metric}")),
+            Some(cis) => (
+                format!(" (CIS {cis})"),
+                format!(" / CIS {cis}"),
+                format!("${{AWS::StackName}}-CIS-{cis}-{metric}"),
+            ),
+            None => (
+                String::new(),
+                String::new(),
+                format!("${{AWS::StackName}}-CloudWatch.{n}-{metric}"),
+            ),
         };
         b.note_at(&filter_id, &[], &format!(
             "Security Hub CloudWatch.{n}{in_comment}, for rule(s) {ids}: the exact pattern CIS prescribes,\nin namespace {CIS_NAMESPACE}; the control fails if the pattern differs."
         ));
-        b.add(&alarm_id, alarm(
-            sub(&alarm_name),
-            &format!("Security Hub CloudWatch.{n}{in_description}: {} (trailwatch rules: {ids})", c.title),
-            json!({"Namespace": CIS_NAMESPACE, "MetricName": metric}),
-            json!(300),
-            json!(1),
-        ))?;
+        b.add(
+            &alarm_id,
+            alarm(
+                sub(&alarm_name),
+                &format!(
+                    "Security Hub CloudWatch.{n}{in_description}: {} (trailwatch rules: {ids})",
+                    c.title
+                ),
+                json!({"Namespace": CIS_NAMESPACE, "MetricName": metric}),
+                json!(300),
+                json!(1),
+            ),
+        )?;
     }
     let mut served = Vec::new();
     for rule in rules.iter().filter(|r| r.action == Action::Metric) {
-        let description = format!("trailwatch rule {} ({}): {}", rule.id, rule.severity.as_str(), rule.title);
+        let description = format!(
+            "trailwatch rule {} ({}): {}",
+            rule.id,
+            rule.severity.as_str(),
+            rule.title
+        );
         let alarm_name = sub(&format!("${{AWS::StackName}}-{}", rule.id));
         match &rule.pattern {
-            Pattern::Filter(_) if cis.served.contains(rule.id.as_str()) => served.push(rule.id.as_str()),
+            Pattern::Filter(_) if cis.served.contains(rule.id.as_str()) => {
+                served.push(rule.id.as_str())
+            }
             Pattern::Filter(f) => {
                 let filter_id = b.unique_id("MetricFilter", &rule.id);
                 let alarm_id = b.unique_id("Alarm", &rule.id);
-                b.add(&filter_id, json!({
-                    "Type": "AWS::Logs::MetricFilter",
-                    "Properties": {
-                        "FilterName": sub(&format!("${{AWS::StackName}}-{}", rule.id)),
-                        "LogGroupName": log_group_name(),
-                        "FilterPattern": f.text(),
-                        "MetricTransformations": [{
-                            "MetricNamespace": sub("${MetricsNamespace}/MetricFilters"),
-                            "MetricName": rule.id,
-                            "MetricValue": "1",
-                            "Unit": "Count"
-                        }]
-                    }
-                }))?;
+                b.add(
+                    &filter_id,
+                    json!({
+                        "Type": "AWS::Logs::MetricFilter",
+                        "Properties": {
+                            "FilterName": sub(&format!("${{AWS::StackName}}-{}", rule.id)),
+                            "LogGroupName": log_group_name(),
+                            "FilterPattern": f.text(),
+                            "MetricTransformations": [{
+                                "MetricNamespace": sub("${MetricsNamespace}/MetricFilters"),
+                                "MetricName": rule.id,
+                                "MetricValue": "1",
+                                "Unit": "Count"
+                            }]
+                        }
+                    }),
+                )?;
                 b.add(&alarm_id, alarm(
                     alarm_name,
                     &description,
@@ -101,20 +125,23 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
             }
             Pattern::Event(_) => {
                 let alarm_id = b.unique_id("Alarm", &rule.id);
-                b.add(&alarm_id, alarm(
-                    alarm_name,
-                    &description,
-                    json!({
-                        "Namespace": r("MetricsNamespace"),
-                        "MetricName": MATCHES,
-                        "Dimensions": [
-                            {"Name": "RuleId", "Value": rule.id},
-                            {"Name": "Severity", "Value": rule.severity.as_str()}
-                        ]
-                    }),
-                    r("AlarmPeriodSeconds"),
-                    r("MetricRuleThreshold"),
-                ))?;
+                b.add(
+                    &alarm_id,
+                    alarm(
+                        alarm_name,
+                        &description,
+                        json!({
+                            "Namespace": r("MetricsNamespace"),
+                            "MetricName": MATCHES,
+                            "Dimensions": [
+                                {"Name": "RuleId", "Value": rule.id},
+                                {"Name": "Severity", "Value": rule.severity.as_str()}
+                            ]
+                        }),
+                        r("AlarmPeriodSeconds"),
+                        r("MetricRuleThreshold"),
+                    ),
+                )?;
                 b.note_at(&alarm_id, &[], &format!(
                     "Rule {} is an event_pattern metric rule: no metric filter is derived from an event pattern (the\nlanguages differ); the functions count its matches as {MATCHES}{{RuleId,Severity}} and this alarm watches that.",
                     rule.id
@@ -153,4 +180,3 @@ pub(crate) fn queue_alarms(b: &mut Builder, has_event_rules: bool) -> Result<(),
     }
     Ok(())
 }
-

@@ -65,14 +65,17 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
         let role = format!("{}Role", s.id);
         let dlq = format!("{}DLQ", s.id);
         let name = format!("${{AWS::StackName}}-{}", s.suffix);
-        b.add(&log_group, json!({
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {
-                "LogGroupName": sub(&format!("/aws/lambda/{name}")),
-                "RetentionInDays": r("LogRetentionDays"),
-                "KmsKeyId": ga("Key", "Arn")
-            }
-        }))?;
+        b.add(
+            &log_group,
+            json!({
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {
+                    "LogGroupName": sub(&format!("/aws/lambda/{name}")),
+                    "RetentionInDays": r("LogRetentionDays"),
+                    "KmsKeyId": ga("Key", "Arn")
+                }
+            }),
+        )?;
         b.add(&dlq, dead_letter_queue())?;
         b.note_at(&dlq, &[], &format!("Invocations of {} that failed after all retries (kept 14 days; an alarm watches it).", s.id));
         let mut statements = vec![
@@ -163,7 +166,10 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             Flavor::Sam => {
                 if let Some(p) = properties.as_object_mut() {
                     p.insert("CodeUri".into(), json!(".."));
-                    p.insert("DeadLetterQueue".into(), json!({"Type": "SQS", "TargetArn": ga(&dlq, "Arn")}));
+                    p.insert(
+                        "DeadLetterQueue".into(),
+                        json!({"Type": "SQS", "TargetArn": ga(&dlq, "Arn")}),
+                    );
                 }
                 (
                     "AWS::Serverless::Function",
@@ -172,18 +178,27 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             }
             Flavor::Plain => {
                 if let Some(p) = properties.as_object_mut() {
-                    p.insert("Code".into(), json!({"S3Bucket": r("CodeBucket"), "S3Key": r(s.code_key)}));
-                    p.insert("DeadLetterConfig".into(), json!({"TargetArn": ga(&dlq, "Arn")}));
+                    p.insert(
+                        "Code".into(),
+                        json!({"S3Bucket": r("CodeBucket"), "S3Key": r(s.code_key)}),
+                    );
+                    p.insert(
+                        "DeadLetterConfig".into(),
+                        json!({"TargetArn": ga(&dlq, "Arn")}),
+                    );
                 }
                 ("AWS::Lambda::Function", json!({"checkov": checkov}))
             }
         };
-        b.add(s.id, json!({
-            "Type": ty,
-            "DependsOn": [log_group],
-            "Metadata": metadata,
-            "Properties": properties
-        }))?;
+        b.add(
+            s.id,
+            json!({
+                "Type": ty,
+                "DependsOn": [log_group],
+                "Metadata": metadata,
+                "Properties": properties
+            }),
+        )?;
         if flavor == Flavor::Sam {
             b.note_at(
                 s.id,
@@ -192,18 +207,25 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             );
         }
         b.note_at(s.id, &["Properties", "Timeout"], s.timeout_why);
-        b.note_at(s.id, &["Properties", "ReservedConcurrentExecutions"], s.concurrency_why);
+        b.note_at(
+            s.id,
+            &["Properties", "ReservedConcurrentExecutions"],
+            s.concurrency_why,
+        );
         b.note_at(s.id, &["Properties", "MemorySize"], "A Rust function uses a few MB; memory also buys CPU, which decompressing and matching batches use.");
         let invoke_config = format!("{}InvokeConfig", s.id);
-        b.add(&invoke_config, json!({
-            "Type": "AWS::Lambda::EventInvokeConfig",
-            "Properties": {
-                "FunctionName": r(s.id),
-                "Qualifier": "$LATEST",
-                "MaximumRetryAttempts": 2,
-                "MaximumEventAgeInSeconds": 21600
-            }
-        }))?;
+        b.add(
+            &invoke_config,
+            json!({
+                "Type": "AWS::Lambda::EventInvokeConfig",
+                "Properties": {
+                    "FunctionName": r(s.id),
+                    "Qualifier": "$LATEST",
+                    "MaximumRetryAttempts": 2,
+                    "MaximumEventAgeInSeconds": 21600
+                }
+            }),
+        )?;
         b.note_at(
             &invoke_config,
             &["Properties"],

@@ -95,7 +95,11 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
             "KeyPolicy": policy
         }
     }))?;
-    b.note_at("Key", &["DeletionPolicy"], "Retained: deleting the stack must not make the encrypted log files unreadable.");
+    b.note_at(
+        "Key",
+        &["DeletionPolicy"],
+        "Retained: deleting the stack must not make the encrypted log files unreadable.",
+    );
     b.note_at(
         "Key",
         &["Properties", "KeyPolicy"],
@@ -105,13 +109,16 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
         "Type": "AWS::KMS::Alias",
         "Properties": {"AliasName": sub("alias/${AWS::StackName}-trailwatch"), "TargetKeyId": r("Key")}
     }))?;
-    b.add("AlertTopic", json!({
-        "Type": "AWS::SNS::Topic",
-        "Properties": {
-            "DisplayName": "trailwatch alerts",
-            "KmsMasterKeyId": ga("Key", "Arn")
-        }
-    }))?;
+    b.add(
+        "AlertTopic",
+        json!({
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "DisplayName": "trailwatch alerts",
+                "KmsMasterKeyId": ga("Key", "Arn")
+            }
+        }),
+    )?;
     b.note_at(
         "AlertTopic",
         &["Properties"],

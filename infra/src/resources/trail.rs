@@ -13,7 +13,8 @@ use crate::InfraError;
 /// and key policies name it).
 pub(crate) const TRAIL_ARN: &str = "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/${AWS::StackName}-trail";
 /// Any trail of this account, as CloudTrail's KMS encryption context names it.
-pub(crate) const ANY_TRAIL_OF_ACCOUNT: &str = "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*";
+pub(crate) const ANY_TRAIL_OF_ACCOUNT: &str =
+    "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*";
 
 /// The log group the trail delivers to: created, or the user's.
 pub(crate) fn log_group_name() -> Value {
@@ -64,28 +65,35 @@ pub(crate) fn trail(b: &mut Builder) -> Result<(), InfraError> {
             }]}
         }
     }))?;
-    b.note_at("AccessLogBucket", &["Properties", "BucketEncryption"], "S3 server access logging delivers only to SSE-S3 buckets.");
-    b.add("AccessLogBucketPolicy", json!({
-        "Type": "AWS::S3::BucketPolicy",
-        "Condition": "CreateTrail",
-        "Properties": {
-            "Bucket": r("AccessLogBucket"),
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {
-                    "Sid": "S3ServerAccessLogs",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "logging.s3.amazonaws.com"},
-                    "Action": "s3:PutObject",
-                    "Resource": sub("${AccessLogBucket.Arn}/*"),
-                    "Condition": {
-                        "ArnLike": {"aws:SourceArn": ga("TrailBucket", "Arn")},
-                        "StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}
-                    }
-                },
-                tls_only("AccessLogBucket")
-            ]}
-        }
-    }))?;
+    b.note_at(
+        "AccessLogBucket",
+        &["Properties", "BucketEncryption"],
+        "S3 server access logging delivers only to SSE-S3 buckets.",
+    );
+    b.add(
+        "AccessLogBucketPolicy",
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Condition": "CreateTrail",
+            "Properties": {
+                "Bucket": r("AccessLogBucket"),
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {
+                        "Sid": "S3ServerAccessLogs",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": sub("${AccessLogBucket.Arn}/*"),
+                        "Condition": {
+                            "ArnLike": {"aws:SourceArn": ga("TrailBucket", "Arn")},
+                            "StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}
+                        }
+                    },
+                    tls_only("AccessLogBucket")
+                ]}
+            }
+        }),
+    )?;
     b.add("TrailBucket", json!({
         "Type": "AWS::S3::Bucket",
         "Condition": "CreateTrail",
@@ -107,7 +115,11 @@ pub(crate) fn trail(b: &mut Builder) -> Result<(), InfraError> {
             }]}
         }
     }))?;
-    b.note_at("TrailBucket", &["DeletionPolicy"], "Retained: log files are evidence; delete the bucket by hand once you no longer need them.");
+    b.note_at(
+        "TrailBucket",
+        &["DeletionPolicy"],
+        "Retained: log files are evidence; delete the bucket by hand once you no longer need them.",
+    );
     b.note_at(
         "TrailBucket",
         &["Properties", "BucketEncryption"],
@@ -128,57 +140,66 @@ pub(crate) fn trail(b: &mut Builder) -> Result<(), InfraError> {
         a.insert("Sid".into(), json!("CloudTrailWrites"));
         o.insert("Sid".into(), json!("CloudTrailWritesOrganizationLogs"));
     }
-    b.add("TrailBucketPolicy", json!({
-        "Type": "AWS::S3::BucketPolicy",
-        "Condition": "CreateTrail",
-        "Properties": {
-            "Bucket": r("TrailBucket"),
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {
-                    "Sid": "CloudTrailChecksAcl",
+    b.add(
+        "TrailBucketPolicy",
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Condition": "CreateTrail",
+            "Properties": {
+                "Bucket": r("TrailBucket"),
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {
+                        "Sid": "CloudTrailChecksAcl",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "s3:GetBucketAcl",
+                        "Resource": ga("TrailBucket", "Arn"),
+                        "Condition": {"StringEquals": {"aws:SourceArn": sub(TRAIL_ARN)}}
+                    },
+                    account_write,
+                    iff("IsOrganizationTrail", org_write, no_value()),
+                    tls_only("TrailBucket")
+                ]}
+            }
+        }),
+    )?;
+    b.add(
+        "TrailLogGroup",
+        json!({
+            "Type": "AWS::Logs::LogGroup",
+            "Condition": "CreateTrail",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "LogGroupName": r("TrailLogGroupName"),
+                "RetentionInDays": r("LogRetentionDays"),
+                "KmsKeyId": ga("Key", "Arn")
+            }
+        }),
+    )?;
+    b.add(
+        "CloudTrailLogsRole",
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Condition": "CreateTrail",
+            "Properties": {
+                "Description": "CloudTrail delivers the trail's events to its log group.",
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow",
                     "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": "s3:GetBucketAcl",
-                    "Resource": ga("TrailBucket", "Arn"),
-                    "Condition": {"StringEquals": {"aws:SourceArn": sub(TRAIL_ARN)}}
-                },
-                account_write,
-                iff("IsOrganizationTrail", org_write, no_value()),
-                tls_only("TrailBucket")
-            ]}
-        }
-    }))?;
-    b.add("TrailLogGroup", json!({
-        "Type": "AWS::Logs::LogGroup",
-        "Condition": "CreateTrail",
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
-        "Properties": {
-            "LogGroupName": r("TrailLogGroupName"),
-            "RetentionInDays": r("LogRetentionDays"),
-            "KmsKeyId": ga("Key", "Arn")
-        }
-    }))?;
-    b.add("CloudTrailLogsRole", json!({
-        "Type": "AWS::IAM::Role",
-        "Condition": "CreateTrail",
-        "Properties": {
-            "Description": "CloudTrail delivers the trail's events to its log group.",
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "sts:AssumeRole"
-            }]},
-            "Policies": [{
-                "PolicyName": "deliver-to-log-group",
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": ga("TrailLogGroup", "Arn")
-                }]}
-            }]
-        }
-    }))?;
+                    "Action": "sts:AssumeRole"
+                }]},
+                "Policies": [{
+                    "PolicyName": "deliver-to-log-group",
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": ga("TrailLogGroup", "Arn")
+                    }]}
+                }]
+            }
+        }),
+    )?;
     b.add("TrailNotificationTopic", json!({
         "Type": "AWS::SNS::Topic",
         "Condition": "CreateTrail",
@@ -189,21 +210,24 @@ pub(crate) fn trail(b: &mut Builder) -> Result<(), InfraError> {
         &[],
         "CloudTrail announces every log file it delivers here (the tutorial's \"SNS notification\"); a topic\nof its own, so that alert subscribers do not receive one message per log file.",
     );
-    b.add("TrailNotificationTopicPolicy", json!({
-        "Type": "AWS::SNS::TopicPolicy",
-        "Condition": "CreateTrail",
-        "Properties": {
-            "Topics": [r("TrailNotificationTopic")],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "CloudTrailPublishes",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": r("TrailNotificationTopic"),
-                "Condition": {"StringEquals": {"aws:SourceArn": sub(TRAIL_ARN)}}
-            }]}
-        }
-    }))?;
+    b.add(
+        "TrailNotificationTopicPolicy",
+        json!({
+            "Type": "AWS::SNS::TopicPolicy",
+            "Condition": "CreateTrail",
+            "Properties": {
+                "Topics": [r("TrailNotificationTopic")],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Sid": "CloudTrailPublishes",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": r("TrailNotificationTopic"),
+                    "Condition": {"StringEquals": {"aws:SourceArn": sub(TRAIL_ARN)}}
+                }]}
+            }
+        }),
+    )?;
     b.add("Trail", json!({
         "Type": "AWS::CloudTrail::Trail",
         "Condition": "CreateTrail",
