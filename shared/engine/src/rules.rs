@@ -609,4 +609,32 @@ mod tests {
         assert_eq!(report.passed, 1);
         assert!(report.failures.iter().any(|f| f.contains("detail")), "a rule test refuses it: {:?}", report.failures);
     }
+
+    /// Defect: filter patterns were matched against JSON re-serialised from
+    /// the parsed record, not the message CloudWatch Logs holds and matches
+    /// ("Filter patterns make up the syntax that metric filters and
+    /// subscription filters use to match terms in log events", CloudWatch
+    /// Logs User Guide, Filter pattern syntax). An escape in the message
+    /// (`\u0061` for `a`) is text to CloudWatch Logs; re-serialising turned
+    /// it into the letter and matched a term the message does not hold.
+    #[test]
+    fn filter_patterns_read_the_delivered_message_text() {
+        let rule = |id: &str, pattern: &str| {
+            Rule::from_yaml(
+                "t.yaml",
+                &format!("id: {id}\ntitle: t\ndescription: d\nseverity: low\nfilter_pattern: '{pattern}'\naction: alert\n"),
+            )
+            .expect("a valid rule")
+        };
+        let set = RuleSet::new(vec![rule("plain-term", "alice"), rule("escaped-term", "u0061lice")]);
+        let message = r#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventTime":"2026-11-30T09:15:00Z","requestParameters":{"userName":"\u0061lice"}}"#;
+        let from_logs = Event::from_text(message.to_string()).expect("a record");
+        let ids = |e: &Event| set.evaluate(e, &mut Workspace::default()).iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&from_logs), vec!["escaped-term"], "the message as CloudWatch Logs holds it");
+        // A record that came by EventBridge has no log text: it is read as
+        // CloudTrail writes it to a log group, one compact JSON line.
+        let from_eventbridge = Event::from_record(from_logs.detail().clone()).expect("a record");
+        assert_eq!(ids(&from_eventbridge), vec!["plain-term"]);
+        assert!(RuleSet::rule_matches(&set.rules()[1], &from_logs));
+    }
 }
