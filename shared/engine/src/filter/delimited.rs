@@ -202,26 +202,34 @@ impl DelimitedPattern {
         Ok(DelimitedPattern { items, segments })
     }
 
-    /// Whether the item at `index` accepts `field`.
-    fn accepts(&self, index: usize, field: &str) -> bool {
+    /// Whether the item at `index` accepts `field`, adding the work done
+    /// to `steps`.
+    fn accepts(&self, index: usize, field: &str, steps: &mut u64) -> bool {
+        *steps += 1;
         match self.items.get(index) {
             Some(Item::Field {
                 condition: Some(condition), ..
-            }) => condition.eval(&mut |fc: &FieldCondition| fc.cmp.holds(FieldValue::Str(field))),
+            }) => condition.eval(&mut |fc: &FieldCondition| fc.cmp.holds(FieldValue::Str(field), steps)),
             Some(Item::Field { condition: None, .. }) => true,
             Some(Item::Ellipsis) | None => false,
         }
     }
 
-    fn segment_at(&self, seg: &[usize], fields: &[&str], start: usize) -> bool {
+    fn segment_at(&self, seg: &[usize], fields: &[&str], start: usize, steps: &mut u64) -> bool {
         seg.iter()
             .enumerate()
-            .all(|(j, &item)| fields.get(start + j).is_some_and(|f| self.accepts(item, f)))
+            .all(|(j, &item)| fields.get(start + j).is_some_and(|f| self.accepts(item, f, steps)))
     }
 
     /// Matches the event; on success returns which item took each field
-    /// (`None` for fields covered by an ellipsis).
-    fn align<'m>(&self, message: &'m str) -> Option<Alignment<'m>> {
+    /// (`None` for fields covered by an ellipsis). Adds the work done to
+    /// `steps`: the message's length for splitting it into fields, and each
+    /// field check. The segments between ellipses are placed leftmost, in
+    /// order, as the glob places the segments between stars: a segment of
+    /// `s` items is tried at most once at each field, so the checks number
+    /// at most fields × items.
+    fn align<'m>(&self, message: &'m str, steps: &mut u64) -> Option<Alignment<'m>> {
+        *steps += 1 + message.len() as u64;
         let spans = split_spans(message);
         let (first, rest) = self.segments.split_first()?;
         let Some((last, middle)) = rest.split_last() else {
@@ -239,7 +247,7 @@ impl DelimitedPattern {
                 }
             }
             let mut owner: Vec<Option<usize>> = vec![None; p];
-            if !self.segment_at(first, &fields, 0) {
+            if !self.segment_at(first, &fields, 0, steps) {
                 return None;
             }
             for (slot, &item) in owner.iter_mut().zip(first.iter()) {
@@ -254,7 +262,7 @@ impl DelimitedPattern {
             return None;
         }
         let tail = n - last.len();
-        if !self.segment_at(first, &fields, 0) || !self.segment_at(last, &fields, tail) {
+        if !self.segment_at(first, &fields, 0, steps) || !self.segment_at(last, &fields, tail, steps) {
             return None;
         }
         // Middle segments: leftmost placement in order (as `*` globs do), which
@@ -267,7 +275,7 @@ impl DelimitedPattern {
                 if at + seg.len() > tail {
                     return None;
                 }
-                if self.segment_at(seg, &fields, at) {
+                if self.segment_at(seg, &fields, at, steps) {
                     break;
                 }
                 at += 1;
@@ -286,12 +294,12 @@ impl DelimitedPattern {
         Some(Alignment { fields, owner })
     }
 
-    pub(crate) fn matches(&self, message: &str) -> bool {
-        self.align(message).is_some()
+    pub(crate) fn matches(&self, message: &str, steps: &mut u64) -> bool {
+        self.align(message, steps).is_some()
     }
 
     pub(crate) fn extract(&self, message: &str) -> Option<Extracted> {
-        let a = self.align(message)?;
+        let a = self.align(message, &mut 0)?;
         let mut out = Extracted::default();
         for (i, (field, owner)) in a.fields.iter().zip(a.owner.iter()).enumerate() {
             let name = match owner.and_then(|o| self.items.get(o)) {

@@ -123,24 +123,30 @@ impl Selector {
     }
 
     /// Calls `found` on each value the selector points at, stopping when it
-    /// returns true; returns whether it did.
+    /// returns true; returns whether it did. Adds one to `steps` for each
+    /// step of the selector taken.
     pub(crate) fn any<'v>(
         &self,
         root: &'v Value,
-        found: &mut impl FnMut(&'v Value) -> bool,
+        steps: &mut u64,
+        found: &mut impl FnMut(&'v Value, &mut u64) -> bool,
     ) -> bool {
         match self.wildcard {
-            None => walk(root, &self.steps).is_some_and(found),
+            None => {
+                *steps += 1 + self.steps.len() as u64;
+                walk(root, &self.steps).is_some_and(|v| found(v, steps))
+            }
             Some(w) => {
                 let before = self.steps.get(..w).unwrap_or(&[]);
                 let after = self.steps.get(w + 1..).unwrap_or(&[]);
+                *steps += 1 + before.len() as u64;
+                let mut each = |c: &'v Value| {
+                    *steps += 1 + after.len() as u64;
+                    walk(c, after).is_some_and(|v| found(v, steps))
+                };
                 match walk(root, before) {
-                    Some(Value::Object(m)) => {
-                        m.values().any(|c| walk(c, after).is_some_and(&mut *found))
-                    }
-                    Some(Value::Array(a)) => {
-                        a.iter().any(|c| walk(c, after).is_some_and(&mut *found))
-                    }
+                    Some(Value::Object(m)) => m.values().any(&mut each),
+                    Some(Value::Array(a)) => a.iter().any(&mut each),
                     _ => false,
                 }
             }
@@ -150,7 +156,7 @@ impl Selector {
     /// The first value the selector points at.
     pub(crate) fn first<'v>(&self, root: &'v Value) -> Option<&'v Value> {
         let mut out = None;
-        self.any(root, &mut |v| {
+        self.any(root, &mut 0, &mut |v, _| {
             out = Some(v);
             true
         });
@@ -275,14 +281,16 @@ pub(crate) struct SelectorCondition {
 }
 
 impl SelectorCondition {
-    fn holds(&self, root: &Value) -> bool {
+    fn holds(&self, root: &Value, steps: &mut u64) -> bool {
         let sel = &self.selector;
         match &self.test {
-            Test::Compare(c) => sel.any(root, &mut |v| field_value(v).is_some_and(|s| c.holds(s))),
-            Test::IsTrue => sel.any(root, &mut |v| *v == Value::Bool(true)),
-            Test::IsFalse => sel.any(root, &mut |v| *v == Value::Bool(false)),
-            Test::IsNull => sel.any(root, &mut |v| v.is_null()),
-            Test::NotExists => !sel.any(root, &mut |_| true),
+            Test::Compare(c) => sel.any(root, steps, &mut |v, steps| {
+                field_value(v).is_some_and(|s| c.holds(s, steps))
+            }),
+            Test::IsTrue => sel.any(root, steps, &mut |v, _| *v == Value::Bool(true)),
+            Test::IsFalse => sel.any(root, steps, &mut |v, _| *v == Value::Bool(false)),
+            Test::IsNull => sel.any(root, steps, &mut |v, _| v.is_null()),
+            Test::NotExists => !sel.any(root, steps, &mut |_, _| true),
         }
     }
 }
@@ -457,9 +465,10 @@ impl JsonPattern {
         Ok(JsonPattern { expr, selectors })
     }
 
-    /// Whether the parsed log event satisfies the pattern.
-    pub(crate) fn matches(&self, root: &Value) -> bool {
-        self.expr.eval(&mut |c: &SelectorCondition| c.holds(root))
+    /// Whether the parsed log event satisfies the pattern, adding the work
+    /// done to `steps`.
+    pub(crate) fn matches(&self, root: &Value, steps: &mut u64) -> bool {
+        self.expr.eval(&mut |c: &SelectorCondition| c.holds(root, steps))
     }
 
     /// The values of the pattern's selectors in the event.

@@ -15,7 +15,11 @@
 //! A pattern is parsed and compiled once ([`FilterPattern::parse`]) and then
 //! matched against any number of events. Matching never fails: an event that
 //! is not JSON simply does not match a JSON pattern. Regular expressions run
-//! on the `regex` crate (linear time); parenthesis nesting is bounded.
+//! on the `regex` crate, whose searches take at worst O(m × n) time for an
+//! expression of compiled size m (bounded at compile time) and a text of n
+//! bytes; `*` in values is the engine's one glob (`pattern/glob.rs`);
+//! parenthesis nesting is bounded. [`FilterPattern::match_steps`] counts the
+//! work of a match, for the tests that check it grows linearly.
 //!
 //! Where AWS's documentation is silent, the choices made are listed in the
 //! conformance suite `shared/engine/tests/data/filter-patterns.json` (cases whose
@@ -38,6 +42,7 @@ use serde_json::Value;
 
 pub use error::FilterError;
 pub use expr::MAX_NESTING;
+pub use re::MAX_REGEX_SIZE;
 pub use metric::test_metric_filter;
 
 use delimited::DelimitedPattern;
@@ -118,21 +123,46 @@ impl FilterPattern {
     /// Whether the log event message matches. JSON patterns parse the message
     /// as JSON; a message that is not JSON does not match them.
     pub fn matches(&self, message: &str) -> bool {
-        match &self.compiled {
-            Compiled::Unstructured(t) => t.matches(message),
-            Compiled::SpaceDelimited(d) => d.matches(message),
-            Compiled::Json(j) => serde_json::from_str::<Value>(message).is_ok_and(|v| j.matches(&v)),
-        }
+        self.match_steps(message).0
+    }
+
+    /// [`FilterPattern::matches`], and how many steps the matchers took:
+    /// the worst-case work of each primitive run on the message, which
+    /// grows linearly with the message. Parsing a JSON message counts its
+    /// length (serde_json reads it once); a selector counts one per step
+    /// taken, and one per element or field a `[*]` or `.*` visits; a
+    /// space-delimited pattern counts the message's length for splitting it
+    /// and one per field check; every comparison counts one plus the bytes
+    /// of the value it reads, and what its operand does with them: an
+    /// exact string its own length, a `*` glob the work of its substring
+    /// searches (`pattern/glob.rs`); an unstructured term counts the
+    /// message's length plus its own (memchr's worst case). A `%regex%`
+    /// counts the length of the text it searches: the `regex` crate
+    /// guarantees O(m × n) time for a text of n bytes and an expression of
+    /// compiled size m, and m is bounded when the expression is compiled
+    /// (`filter/re.rs`). For tests that check matching stays linear.
+    pub fn match_steps(&self, message: &str) -> (bool, u64) {
+        let mut steps = 0;
+        let matched = match &self.compiled {
+            Compiled::Unstructured(t) => t.matches(message, &mut steps),
+            Compiled::SpaceDelimited(d) => d.matches(message, &mut steps),
+            Compiled::Json(j) => {
+                steps += 1 + message.len() as u64;
+                serde_json::from_str::<Value>(message).is_ok_and(|v| j.matches(&v, &mut steps))
+            }
+        };
+        (matched, steps)
     }
 
     /// The same verdict as [`FilterPattern::matches`], for a caller that
     /// already holds the message parsed as JSON. `message` is what
     /// unstructured and space-delimited patterns look at.
     pub fn matches_value(&self, message: &str, value: &Value) -> bool {
+        let steps = &mut 0;
         match &self.compiled {
-            Compiled::Json(j) => j.matches(value),
-            Compiled::Unstructured(t) => t.matches(message),
-            Compiled::SpaceDelimited(d) => d.matches(message),
+            Compiled::Json(j) => j.matches(value, steps),
+            Compiled::Unstructured(t) => t.matches(message, steps),
+            Compiled::SpaceDelimited(d) => d.matches(message, steps),
         }
     }
 
@@ -146,11 +176,11 @@ impl FilterPattern {
     /// Unstructured patterns extract nothing.
     pub fn extract(&self, message: &str) -> Option<Extracted> {
         match &self.compiled {
-            Compiled::Unstructured(t) => t.matches(message).then(Extracted::default),
+            Compiled::Unstructured(t) => t.matches(message, &mut 0).then(Extracted::default),
             Compiled::SpaceDelimited(d) => d.extract(message),
             Compiled::Json(j) => {
                 let v = serde_json::from_str::<Value>(message).ok()?;
-                j.matches(&v).then(|| j.extract(&v))
+                j.matches(&v, &mut 0).then(|| j.extract(&v))
             }
         }
     }

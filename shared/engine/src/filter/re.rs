@@ -1,11 +1,18 @@
 //! `%regex%` terms: CloudWatch Logs' restricted regular-expression dialect,
 //! checked character by character and translated to the `regex` crate's
-//! syntax (which matches in linear time).
+//! syntax. The crate's searches take at worst O(m × n) time, m the size of
+//! the compiled expression and n the text's length (the regex crate's
+//! documentation: "all regex searches in this crate have worst case
+//! O(m * n) time complexity"); no input makes them backtrack. m is bounded
+//! here: the pattern is at most 1024 characters, compilation is refused
+//! past [`MAX_REGEX_SIZE`] bytes of compiled program or 64 levels of
+//! nesting, and the lazy DFA's cache is capped at the same size.
 
 use super::error::FilterError;
 
-/// Compiled-program size limit for one regular expression.
-const SIZE_LIMIT: usize = 1 << 20;
+/// Compiled-program size limit for one regular expression, in bytes: a
+/// `%regex%` that compiles to more is refused.
+pub const MAX_REGEX_SIZE: usize = 1 << 20;
 
 /// A compiled `%regex%`.
 #[derive(Debug, Clone)]
@@ -19,8 +26,8 @@ impl RegexMatcher {
     pub(crate) fn new(body: &str, offset: usize) -> Result<Self, FilterError> {
         let translated = translate(body, offset)?;
         let regex = regex::RegexBuilder::new(&translated)
-            .size_limit(SIZE_LIMIT)
-            .dfa_size_limit(SIZE_LIMIT)
+            .size_limit(MAX_REGEX_SIZE)
+            .dfa_size_limit(MAX_REGEX_SIZE)
             .nest_limit(64)
             .build()
             .map_err(|e| FilterError::Regex {

@@ -20,7 +20,10 @@ impl Term {
         }
     }
 
-    fn found_in(&self, message: &str) -> bool {
+    /// Whether the term is in the message, adding to `steps` memchr's
+    /// worst case for the search: the message's length plus the term's.
+    fn found_in(&self, message: &str, steps: &mut u64) -> bool {
+        *steps += 1 + (message.len() + self.finder.needle().len()) as u64;
         self.finder.find(message.as_bytes()).is_some()
     }
 }
@@ -145,20 +148,25 @@ impl UnstructuredPattern {
         })
     }
 
-    pub(crate) fn matches(&self, message: &str) -> bool {
+    /// Whether the message matches, adding the work done to `steps` (for a
+    /// regular expression, the length of the message it searches).
+    pub(crate) fn matches(&self, message: &str, steps: &mut u64) -> bool {
         match self {
-            UnstructuredPattern::Regex(r) => r.is_match(message),
+            UnstructuredPattern::Regex(r) => {
+                *steps += 1 + message.len() as u64;
+                r.is_match(message)
+            }
             UnstructuredPattern::Terms {
                 required,
                 excluded,
                 optional,
             } => {
                 if required.is_empty() && excluded.is_empty() && !optional.is_empty() {
-                    return optional.iter().any(|t| t.found_in(message));
+                    return optional.iter().any(|t| t.found_in(message, steps));
                 }
                 // `?` terms combined with other terms are ignored (AWS documents this).
-                required.iter().all(|t| t.found_in(message))
-                    && !excluded.iter().any(|t| t.found_in(message))
+                required.iter().all(|t| t.found_in(message, steps))
+                    && !excluded.iter().any(|t| t.found_in(message, steps))
             }
         }
     }

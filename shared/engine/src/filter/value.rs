@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use super::error::FilterError;
 use super::lex::Cursor;
 use super::re::RegexMatcher;
+use crate::pattern::glob::Glob;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,58 +191,12 @@ impl PartialOrd for Decimal {
     }
 }
 
-/// A `*` wildcard pattern, matched in linear time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Glob {
-    /// The literal pieces between the stars; at least two.
-    parts: Vec<String>,
-}
-
-impl Glob {
-    fn new(text: &str) -> Glob {
-        Glob {
-            parts: text.split('*').map(str::to_string).collect(),
-        }
-    }
-
-    pub(crate) fn is_match(&self, text: &str) -> bool {
-        let (Some(first), Some(last)) = (self.parts.first(), self.parts.last()) else {
-            return false;
-        };
-        if self.parts.len() < 2 {
-            return text == first;
-        }
-        if text.len() < first.len() + last.len()
-            || !text.starts_with(first.as_str())
-            || !text.ends_with(last.as_str())
-        {
-            return false;
-        }
-        let end = text.len() - last.len();
-        let mut pos = first.len();
-        let middle = self.parts.get(1..self.parts.len() - 1).unwrap_or(&[]);
-        for part in middle {
-            if part.is_empty() {
-                continue;
-            }
-            let Some(hay) = text.get(pos..end) else {
-                return false;
-            };
-            match memchr::memmem::find(hay.as_bytes(), part.as_bytes()) {
-                Some(found) => pos += found + part.len(),
-                None => return false,
-            }
-        }
-        true
-    }
-}
-
 /// What a value from the log event is compared with.
 #[derive(Debug, Clone)]
 pub(crate) enum Operand {
     /// A string without wildcards: exact, case-sensitive equality.
     Exact(String),
-    /// A string with `*` wildcards.
+    /// A string with `*` wildcards (the engine's one `*` matcher).
     Glob(Glob),
     /// An unquoted number: numeric comparison.
     Number { value: Decimal, text: String },
@@ -319,7 +274,7 @@ impl Comparison {
             Some('"') => {
                 let s = cur.quoted()?;
                 if s.contains('*') {
-                    Operand::Glob(Glob::new(&s))
+                    Operand::Glob(Glob::split_stars(&s))
                 } else {
                     Operand::Exact(s)
                 }
@@ -352,7 +307,7 @@ impl Comparison {
                     ));
                 }
                 if token.contains('*') {
-                    Operand::Glob(Glob::new(&token))
+                    Operand::Glob(Glob::split_stars(&token))
                 } else if let Some(value) = Decimal::parse(&token) {
                     Operand::Number { value, text: token }
                 } else {
@@ -377,15 +332,22 @@ impl Comparison {
         matches!(self.operand, Operand::Regex(_))
     }
 
-    /// Whether a value of the log event satisfies the comparison.
-    pub(crate) fn holds(&self, v: FieldValue<'_>) -> bool {
+    /// Whether a value of the log event satisfies the comparison, adding
+    /// the work done to `steps` (`FilterPattern::match_steps`): one for the
+    /// comparison, the length of the value's text for reading it (as a
+    /// number, too), the operand's length for an exact comparison, the
+    /// glob's own count, and for a regular expression the length of the
+    /// text it searches (the `regex` crate bounds its work per byte by the
+    /// size of the compiled expression: O(m × n) in all).
+    pub(crate) fn holds(&self, v: FieldValue<'_>, steps: &mut u64) -> bool {
         match self.op {
-            CmpOp::Eq => self.equals(v),
-            CmpOp::Ne => !self.equals(v),
+            CmpOp::Eq => self.equals(v, steps),
+            CmpOp::Ne => !self.equals(v, steps),
             op => {
                 let Operand::Number { value, .. } = &self.operand else {
                     return false;
                 };
+                *steps += 1 + v.text().len() as u64;
                 let Some(n) = v.number() else {
                     return false;
                 };
@@ -400,14 +362,22 @@ impl Comparison {
         }
     }
 
-    fn equals(&self, v: FieldValue<'_>) -> bool {
+    fn equals(&self, v: FieldValue<'_>, steps: &mut u64) -> bool {
+        let text = v.text();
+        *steps += 1 + text.len() as u64;
         match &self.operand {
-            Operand::Exact(s) => v.text() == s.as_str(),
-            Operand::Glob(g) => g.is_match(&v.text()),
-            Operand::Regex(r) => r.is_match(&v.text()),
-            Operand::Number { value, text } => match v {
+            Operand::Exact(s) => {
+                *steps += s.len() as u64;
+                text == s.as_str()
+            }
+            Operand::Glob(g) => g.matches_counting(&text, steps),
+            Operand::Regex(r) => {
+                *steps += text.len() as u64;
+                r.is_match(&text)
+            }
+            Operand::Number { value, text: written } => match v {
                 FieldValue::Bool(_) => false,
-                FieldValue::Str(s) if s == text => true,
+                FieldValue::Str(s) if s == written => true,
                 _ => v.number().is_some_and(|n| &n == value),
             },
         }
@@ -451,20 +421,5 @@ mod tests {
         assert!(d("12345678901234567891") > d("12345678901234567890"));
         assert!(d("1e999999999999999999999") > d("1e100"));
         assert!(d("55.5") >= d("55.50"));
-    }
-
-    #[test]
-    fn glob() {
-        let g = Glob::new("*Event");
-        assert!(g.is_match("PutEvent") && g.is_match("Event") && !g.is_match("Events"));
-        let g = Glob::new("Ev*ent");
-        assert!(g.is_match("Event") && g.is_match("Ev-ent") && !g.is_match("Evnt"));
-        let g = Glob::new("a*b*c");
-        assert!(g.is_match("abc") && g.is_match("aXbYc") && !g.is_match("acb"));
-        let g = Glob::new("ab*ba");
-        assert!(!g.is_match("aba"), "prefix and suffix must not overlap");
-        assert!(Glob::new("*").is_match(""));
-        assert!(Glob::new("**").is_match("x"));
-        assert!(Glob::new("*.html*").is_match("GET /index.html HTTP/1.0"));
     }
 }

@@ -9,6 +9,7 @@
 //! rule with its source.
 
 mod cidr;
+pub(crate) mod glob;
 mod match_value;
 mod numeric;
 mod parse;
@@ -49,6 +50,19 @@ impl EventPattern {
     pub fn matches(&self, event: &serde_json::Value) -> bool {
         !PatternSet::new([self]).matches(event).is_empty()
     }
+}
+
+/// Match one value against a `wildcard` operand alone, as
+/// `{"wildcard": …}` in a pattern does (the operand is validated the same
+/// way), and count the matcher's steps: the worst-case work of each
+/// primitive it ran, which stays linear in the value (see `pattern/glob.rs`).
+/// For tests and tools that check that; patterns match through
+/// [`PatternSet`].
+pub fn wildcard_steps(wildcard: &str, value: &str) -> Result<(bool, u64), PatternError> {
+    let w = parse::wildcard(wildcard).map_err(|p| PatternError::new("", p))?;
+    let mut steps = 0;
+    let matched = w.matches_counting(value, &mut steps);
+    Ok((matched, steps))
 }
 
 /// A pattern EventBridge would refuse: where in the pattern, and why.

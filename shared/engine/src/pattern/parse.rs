@@ -227,7 +227,7 @@ fn string_or_ignore_case(arg: &Value) -> Option<(&str, bool)> {
     }
 }
 
-fn wildcard(text: &str) -> Result<Wildcard, Problem> {
+pub(crate) fn wildcard(text: &str) -> Result<Wildcard, Problem> {
     let w = Wildcard::parse(text).map_err(|e| match e {
         WildcardError::Consecutive(at) => Problem::WildcardConsecutive { at },
         WildcardError::BadEscape(at) => Problem::WildcardEscape { at },
