@@ -1,0 +1,302 @@
+//! Many patterns compiled into one structure.
+//!
+//! Compilation builds a trie of the field paths the patterns name, so that
+//! reading an event visits only those paths, and an index from leaf values
+//! to the conjunctions they may satisfy. Each conjunction is indexed on its
+//! most selective field (the one whose values the fewest other
+//! conjunctions share: `eventName` rather than `detail-type`), so an event
+//! wakes only the conjunctions its own values point at; those are then
+//! checked field by field, with array consistency. Adding rules adds
+//! entries to hash maps, not work per event.
+//!
+//! The work is split by stage: [`walk`] reads an event (a parsed
+//! `serde_json::Value`, or JSON text streamed without building it) along
+//! the trie into leaves; [`verify`] checks a woken conjunction, array
+//! consistency included; [`scratch`] holds the per-event working memory.
+
+mod scratch;
+mod verify;
+mod walk;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::de::DeserializeSeed;
+use serde_json::Value;
+
+use super::match_value::{fold, MatchValue};
+use super::parse::Conjunction;
+use super::value::{ExactIndex, LeafValue};
+use super::EventPattern;
+
+pub use scratch::Scratch;
+use scratch::NONE;
+use walk::Walker;
+
+type PathId = u32;
+type SubId = u32;
+
+/// A set of compiled event patterns, matched together.
+#[derive(Debug, Clone, Default)]
+pub struct PatternSet {
+    trie: Vec<TrieNode>,
+    subs: Vec<Sub>,
+    anchors: Vec<Anchor>,
+    unanchored: Vec<SubId>,
+    patterns: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TrieNode {
+    children: HashMap<Box<str>, u32>,
+    path: Option<PathId>,
+}
+
+/// One conjunction of one pattern (a pattern with `$or` has several).
+#[derive(Debug, Clone)]
+struct Sub {
+    pattern: u32,
+    fields: Vec<SubField>,
+    /// For fields `i` and `j`, how many leading path segments they share
+    /// (at `i * fields.len() + j`): fields that share more sit in more of
+    /// the same arrays.
+    shared: Vec<u16>,
+}
+
+impl Sub {
+    fn shared(&self, i: u32, j: u32) -> u16 {
+        self.shared.get(i as usize * self.fields.len() + j as usize).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SubField {
+    path: PathId,
+    values: Vec<MatchValue>,
+    /// `exists: false` is among the conditions: no leaf at all satisfies it.
+    absent_ok: bool,
+}
+
+/// The index of one path: which conjunctions a leaf there may wake.
+#[derive(Debug, Clone, Default)]
+struct Anchor {
+    exact: ExactIndex<SubId>,
+    folded: HashMap<Box<str>, Vec<SubId>>,
+    present: Vec<SubId>,
+}
+
+impl PatternSet {
+    /// Compile patterns; pattern `i` is reported as `i` by [`PatternSet::matches`].
+    pub fn new<'p>(patterns: impl IntoIterator<Item = &'p EventPattern>) -> PatternSet {
+        let mut set = PatternSet { trie: vec![TrieNode::default()], ..Default::default() };
+        let mut subs: Vec<(u32, &Conjunction)> = Vec::new();
+        for (i, p) in patterns.into_iter().enumerate() {
+            subs.extend(p.conjunctions.iter().map(|c| (i as u32, c)));
+            set.patterns = i + 1;
+        }
+        for (pattern, conj) in &subs {
+            let fields = conj
+                .iter()
+                .map(|f| SubField {
+                    path: set.intern(&f.path),
+                    values: f.values.clone(),
+                    absent_ok: f.values.iter().any(|c| matches!(c, MatchValue::Absent)),
+                })
+                .collect();
+            let shared = conj
+                .iter()
+                .flat_map(|a| {
+                    conj.iter().map(|b| a.path.iter().zip(&b.path).take_while(|(x, y)| x == y).count() as u16)
+                })
+                .collect();
+            set.subs.push(Sub { pattern: *pattern, fields, shared });
+        }
+        set.build_anchors();
+        set
+    }
+
+    /// The number of patterns compiled in.
+    pub fn len(&self) -> usize {
+        self.patterns
+    }
+
+    /// Whether no pattern was compiled in.
+    pub fn is_empty(&self) -> bool {
+        self.patterns == 0
+    }
+
+    fn intern(&mut self, path: &[Box<str>]) -> PathId {
+        let mut node = 0usize;
+        for seg in path {
+            let next = self.trie.len() as u32;
+            let child = *self.trie[node].children.entry(seg.clone()).or_insert(next);
+            if child == next {
+                self.trie.push(TrieNode::default());
+            }
+            node = child as usize;
+        }
+        if let Some(id) = self.trie[node].path {
+            return id;
+        }
+        let id = self.anchors.len() as PathId;
+        self.anchors.push(Anchor::default());
+        self.trie[node].path = Some(id);
+        id
+    }
+
+    /// Choose each conjunction's anchor: the indexable field whose values
+    /// are shared by the fewest conjunctions.
+    fn build_anchors(&mut self) {
+        let mut shared: HashMap<(PathId, String), usize> = HashMap::new();
+        for sub in &self.subs {
+            for f in &sub.fields {
+                for key in index_keys(f) {
+                    *shared.entry((f.path, key)).or_default() += 1;
+                }
+            }
+        }
+        for (id, sub) in self.subs.iter().enumerate() {
+            let id = id as SubId;
+            let best = sub
+                .fields
+                .iter()
+                .filter(|f| indexable(f))
+                .min_by_key(|f| {
+                    index_keys(f).iter().map(|k| shared.get(&(f.path, k.clone())).copied().unwrap_or(0)).sum::<usize>()
+                });
+            let Some(field) = best else {
+                self.unanchored.push(id);
+                continue;
+            };
+            let anchor = &mut self.anchors[field.path as usize];
+            for value in &field.values {
+                match value {
+                    MatchValue::Exact(lit) => anchor.exact.insert(lit, id),
+                    MatchValue::EqualsIgnoreCase(s) => anchor.folded.entry(s.clone()).or_default().push(id),
+                    MatchValue::Exists => anchor.present.push(id),
+                    _ => {}
+                }
+            }
+        }
+        for a in &mut self.anchors {
+            for list in a.folded.values_mut() {
+                list.dedup();
+            }
+            a.present.dedup();
+        }
+    }
+
+    /// The indices of the patterns that match this event, ascending.
+    pub fn matches(&self, event: &Value) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.matches_into(event, &mut Scratch::default(), &mut out);
+        out
+    }
+
+    /// [`PatternSet::matches`] into `out` (cleared first), reusing `scratch`.
+    pub fn matches_into(&self, event: &Value, scratch: &mut Scratch, out: &mut Vec<usize>) {
+        out.clear();
+        scratch.reset(self);
+        let mut strings: Vec<Cow<'_, str>> = Vec::new();
+        self.walk(event, 0, scratch, &mut strings, 0);
+        self.finish(scratch, &strings, out);
+    }
+
+    /// Match an event given as JSON text, reading only the fields some
+    /// pattern names: every other part of the event is skipped by the
+    /// parser without being built. Same verdicts as [`PatternSet::matches_into`]
+    /// on the parsed event; an error if the text is not one JSON value.
+    pub fn matches_json(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<usize>) -> Result<(), serde_json::Error> {
+        out.clear();
+        scratch.reset(self);
+        let mut strings: Vec<Cow<'_, str>> = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        Walker { set: self, node: 0, elem: None, s: scratch, strings: &mut strings }.deserialize(&mut de)?;
+        de.end()?;
+        self.finish(scratch, &strings, out);
+        Ok(())
+    }
+
+    /// Index the collected leaves, wake the conjunctions their values
+    /// point at, and verify each.
+    fn finish(&self, s: &mut Scratch, strings: &[Cow<'_, str>], out: &mut Vec<usize>) {
+        // Link the leaves of each path.
+        for (i, leaf) in s.leaves.iter().enumerate() {
+            let head = &mut s.heads[leaf.path as usize];
+            if head.0 != s.generation {
+                *head = (s.generation, NONE);
+            }
+            s.next[i] = head.1;
+            head.1 = i as u32;
+        }
+        // Wake the conjunctions anchored on the leaves' values.
+        for i in 0..s.leaves.len() {
+            let leaf = s.leaves[i];
+            let anchor = &self.anchors[leaf.path as usize];
+            let value = leaf.value.get(strings);
+            for &sub in anchor.exact.get(value) {
+                wake(s, sub);
+            }
+            for &sub in &anchor.present {
+                wake(s, sub);
+            }
+            if !anchor.folded.is_empty() {
+                if let LeafValue::Str(text) = value {
+                    s.folded.clear();
+                    s.folded.push_str(&fold(text));
+                    if let Some(subs) = anchor.folded.get(s.folded.as_str()) {
+                        for &sub in subs {
+                            wake(s, sub);
+                        }
+                    }
+                }
+            }
+        }
+        for &sub in &self.unanchored {
+            wake(s, sub);
+        }
+        let candidates = std::mem::take(&mut s.candidates);
+        for &sub in &candidates {
+            let sub = &self.subs[sub as usize];
+            let pattern = sub.pattern as usize;
+            if s.pattern_gen[pattern] != s.generation && self.verify(sub, s, strings) {
+                s.pattern_gen[pattern] = s.generation;
+                out.push(pattern);
+            }
+        }
+        s.candidates = candidates;
+        out.sort_unstable();
+    }
+}
+
+fn wake(s: &mut Scratch, sub: SubId) {
+    let g = &mut s.sub_gen[sub as usize];
+    if *g != s.generation {
+        *g = s.generation;
+        s.candidates.push(sub);
+    }
+}
+
+/// A field can anchor its conjunction when a leaf that satisfies it is
+/// found by lookup: exact values, case-folded values, or mere presence.
+fn indexable(f: &SubField) -> bool {
+    !f.values.is_empty()
+        && f.values.iter().all(|c| matches!(c, MatchValue::Exact(_) | MatchValue::EqualsIgnoreCase(_) | MatchValue::Exists))
+}
+
+/// The index keys of an indexable field, for counting how widely they are
+/// shared. Presence is shared by every conjunction on the path, so it
+/// counts heavily.
+fn index_keys(f: &SubField) -> Vec<String> {
+    if !indexable(f) {
+        return Vec::new();
+    }
+    f.values
+        .iter()
+        .map(|c| match c {
+            MatchValue::Exact(lit) => format!("={lit:?}"),
+            MatchValue::EqualsIgnoreCase(s) => format!("~{s}"),
+            _ => "exists".to_string(),
+        })
+        .collect()
+}

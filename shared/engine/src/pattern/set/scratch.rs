@@ -1,0 +1,94 @@
+//! Per-event working memory of a [`PatternSet`](super::PatternSet).
+
+use std::borrow::Cow;
+
+use crate::pattern::value::LeafValue;
+use super::{PathId, PatternSet, SubId};
+
+/// Per-event working memory, reused from event to event. Its buffers keep
+/// their capacity, so matching with a warm scratch allocates only what
+/// they cannot hold: the list of the event's string leaves (borrowed from
+/// the event, so made anew for each), strings and keys with JSON escapes
+/// and a little bookkeeping per object on the streaming path
+/// ([`PatternSet::matches_json`]), and case folding (`equals-ignore-case`,
+/// and `prefix` or `suffix` ignoring case).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub(super) leaves: Vec<Leaf>,
+    /// (array id, element index) pairs; each leaf owns a range of them.
+    pub(super) members: Vec<(u32, u32)>,
+    /// Per path: the generation it was last seen in and its first leaf.
+    pub(super) heads: Vec<(u32, u32)>,
+    /// Per leaf: the next leaf at the same path (`u32::MAX` ends the list).
+    pub(super) next: Vec<u32>,
+    pub(super) sub_gen: Vec<u32>,
+    pub(super) pattern_gen: Vec<u32>,
+    pub(super) generation: u32,
+    pub(super) candidates: Vec<SubId>,
+    /// Per constrained field: its candidates' range in `pool`, its index.
+    pub(super) choice: Vec<(u32, u32, u32)>,
+    pub(super) pool: Vec<u32>,
+    pub(super) binding: Vec<(u32, u32)>,
+    pub(super) arrays: u32,
+    pub(super) folded: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Leaf {
+    pub(super) path: PathId,
+    pub(super) value: IndexedValue,
+    pub(super) members: (u32, u32),
+}
+
+/// A leaf value as the scratch keeps it: the scratch outlives the event,
+/// so a string is held as its index in the event's list of string leaves,
+/// and borrowed again from there ([`IndexedValue::get`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum IndexedValue {
+    Str(u32),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+/// The end of a list of leaves.
+pub(super) const NONE: u32 = u32::MAX;
+
+impl Scratch {
+    pub(super) fn reset(&mut self, set: &PatternSet) {
+        self.leaves.clear();
+        self.members.clear();
+        self.next.clear();
+        self.candidates.clear();
+        self.binding.clear();
+        self.arrays = 0;
+        if self.heads.len() != set.anchors.len() {
+            self.heads = vec![(0, NONE); set.anchors.len()];
+        }
+        if self.sub_gen.len() != set.subs.len() {
+            self.sub_gen = vec![0; set.subs.len()];
+        }
+        if self.pattern_gen.len() != set.patterns {
+            self.pattern_gen = vec![0; set.patterns];
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Stamps from 2^32 events ago could collide: start afresh.
+            self.heads.iter_mut().for_each(|h| *h = (0, NONE));
+            self.sub_gen.iter_mut().for_each(|g| *g = 0);
+            self.pattern_gen.iter_mut().for_each(|g| *g = 0);
+            self.generation = 1;
+        }
+    }
+}
+
+impl IndexedValue {
+    pub(super) fn get<'a>(self, strings: &'a [Cow<'_, str>]) -> LeafValue<'a> {
+        match self {
+            IndexedValue::Str(i) => LeafValue::Str(strings.get(i as usize).map_or("", |s| s.as_ref())),
+            IndexedValue::Num(n) => LeafValue::Num(n),
+            IndexedValue::Bool(b) => LeafValue::Bool(b),
+            IndexedValue::Null => LeafValue::Null,
+        }
+    }
+}

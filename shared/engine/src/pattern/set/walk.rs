@@ -1,0 +1,247 @@
+//! Reading an event along the trie of named paths into leaves: from a
+//! parsed `serde_json::Value`, or from JSON text, streamed, skipping what
+//! no pattern names without building it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::pattern::value::LeafValue;
+use super::scratch::{IndexedValue, Leaf, Scratch, NONE};
+use super::PatternSet;
+
+/// Deeper parts of an event are not read (serde_json refuses JSON nested
+/// past 128 anyway; this guards values built in code).
+const MAX_EVENT_DEPTH: usize = 256;
+
+impl PatternSet {
+    /// Record a leaf at trie node `node`, if a pattern names its path.
+    pub(super) fn leaf(&self, node: usize, value: IndexedValue, s: &mut Scratch) {
+        let Some(path) = self.trie[node].path else {
+            return;
+        };
+        let start = s.members.len() as u32;
+        s.members.extend_from_slice(&s.binding);
+        s.leaves.push(Leaf { path, value, members: (start, s.binding.len() as u32) });
+        s.next.push(NONE);
+    }
+
+    /// The trie node under `node` for an event key; a dotted key ("a.b")
+    /// descends one level per part, as the nested form would.
+    pub(super) fn child(&self, node: usize, key: &str) -> Option<usize> {
+        if let Some(&n) = self.trie[node].children.get(key) {
+            return Some(n as usize);
+        }
+        if !key.contains('.') {
+            return None;
+        }
+        key.split('.').try_fold(node, |at, part| self.trie[at].children.get(part).map(|&n| n as usize))
+    }
+
+    /// Collect the leaves of the paths the patterns name.
+    pub(super) fn walk<'e>(&self, v: &'e Value, node: usize, s: &mut Scratch, strings: &mut Vec<Cow<'e, str>>, depth: usize) {
+        if depth > MAX_EVENT_DEPTH {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                let children = &self.trie[node].children;
+                if children.is_empty() {
+                    return;
+                }
+                for (k, child) in map {
+                    if let Some(n) = self.child(node, k) {
+                        self.walk(child, n, s, strings, depth + 1);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                let array = s.arrays;
+                s.arrays += 1;
+                for (i, item) in items.iter().enumerate() {
+                    if item.is_object() || item.is_array() {
+                        s.binding.push((array, i as u32));
+                        self.walk(item, node, s, strings, depth + 1);
+                        s.binding.pop();
+                    } else {
+                        self.walk(item, node, s, strings, depth + 1);
+                    }
+                }
+            }
+            Value::String(text) => {
+                strings.push(Cow::Borrowed(text));
+                self.leaf(node, IndexedValue::Str(strings.len() as u32 - 1), s);
+            }
+            other => {
+                let value = match LeafValue::of(other) {
+                    Some(LeafValue::Num(n)) => IndexedValue::Num(n),
+                    Some(LeafValue::Bool(b)) => IndexedValue::Bool(b),
+                    _ => IndexedValue::Null,
+                };
+                self.leaf(node, value, s);
+            }
+        }
+    }
+}
+
+/// Reads an event's JSON text along the trie: fields no pattern names are
+/// skipped by the parser (`IgnoredAny`), the rest become leaves.
+pub(super) struct Walker<'a, 'de> {
+    pub(super) set: &'a PatternSet,
+    pub(super) node: usize,
+    /// The (array, index) this value is an element of, if any.
+    pub(super) elem: Option<(u32, u32)>,
+    pub(super) s: &'a mut Scratch,
+    pub(super) strings: &'a mut Vec<Cow<'de, str>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walker<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let node = &self.set.trie[self.node];
+        if node.children.is_empty() && node.path.is_none() {
+            d.deserialize_ignored_any(IgnoredAny).map(|_| ())
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Walker<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let pushed = self.elem.map(|m| self.s.binding.push(m)).is_some();
+        // The leaves each key gave (a contiguous range), so that a repeated
+        // key keeps only its last value, as the parsed event does (serde_json's
+        // Value keeps the last of duplicate keys).
+        let mut given: Vec<(Cow<'de, str>, usize, usize)> = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            match self.set.child(self.node, &key) {
+                Some(n) => {
+                    if let Some(at) = given.iter().position(|(k, _, _)| *k == key) {
+                        let (_, start, end) = given.remove(at);
+                        self.s.leaves.drain(start..end);
+                        self.s.next.drain(start..end);
+                        for later in &mut given[at..] {
+                            later.1 -= end - start;
+                            later.2 -= end - start;
+                        }
+                    }
+                    let start = self.s.leaves.len();
+                    map.next_value_seed(Walker {
+                        set: self.set,
+                        node: n,
+                        elem: None,
+                        s: &mut *self.s,
+                        strings: &mut *self.strings,
+                    })?;
+                    if self.s.leaves.len() > start {
+                        given.push((key, start, self.s.leaves.len()));
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if pushed {
+            self.s.binding.pop();
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let pushed = self.elem.map(|m| self.s.binding.push(m)).is_some();
+        let array = self.s.arrays;
+        self.s.arrays += 1;
+        let mut index = 0u32;
+        while seq
+            .next_element_seed(Walker {
+                set: self.set,
+                node: self.node,
+                elem: Some((array, index)),
+                s: &mut *self.s,
+                strings: &mut *self.strings,
+            })?
+            .is_some()
+        {
+            index += 1;
+        }
+        if pushed {
+            self.s.binding.pop();
+        }
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.strings.push(Cow::Borrowed(v));
+        self.set.leaf(self.node, IndexedValue::Str(self.strings.len() as u32 - 1), self.s);
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.strings.push(Cow::Owned(v.to_string()));
+        self.set.leaf(self.node, IndexedValue::Str(self.strings.len() as u32 - 1), self.s);
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.set.leaf(self.node, IndexedValue::Num(v as f64), self.s);
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.set.leaf(self.node, IndexedValue::Num(v as f64), self.s);
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.set.leaf(self.node, IndexedValue::Num(v), self.s);
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.set.leaf(self.node, IndexedValue::Bool(v), self.s);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.set.leaf(self.node, IndexedValue::Null, self.s);
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the text when it has no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+}
