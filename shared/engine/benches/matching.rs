@@ -4,23 +4,28 @@
 //! 10, 100 and 1,000 generated patterns; the 14 CIS filter patterns over the
 //! records; and decoding a ~1 MiB gzip'd CloudWatch Logs payload.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
-use trailwatch::encode;
-use trailwatch::envelope;
-use trailwatch::filter::FilterPattern;
-use trailwatch::pattern::{EventPattern, PatternSet, Scratch};
+use trailwatch_engine::encode;
+use trailwatch_engine::envelope;
+use trailwatch_engine::filter::FilterPattern;
+use trailwatch_engine::pattern::{EventPattern, PatternSet, Scratch};
 
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+/// Where `make bench-inputs` writes the standard inputs (the shared
+/// generator run on the shared records): the target directory,
+/// `$CARGO_TARGET_DIR` (the Makefile exports it) or `target/` at the root.
+fn inputs() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
-/// The events, as JSON lines: from `bench/events.jsonl` when `make bench`
-/// has generated it, else wrapped here from the records.
+/// The events, as JSON lines, from `bench-events.jsonl`.
 fn events() -> Vec<String> {
-    let path = root().join("target/bench-events.jsonl");
+    let path = inputs().join("bench-events.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make bench`", path.display()));
     text.lines().map(str::to_string).collect()
 }
@@ -31,7 +36,8 @@ fn matching(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events.len() as u64));
     g.measurement_time(Duration::from_secs(8));
     for n in [10, 100, 1000] {
-        let text = std::fs::read_to_string(root().join(format!("bench/patterns/p{n}.json"))).expect("patterns");
+        let path = inputs().join(format!("bench-patterns/p{n}.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make bench`", path.display()));
         let patterns: Vec<Value> = serde_json::from_str(&text).expect("json");
         let compiled: Vec<EventPattern> = patterns.iter().map(|p| EventPattern::from_value(p).expect("valid")).collect();
         let set = PatternSet::new(&compiled);
@@ -62,7 +68,8 @@ fn matching(c: &mut Criterion) {
     g.finish();
 
     let cis: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(root().join("shared/tests/data/filter/cis-cloudwatch.json")).expect("cis"),
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/filter/cis-cloudwatch.json"))
+            .expect("cis"),
     )
     .expect("json");
     let filters: Vec<FilterPattern> =

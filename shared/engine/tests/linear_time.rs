@@ -83,11 +83,14 @@ fn most_stars_accepted() -> String {
     pattern
 }
 
+/// A wildcard, the value of size `n` it is matched against, and whether
+/// it matches.
+type WildcardCase = (String, Box<dyn Fn(usize) -> String>, bool);
+
 #[test]
 fn event_pattern_wildcards_take_linear_steps() {
     let stars = most_stars_accepted();
-    // (wildcard, value of size n, whether it matches)
-    let cases: Vec<(String, Box<dyn Fn(usize) -> String>, bool)> = vec![
+    let cases: Vec<WildcardCase> = vec![
         (stars.clone(), Box::new(|n| "a".repeat(n)), false),
         (stars.clone(), Box::new(|n| format!("{}b", "a".repeat(n))), true),
         // The middle segments are found at once, the last one nowhere.
