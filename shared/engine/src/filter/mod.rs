@@ -212,29 +212,6 @@ impl Extracted {
         self.entries.push((name, value));
     }
 
-    /// The value extracted under `name` (e.g. `"$bytes"`, `"$.eventName"`).
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The (name, value) pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
-    }
-
-    /// How many values were extracted.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether nothing was extracted.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The values as a JSON object of strings, as `extractedValues` shows them.
     pub fn to_json(&self) -> Value {
         Value::Object(
