@@ -37,9 +37,11 @@ fn matching(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(8));
     for n in [10, 100, 1000] {
         let path = inputs().join(format!("bench-patterns/p{n}.json"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make bench`", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make bench`", path.display()));
         let patterns: Vec<Value> = serde_json::from_str(&text).expect("json");
-        let compiled: Vec<EventPattern> = patterns.iter().map(|p| EventPattern::from_value(p).expect("valid")).collect();
+        let compiled: Vec<EventPattern> =
+            patterns.iter().map(|p| EventPattern::from_value(p).expect("valid")).collect();
         let set = PatternSet::new(&compiled);
         let mut scratch = Scratch::default();
         let mut out = Vec::new();
@@ -74,10 +76,8 @@ fn matching(c: &mut Criterion) {
     .expect("json");
     let filters: Vec<FilterPattern> =
         cis.iter().map(|c| FilterPattern::parse(c["pattern"].as_str().expect("pattern")).expect("valid")).collect();
-    let messages: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(e).expect("event")["detail"].to_string())
-        .collect();
+    let messages: Vec<String> =
+        events.iter().map(|e| serde_json::from_str::<Value>(e).expect("event")["detail"].to_string()).collect();
     let mut g = c.benchmark_group("filter-patterns");
     g.throughput(Throughput::Elements(messages.len() as u64));
     g.bench_function("cis-14/parse+match", |b| {

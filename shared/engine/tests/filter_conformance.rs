@@ -23,18 +23,13 @@ fn manifest_dir() -> PathBuf {
 }
 
 fn read_json(path: &Path) -> Value {
-    let text =
-        fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
 fn report(suite: &str, failures: &[String], total: usize) {
     if !failures.is_empty() {
-        panic!(
-            "{suite}: {} of {total} failed:\n\n{}",
-            failures.len(),
-            failures.join("\n\n")
-        );
+        panic!("{suite}: {} of {total} failed:\n\n{}", failures.len(), failures.join("\n\n"));
     }
 }
 
@@ -82,11 +77,7 @@ fn run_case(case: &Value) -> Vec<String> {
         (Some(m), _) => vec![m.as_str().unwrap_or_default().to_string()],
         (None, Some(ms)) => ms
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|m| m.as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
+            .map(|a| a.iter().map(|m| m.as_str().unwrap_or_default().to_string()).collect())
             .unwrap_or_default(),
         (None, None) => Vec::new(),
     };
@@ -105,16 +96,11 @@ fn run_case(case: &Value) -> Vec<String> {
     for (i, (message, want)) in messages.iter().zip(&expected).enumerate() {
         let got = p.matches(message);
         if got != *want {
-            fail(format!(
-                "message #{i} {:?}: expected {want}, got {got}",
-                short(message)
-            ));
+            fail(format!("message #{i} {:?}: expected {want}, got {got}", short(message)));
         }
         if let Ok(v) = serde_json::from_str::<Value>(message) {
             if p.matches_value(message, &v) != got {
-                fail(format!(
-                    "message #{i}: matches_value disagrees with matches"
-                ));
+                fail(format!("message #{i}: matches_value disagrees with matches"));
             }
         }
         let extracted = p.extract(message);
@@ -124,9 +110,7 @@ fn run_case(case: &Value) -> Vec<String> {
         if let Some(want_ex) = case.get("extracted") {
             let got_ex = extracted.map(|e| e.to_json()).unwrap_or(Value::Null);
             if &got_ex != want_ex {
-                fail(format!(
-                    "message #{i}: extracted {got_ex}, expected {want_ex}"
-                ));
+                fail(format!("message #{i}: extracted {got_ex}, expected {want_ex}"));
             }
         }
     }
@@ -143,11 +127,7 @@ fn run_case(case: &Value) -> Vec<String> {
 fn conformance_cases() {
     let cases = read_json(&manifest_dir().join("tests/data/filter-patterns.json"));
     let cases = cases.as_array().cloned().unwrap_or_default();
-    assert!(
-        cases.len() >= 250,
-        "the suite shrank to {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 250, "the suite shrank to {} cases", cases.len());
     let mut failures = Vec::new();
     let mut names = BTreeSet::new();
     for case in &cases {
@@ -181,10 +161,7 @@ fn dataset() -> PathBuf {
 fn cloudtrail_events() -> Vec<(String, String)> {
     let root = dataset();
     let mut files = Vec::new();
-    for dir in [
-        "invictus-aws-dataset/CloudTrail",
-        "stratus-red-team/detonation-logs",
-    ] {
+    for dir in ["invictus-aws-dataset/CloudTrail", "stratus-red-team/detonation-logs"] {
         let entries = fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("listing {dir}: {e}"));
         for entry in entries.flatten() {
             let path = entry.path();
@@ -198,18 +175,11 @@ fn cloudtrail_events() -> Vec<(String, String)> {
     for path in files {
         let doc = read_json(&path);
         let records = match &doc {
-            Value::Object(o) => o
-                .get("Records")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
+            Value::Object(o) => o.get("Records").and_then(Value::as_array).cloned().unwrap_or_default(),
             Value::Array(a) => a.clone(),
             _ => Vec::new(),
         };
-        let file = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         for record in records {
             let message = serde_json::to_string(&record).unwrap_or_default();
             events.push((file.clone(), message));
@@ -224,18 +194,12 @@ fn cis_cloudwatch_controls() {
     let controls = controls.as_array().cloned().unwrap_or_default();
     assert_eq!(controls.len(), 14, "CloudWatch.1 to CloudWatch.14");
     let events = cloudtrail_events();
-    assert_eq!(
-        events.len(),
-        3210,
-        "CloudTrail records of the shared dataset"
-    );
+    assert_eq!(events.len(), 3210, "CloudTrail records of the shared dataset");
     let mut failures = Vec::new();
     for control in &controls {
         let id = control["control"].as_str().unwrap_or_default();
         let text = control["pattern"].as_str().unwrap_or_default();
-        if control["source"].as_str().is_none_or(str::is_empty)
-            || control["title"].as_str().is_none_or(str::is_empty)
-        {
+        if control["source"].as_str().is_none_or(str::is_empty) || control["title"].as_str().is_none_or(str::is_empty) {
             failures.push(format!("{id}: missing title or source"));
         }
         let pattern = match FilterPattern::parse(text) {
@@ -252,56 +216,31 @@ fn cis_cloudwatch_controls() {
             if pattern.matches(message) {
                 let v: Value = serde_json::from_str(message).unwrap_or(Value::Null);
                 matched_ids.insert(v["eventID"].as_str().unwrap_or_default().to_string());
-                *by_name
-                    .entry(v["eventName"].as_str().unwrap_or_default().to_string())
-                    .or_default() += 1;
+                *by_name.entry(v["eventName"].as_str().unwrap_or_default().to_string()).or_default() += 1;
             }
         }
-        let want_count = control["expectedMatches"]["count"]
-            .as_u64()
-            .unwrap_or(u64::MAX);
+        let want_count = control["expectedMatches"]["count"].as_u64().unwrap_or(u64::MAX);
         if matched_ids.len() as u64 != want_count {
-            failures.push(format!(
-                "{id}: {} real records match, expected {want_count}",
-                matched_ids.len()
-            ));
+            failures.push(format!("{id}: {} real records match, expected {want_count}", matched_ids.len()));
         }
         let want_names: BTreeMap<String, usize> = control["expectedMatches"]["byEventName"]
             .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0) as usize))
-                    .collect()
-            })
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0) as usize)).collect())
             .unwrap_or_default();
         if by_name != want_names {
-            failures.push(format!(
-                "{id}: matches by eventName {by_name:?}, expected {want_names:?}"
-            ));
+            failures.push(format!("{id}: matches by eventName {by_name:?}, expected {want_names:?}"));
         }
         let want_ids: BTreeSet<String> = control["expectedMatches"]["eventIDs"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
         if matched_ids != want_ids {
             let extra: Vec<_> = matched_ids.difference(&want_ids).collect();
             let missing: Vec<_> = want_ids.difference(&matched_ids).collect();
-            failures.push(format!(
-                "{id}: eventIDs differ; unexpected {extra:?}, missing {missing:?}"
-            ));
+            failures.push(format!("{id}: eventIDs differ; unexpected {extra:?}, missing {missing:?}"));
         }
         // (c) crafted records.
-        for (i, crafted) in control["crafted"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (i, crafted) in control["crafted"].as_array().cloned().unwrap_or_default().iter().enumerate() {
             let message = serde_json::to_string(&crafted["record"]).unwrap_or_default();
             let want = crafted["expected"].as_bool().unwrap_or(false);
             if pattern.matches(&message) != want {
@@ -320,10 +259,9 @@ fn cis_cloudwatch_controls() {
 /// Characters that exercise every branch of the three grammars.
 fn syntax_soup() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "{", "}", "[", "]", "(", ")", "$", ".", "$.", "$.a", "[0]", "[*]", ".*", "['x.y']", "=",
-        "!=", "<", "<=", ">", ">=", "&&", "||", "&", "|", "\"", "\\", "%", "*", "?", "-", ",",
-        "...", " ", "\t", "IS", "NOT", "EXISTS", "TRUE", "NULL", "1", "1e3", "-2.5", "a", "ERROR",
-        "é", "\u{0}", "^", "{2,3}", "\\d", "\\x3A", "'",
+        "{", "}", "[", "]", "(", ")", "$", ".", "$.", "$.a", "[0]", "[*]", ".*", "['x.y']", "=", "!=", "<", "<=", ">",
+        ">=", "&&", "||", "&", "|", "\"", "\\", "%", "*", "?", "-", ",", "...", " ", "\t", "IS", "NOT", "EXISTS",
+        "TRUE", "NULL", "1", "1e3", "-2.5", "a", "ERROR", "é", "\u{0}", "^", "{2,3}", "\\d", "\\x3A", "'",
     ]);
     prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
 }
@@ -381,16 +319,13 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|i| json!(i)),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| json!(f)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
         "[a-z*%.]{0,6}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-d]", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-d]", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }

@@ -45,7 +45,9 @@ fn check_linear(
     for (i, (&n, &s)) in sizes.iter().zip(&counts).enumerate() {
         let bound = 8 * (input_len(n) as u64 + 1) * (pattern_len as u64 + 1);
         if s > bound {
-            return Err(format!("{s} steps at n = {n}, over 8 × (input + 1) × (pattern + 1) = {bound}; all: {counts:?}"));
+            return Err(format!(
+                "{s} steps at n = {n}, over 8 × (input + 1) × (pattern + 1) = {bound}; all: {counts:?}"
+            ));
         }
         if i > 0 && s as f64 > 2.2 * counts[i - 1] as f64 + 64.0 {
             return Err(format!("{} then {s} steps when the input doubled to n = {n}; all: {counts:?}", counts[i - 1]));
@@ -105,11 +107,16 @@ fn event_pattern_wildcards_take_linear_steps() {
         (r"*\*\**a".into(), Box::new(|n| format!("{}a", "*".repeat(n))), true),
     ];
     for (wildcard, value, want) in &cases {
-        assert_linear(&format!("wildcard {wildcard}"), wildcard.len(), |n| value(n).len(), |n| {
-            let (got, steps) = pattern::wildcard_steps(wildcard, &value(n)).expect("a valid wildcard");
-            assert_eq!(got, *want, "{wildcard} at n = {n}");
-            steps
-        });
+        assert_linear(
+            &format!("wildcard {wildcard}"),
+            wildcard.len(),
+            |n| value(n).len(),
+            |n| {
+                let (got, steps) = pattern::wildcard_steps(wildcard, &value(n)).expect("a valid wildcard");
+                assert_eq!(got, *want, "{wildcard} at n = {n}");
+                steps
+            },
+        );
     }
 }
 
@@ -124,7 +131,8 @@ fn wildcard_steps_agree_with_patterns() {
         let (want, _) = pattern::wildcard_steps(&stars, value).expect("valid");
         let p = EventPattern::parse(&json!({"v": [{"wildcard": stars}]}).to_string()).expect("valid");
         assert_eq!(!PatternSet::new([&p]).matches(&json!({"v": value})).is_empty(), want);
-        let but = EventPattern::parse(&json!({"v": [{"anything-but": {"wildcard": stars}}]}).to_string()).expect("valid");
+        let but =
+            EventPattern::parse(&json!({"v": [{"anything-but": {"wildcard": stars}}]}).to_string()).expect("valid");
         assert_eq!(but.matches(&json!({"v": value})), !want);
     }
     assert!(pattern::wildcard_steps("a**b", "ab").is_err(), "refused as patterns refuse it");
@@ -136,13 +144,18 @@ fn wildcard_steps_agree_with_patterns() {
 /// verdict at every size.
 fn assert_filter_linear(pattern: &str, message: impl Fn(usize) -> String, want: bool) {
     let p = FilterPattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern} refused: {e}"));
-    assert_linear(&format!("filter {pattern}"), pattern.len(), |n| message(n).len(), |n| {
-        let m = message(n);
-        let (got, steps) = p.match_steps(&m);
-        assert_eq!(got, want, "{pattern} at n = {n}");
-        assert_eq!(p.matches(&m), got);
-        steps
-    });
+    assert_linear(
+        &format!("filter {pattern}"),
+        pattern.len(),
+        |n| message(n).len(),
+        |n| {
+            let m = message(n);
+            let (got, steps) = p.match_steps(&m);
+            assert_eq!(got, want, "{pattern} at n = {n}");
+            assert_eq!(p.matches(&m), got);
+            steps
+        },
+    );
 }
 
 #[test]
@@ -188,7 +201,11 @@ fn regex_filters_hand_the_crate_the_text_once() {
     assert_filter_linear("%a*a*a*a*a*a*a*a*a*a*b%", |n| "a".repeat(n), false);
     assert_filter_linear("%a+a+a+a+a+a+a+a+a+a+b%", |n| format!("{}b", "a".repeat(n)), true);
     assert_filter_linear("%a{1,100}a{1,100}a{1,100}b%", |n| "a".repeat(n), false);
-    assert_filter_linear("{ $.eventName = %a*a*a*a*a*a*b% }", |n| json!({"eventName": "a".repeat(n)}).to_string(), false);
+    assert_filter_linear(
+        "{ $.eventName = %a*a*a*a*a*a*b% }",
+        |n| json!({"eventName": "a".repeat(n)}).to_string(),
+        false,
+    );
     assert_filter_linear("[f1 = %a*a*a*a*a*a*b%]", |n| format!("{}b", "a".repeat(n)), true);
 }
 

@@ -36,7 +36,9 @@ fn every_case_gives_the_documented_verdict() {
                 }
                 let _ = err;
             }
-            (Value::String(e), Ok(_)) if e == "error" => failures.push(format!("{name}: accepted, but EventBridge refuses it ({})", case["source"])),
+            (Value::String(e), Ok(_)) if e == "error" => {
+                failures.push(format!("{name}: accepted, but EventBridge refuses it ({})", case["source"]))
+            }
             (Value::Bool(want), Ok(p)) => {
                 let got = p.matches(&case["event"]);
                 if got != *want {

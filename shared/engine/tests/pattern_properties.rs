@@ -148,7 +148,8 @@ fn nested_arrays_event() -> impl Strategy<Value = Value> {
 /// outer element.
 fn nested_arrays_pattern() -> impl Strategy<Value = Value> {
     let value = prop_oneof![(0i64..3).prop_map(|n| json!(n)), (0i64..3).prop_map(|n| json!({"numeric": [">=", n]}))];
-    let inner = prop::collection::btree_map(prop::sample::select(KEYS), prop::collection::vec(value.clone(), 1..2), 2..4);
+    let inner =
+        prop::collection::btree_map(prop::sample::select(KEYS), prop::collection::vec(value.clone(), 1..2), 2..4);
     (inner, prop::option::of(value)).prop_map(|(inner, c)| {
         let inner: Map<String, Value> = inner.into_iter().map(|(k, v)| (k.to_string(), Value::Array(v))).collect();
         let mut outer = Map::new();

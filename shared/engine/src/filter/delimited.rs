@@ -21,10 +21,7 @@ enum Item {
     /// `...`: any number of fields, including none.
     Ellipsis,
     /// One field, named or not, with optional conditions.
-    Field {
-        name: Option<String>,
-        condition: Option<Expr<FieldCondition>>,
-    },
+    Field { name: Option<String>, condition: Option<Expr<FieldCondition>> },
 }
 
 /// A parsed space-delimited pattern.
@@ -38,11 +35,7 @@ pub(crate) struct DelimitedPattern {
 
 /// Characters that end an unquoted value in a space-delimited pattern.
 fn value_stop(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            ',' | '[' | ']' | '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!'
-        )
+    c.is_whitespace() || matches!(c, ',' | '[' | ']' | '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!')
 }
 
 fn read_field_condition(cur: &mut Cursor<'_>) -> Result<FieldCondition, FilterError> {
@@ -52,10 +45,7 @@ fn read_field_condition(cur: &mut Cursor<'_>) -> Result<FieldCondition, FilterEr
     if name.is_empty() {
         return Err(FilterError::syntax(
             at,
-            format!(
-                "expected a field name (letters, digits, `-`, `_`), found {}",
-                cur.describe_here()
-            ),
+            format!("expected a field name (letters, digits, `-`, `_`), found {}", cur.describe_here()),
         ));
     }
     cur.skip_ws();
@@ -68,10 +58,7 @@ impl DelimitedPattern {
     pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<DelimitedPattern, FilterError> {
         let open = cur.pos();
         if !cur.eat('[') {
-            return Err(FilterError::syntax(
-                open,
-                "a space-delimited pattern starts with `[`",
-            ));
+            return Err(FilterError::syntax(open, "a space-delimited pattern starts with `[`"));
         }
         let mut items: Vec<Item> = Vec::new();
         let mut names: Vec<String> = Vec::new();
@@ -82,10 +69,7 @@ impl DelimitedPattern {
             let item = if cur.eat_str("...") {
                 Item::Ellipsis
             } else if matches!(cur.peek(), Some(',' | ']')) {
-                Item::Field {
-                    name: None,
-                    condition: None,
-                }
+                Item::Field { name: None, condition: None }
             } else if cur.at_end() {
                 return Err(unclosed(cur, open));
             } else {
@@ -93,10 +77,7 @@ impl DelimitedPattern {
                 let bare = cur.take_while(is_name_char);
                 cur.skip_ws();
                 if !bare.is_empty() && (cur.at_end() || matches!(cur.peek(), Some(',' | ']'))) {
-                    Item::Field {
-                        name: Some(bare),
-                        condition: None,
-                    }
+                    Item::Field { name: Some(bare), condition: None }
                 } else {
                     cur.reset(save);
                     let condition = expr::parse(cur, &mut read_field_condition)?;
@@ -134,10 +115,7 @@ impl DelimitedPattern {
                         return Err(e);
                     }
                     let name = first.map(|f| f.name.clone());
-                    Item::Field {
-                        name,
-                        condition: Some(condition),
-                    }
+                    Item::Field { name, condition: Some(condition) }
                 }
             };
             if let Item::Field { name: Some(n), .. } = &item {
@@ -164,10 +142,7 @@ impl DelimitedPattern {
             if is_ellipsis {
                 return Err(FilterError::syntax(
                     cur.pos(),
-                    format!(
-                        "expected `,` or `]` after `...`, found {}",
-                        cur.describe_here()
-                    ),
+                    format!("expected `,` or `]` after `...`, found {}", cur.describe_here()),
                 ));
             }
             return Err(expr::expected_after(cur, "`,` or `]`"));
@@ -176,10 +151,7 @@ impl DelimitedPattern {
         if !cur.at_end() {
             return Err(FilterError::syntax(
                 cur.pos(),
-                format!(
-                    "unexpected {} after the closing `]` of the space-delimited pattern",
-                    cur.describe_here()
-                ),
+                format!("unexpected {} after the closing `]` of the space-delimited pattern", cur.describe_here()),
             ));
         }
         let mut segments: Vec<Vec<usize>> = vec![Vec::new()];
@@ -207,18 +179,16 @@ impl DelimitedPattern {
     fn accepts(&self, index: usize, field: &str, steps: &mut u64) -> bool {
         *steps += 1;
         match self.items.get(index) {
-            Some(Item::Field {
-                condition: Some(condition), ..
-            }) => condition.eval(&mut |fc: &FieldCondition| fc.cmp.holds(FieldValue::Str(field), steps)),
+            Some(Item::Field { condition: Some(condition), .. }) => {
+                condition.eval(&mut |fc: &FieldCondition| fc.cmp.holds(FieldValue::Str(field), steps))
+            }
             Some(Item::Field { condition: None, .. }) => true,
             Some(Item::Ellipsis) | None => false,
         }
     }
 
     fn segment_at(&self, seg: &[usize], fields: &[&str], start: usize, steps: &mut u64) -> bool {
-        seg.iter()
-            .enumerate()
-            .all(|(j, &item)| fields.get(start + j).is_some_and(|f| self.accepts(item, f, steps)))
+        seg.iter().enumerate().all(|(j, &item)| fields.get(start + j).is_some_and(|f| self.accepts(item, f, steps)))
     }
 
     /// Matches the event; on success returns which item took each field
@@ -378,18 +348,8 @@ mod tests {
     #[test]
     fn splitting() {
         assert_eq!(
-            split(
-                r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#
-            ),
-            vec![
-                "127.0.0.1",
-                "-",
-                "frank",
-                "10/Oct/2000:13:25:15 -0700",
-                "GET /apache_pb.gif HTTP/1.0",
-                "200",
-                "1534"
-            ]
+            split(r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#),
+            vec!["127.0.0.1", "-", "frank", "10/Oct/2000:13:25:15 -0700", "GET /apache_pb.gif HTTP/1.0", "200", "1534"]
         );
         assert_eq!(split("  a \t b  "), vec!["a", "b"]);
         assert_eq!(split(r#"a "b c"d"#), vec!["a", "b c", "d"]);

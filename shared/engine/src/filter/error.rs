@@ -10,9 +10,7 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum FilterError {
     /// The pattern is longer than the 1024 characters the CloudWatch Logs API accepts.
-    #[error(
-        "filter pattern is {len} characters long; CloudWatch Logs accepts at most {max} characters"
-    )]
+    #[error("filter pattern is {len} characters long; CloudWatch Logs accepts at most {max} characters")]
     TooLong {
         /// Length of the pattern, in characters.
         len: usize,
@@ -86,9 +84,6 @@ impl FilterError {
     }
 
     pub(crate) fn syntax(offset: usize, message: impl Into<String>) -> Self {
-        FilterError::Syntax {
-            offset,
-            message: message.into(),
-        }
+        FilterError::Syntax { offset, message: message.into() }
     }
 }

@@ -58,10 +58,7 @@ fn parse_or<L>(
         if cur.eat_str("||") {
             items.push(parse_and(cur, leaf, depth)?);
         } else if cur.peek() == Some('|') {
-            return Err(FilterError::syntax(
-                cur.pos(),
-                "`|` is not an operator; write `||` for OR",
-            ));
+            return Err(FilterError::syntax(cur.pos(), "`|` is not an operator; write `||` for OR"));
         } else {
             break;
         }
@@ -85,10 +82,7 @@ fn parse_and<L>(
         if cur.eat_str("&&") {
             items.push(parse_unary(cur, leaf, depth)?);
         } else if cur.peek() == Some('&') {
-            return Err(FilterError::syntax(
-                cur.pos(),
-                "`&` is not an operator; write `&&` for AND",
-            ));
+            return Err(FilterError::syntax(cur.pos(), "`&` is not an operator; write `&&` for AND"));
         } else {
             break;
         }
@@ -112,20 +106,14 @@ fn parse_unary<L>(
         return leaf(cur).map(Expr::Leaf);
     }
     if depth >= MAX_NESTING {
-        return Err(FilterError::TooDeep {
-            offset: open,
-            max: MAX_NESTING,
-        });
+        return Err(FilterError::TooDeep { offset: open, max: MAX_NESTING });
     }
     let inner = parse_or(cur, leaf, depth + 1)?;
     cur.skip_ws();
     if !cur.eat(')') {
         return Err(FilterError::syntax(
             cur.pos(),
-            format!(
-                "expected `&&`, `||` or `)` to close the `(` at character {open}, found {}",
-                cur.describe_here()
-            ),
+            format!("expected `&&`, `||` or `)` to close the `(` at character {open}, found {}", cur.describe_here()),
         ));
     }
     Ok(inner)
@@ -135,9 +123,6 @@ fn parse_unary<L>(
 pub(crate) fn expected_after(cur: &Cursor<'_>, closer: &str) -> FilterError {
     FilterError::syntax(
         cur.pos(),
-        format!(
-            "expected `&&`, `||` or {closer} after the condition, found {}",
-            cur.describe_here()
-        ),
+        format!("expected `&&`, `||` or {closer} after the condition, found {}", cur.describe_here()),
     )
 }

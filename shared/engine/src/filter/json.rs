@@ -89,16 +89,10 @@ impl Selector {
             }
         }
         if steps.is_empty() {
-            return Err(FilterError::syntax(
-                start,
-                "a selector must name a property after `$`, e.g. `$.eventName`",
-            ));
+            return Err(FilterError::syntax(start, "a selector must name a property after `$`, e.g. `$.eventName`"));
         }
         if text.ends_with('.') {
-            return Err(FilterError::syntax(
-                cur.pos(),
-                format!("selector `{text}` ends with `.`"),
-            ));
+            return Err(FilterError::syntax(cur.pos(), format!("selector `{text}` ends with `.`")));
         }
         if let Some(&extra) = wildcards.get(MAX_WILDCARDS_PER_SELECTOR) {
             return Err(FilterError::Limit {
@@ -110,11 +104,7 @@ impl Selector {
             });
         }
         let wildcard = steps.iter().position(|s| *s == Step::Wildcard);
-        Ok(Selector {
-            text,
-            steps,
-            wildcard,
-        })
+        Ok(Selector { text, steps, wildcard })
     }
 
     /// The selector as normalised text (`$.a[0].b`), used as the extracted-value name.
@@ -181,9 +171,8 @@ fn read_bracket(cur: &mut Cursor<'_>, text: &mut String) -> Result<Step, FilterE
         }
         Some(c) if c.is_ascii_digit() => {
             let digits = cur.take_while(|c| c.is_ascii_digit());
-            let index: usize = digits.parse().map_err(|_| {
-                FilterError::syntax(at, format!("array index `{digits}` is too large"))
-            })?;
+            let index: usize =
+                digits.parse().map_err(|_| FilterError::syntax(at, format!("array index `{digits}` is too large")))?;
             text.push_str(&format!("[{index}]"));
             Step::Index(index)
         }
@@ -191,10 +180,7 @@ fn read_bracket(cur: &mut Cursor<'_>, text: &mut String) -> Result<Step, FilterE
             cur.bump();
             let name = cur.take_while(|c| c != '\'');
             if !cur.eat('\'') {
-                return Err(FilterError::syntax(
-                    at,
-                    "unterminated quoted property name; add the closing `'`",
-                ));
+                return Err(FilterError::syntax(at, "unterminated quoted property name; add the closing `'`"));
             }
             text.push_str(&format!("['{name}']"));
             Step::Key(name)
@@ -224,10 +210,7 @@ fn read_bracket(cur: &mut Cursor<'_>, text: &mut String) -> Result<Step, FilterE
     if !cur.eat(']') {
         return Err(FilterError::syntax(
             cur.pos(),
-            format!(
-                "expected `]` to close the `[` at character {open}, found {}",
-                cur.describe_here()
-            ),
+            format!("expected `]` to close the `[` at character {open}, found {}", cur.describe_here()),
         ));
     }
     Ok(step)
@@ -284,9 +267,7 @@ impl SelectorCondition {
     fn holds(&self, root: &Value, steps: &mut u64) -> bool {
         let sel = &self.selector;
         match &self.test {
-            Test::Compare(c) => sel.any(root, steps, &mut |v, steps| {
-                field_value(v).is_some_and(|s| c.holds(s, steps))
-            }),
+            Test::Compare(c) => sel.any(root, steps, &mut |v, steps| field_value(v).is_some_and(|s| c.holds(s, steps))),
             Test::IsTrue => sel.any(root, steps, &mut |v, _| *v == Value::Bool(true)),
             Test::IsFalse => sel.any(root, steps, &mut |v, _| *v == Value::Bool(false)),
             Test::IsNull => sel.any(root, steps, &mut |v, _| v.is_null()),
@@ -297,11 +278,7 @@ impl SelectorCondition {
 
 /// Characters that end an unquoted value in a JSON pattern.
 fn value_stop(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!'
-        )
+    c.is_whitespace() || matches!(c, '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!')
 }
 
 fn read_condition(cur: &mut Cursor<'_>) -> Result<SelectorCondition, FilterError> {
@@ -357,10 +334,7 @@ fn read_condition(cur: &mut Cursor<'_>) -> Result<SelectorCondition, FilterError
                     ),
                 ))
             }
-            w if ["is", "not", "exists", "true", "false", "null"]
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(w)) =>
-            {
+            w if ["is", "not", "exists", "true", "false", "null"].iter().any(|k| k.eq_ignore_ascii_case(w)) => {
                 return Err(FilterError::syntax(
                     word_at,
                     format!("`{w}`: keywords are upper-case; write `{}`", w.to_ascii_uppercase()),
@@ -379,11 +353,7 @@ fn read_condition(cur: &mut Cursor<'_>) -> Result<SelectorCondition, FilterError
         return Ok(SelectorCondition { at, selector, test });
     }
     let cmp = Comparison::read(cur, selector.text(), value_stop)?;
-    Ok(SelectorCondition {
-        at,
-        selector,
-        test: Test::Compare(cmp),
-    })
+    Ok(SelectorCondition { at, selector, test: Test::Compare(cmp) })
 }
 
 /// A parsed JSON pattern.
@@ -423,10 +393,7 @@ impl JsonPattern {
         if !cur.at_end() {
             return Err(FilterError::syntax(
                 cur.pos(),
-                format!(
-                    "unexpected {} after the closing `}}` of the JSON pattern",
-                    cur.describe_here()
-                ),
+                format!("unexpected {} after the closing `}}` of the JSON pattern", cur.describe_here()),
             ));
         }
         // Quotas: regular expressions and wildcard selectors per pattern.
@@ -521,19 +488,7 @@ mod tests {
 
     #[test]
     fn selector_errors() {
-        for bad in [
-            "$",
-            "$.",
-            "$..a",
-            "$.a.",
-            "$.a[",
-            "$.a[-1]",
-            "$.a[x]",
-            "$.*.*",
-            "$.a[*][*]",
-            "a",
-            "$.['x",
-        ] {
+        for bad in ["$", "$.", "$..a", "$.a.", "$.a[", "$.a[-1]", "$.a[x]", "$.*.*", "$.a[*][*]", "a", "$.['x"] {
             assert!(sel(bad).is_err(), "{bad} should be rejected");
         }
         match sel("$.a.*.b[*]") {
@@ -552,11 +507,7 @@ mod tests {
         assert_eq!(first("$.a.b[0]"), Some(serde_json::json!(1)));
         assert_eq!(first("$.a.b[1].c"), Some(serde_json::json!("x")));
         assert_eq!(first("$.a.b[2]"), None);
-        assert_eq!(
-            first("$.a.b.c"),
-            None,
-            "a property of an array does not exist"
-        );
+        assert_eq!(first("$.a.b.c"), None, "a property of an array does not exist");
         assert_eq!(first("$.['k.j']"), Some(serde_json::json!(true)));
         assert_eq!(first("$.a.b[*].c"), Some(serde_json::json!("x")));
     }

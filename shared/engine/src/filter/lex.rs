@@ -43,9 +43,7 @@ impl<'a> Cursor<'a> {
 
     /// Whether the text at the cursor starts with `s`.
     pub(crate) fn starts_with(&self, s: &str) -> bool {
-        s.chars()
-            .enumerate()
-            .all(|(k, c)| self.chars.get(self.pos + k) == Some(&c))
+        s.chars().enumerate().all(|(k, c)| self.chars.get(self.pos + k) == Some(&c))
     }
 
     /// Consumes `s` if the text at the cursor starts with it.
@@ -105,12 +103,7 @@ impl<'a> Cursor<'a> {
         let mut out = String::new();
         loop {
             match self.bump() {
-                None => {
-                    return Err(FilterError::syntax(
-                        start,
-                        "unterminated quoted string; add the closing `\"`",
-                    ))
-                }
+                None => return Err(FilterError::syntax(start, "unterminated quoted string; add the closing `\"`")),
                 Some('"') => return Ok(out),
                 Some('\\') => match self.peek() {
                     Some(c @ ('"' | '\\')) => {

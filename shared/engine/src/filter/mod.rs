@@ -42,8 +42,8 @@ use serde_json::Value;
 
 pub use error::FilterError;
 pub use expr::MAX_NESTING;
-pub use re::MAX_REGEX_SIZE;
 pub use metric::test_metric_filter;
+pub use re::MAX_REGEX_SIZE;
 
 use delimited::DelimitedPattern;
 use json::JsonPattern;
@@ -87,10 +87,7 @@ impl FilterPattern {
     pub fn parse(text: &str) -> Result<FilterPattern, FilterError> {
         let len = text.chars().count();
         if len > MAX_PATTERN_CHARS {
-            return Err(FilterError::TooLong {
-                len,
-                max: MAX_PATTERN_CHARS,
-            });
+            return Err(FilterError::TooLong { len, max: MAX_PATTERN_CHARS });
         }
         let chars: Vec<char> = text.chars().collect();
         let mut cur = Cursor::new(&chars);
@@ -100,10 +97,7 @@ impl FilterPattern {
             Some('[') => Compiled::SpaceDelimited(DelimitedPattern::parse(&mut cur)?),
             _ => Compiled::Unstructured(UnstructuredPattern::parse(&mut cur)?),
         };
-        Ok(FilterPattern {
-            text: text.to_string(),
-            compiled,
-        })
+        Ok(FilterPattern { text: text.to_string(), compiled })
     }
 
     /// The pattern text, as given to [`FilterPattern::parse`].
@@ -214,12 +208,7 @@ impl Extracted {
 
     /// The values as a JSON object of strings, as `extractedValues` shows them.
     pub fn to_json(&self) -> Value {
-        Value::Object(
-            self.entries
-                .iter()
-                .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-                .collect(),
-        )
+        Value::Object(self.entries.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect())
     }
 }
 

@@ -30,10 +30,7 @@ impl RegexMatcher {
             .dfa_size_limit(MAX_REGEX_SIZE)
             .nest_limit(64)
             .build()
-            .map_err(|e| FilterError::Regex {
-                offset,
-                reason: first_line(&e.to_string()),
-            })?;
+            .map_err(|e| FilterError::Regex { offset, reason: first_line(&e.to_string()) })?;
         Ok(RegexMatcher { regex })
     }
 
@@ -44,12 +41,7 @@ impl RegexMatcher {
 }
 
 fn first_line(s: &str) -> String {
-    let line = s
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .or_else(|| s.lines().next())
-        .unwrap_or(s);
+    let line = s.lines().rev().find(|l| l.starts_with("error:")).or_else(|| s.lines().next()).unwrap_or(s);
     line.trim().to_string()
 }
 
@@ -62,10 +54,7 @@ fn is_symbol(c: char) -> bool {
 
 /// The regex operators CloudWatch Logs supports.
 fn is_operator(c: char) -> bool {
-    matches!(
-        c,
-        '^' | '$' | '?' | '[' | ']' | '{' | '}' | '|' | '\\' | '*' | '+' | '.'
-    )
+    matches!(c, '^' | '$' | '?' | '[' | ']' | '{' | '}' | '|' | '\\' | '*' | '+' | '.')
 }
 
 fn reject(c: char, offset: usize) -> FilterError {
@@ -78,10 +67,7 @@ fn reject(c: char, offset: usize) -> FilterError {
     } else if !c.is_ascii() {
         format!("`{c}` is a multi-byte character, which CloudWatch Logs regular expressions do not support")
     } else if c.is_ascii_control() {
-        format!(
-            "control character U+{:04X} is not allowed; write \\x{:02X} instead",
-            c as u32, c as u32
-        )
+        format!("control character U+{:04X} is not allowed; write \\x{:02X} instead", c as u32, c as u32)
     } else {
         format!(
             "`{c}` is not allowed (allowed: letters, digits, space, `: _ # = @ / ; , -` and the \
@@ -119,8 +105,7 @@ fn translate(body: &str, offset: usize) -> Result<String, FilterError> {
                 let Some(&e) = chars.get(i + 1) else {
                     return Err(FilterError::Regex {
                         offset: at,
-                        reason: "the expression ends with a lone `\\`; write `\\\\` to match a backslash"
-                            .to_string(),
+                        reason: "the expression ends with a lone `\\`; write `\\\\` to match a backslash".to_string(),
                     });
                 };
                 let inside = class_depth > 0;
@@ -144,8 +129,7 @@ fn translate(body: &str, offset: usize) -> Result<String, FilterError> {
                             _ => {
                                 return Err(FilterError::Regex {
                                     offset: at,
-                                    reason: "`\\x` must be followed by two hexadecimal digits, e.g. \\x3A"
-                                        .to_string(),
+                                    reason: "`\\x` must be followed by two hexadecimal digits, e.g. \\x3A".to_string(),
                                 })
                             }
                         }
@@ -188,24 +172,17 @@ fn translate(body: &str, offset: usize) -> Result<String, FilterError> {
             }
             '{' if class_depth == 0 => {
                 // Counted repetition `{m}`, `{m,}`, `{m,n}`, `{,n}`, spaces allowed.
-                let close = chars
-                    .get(i..)
-                    .unwrap_or(&[])
-                    .iter()
-                    .position(|&ch| ch == '}');
+                let close = chars.get(i..).unwrap_or(&[]).iter().position(|&ch| ch == '}');
                 let Some(close) = close else {
                     return Err(FilterError::Regex {
                         offset: at,
-                        reason: "`{` starts a repetition `{m,n}` but has no closing `}`; write \\x7B to match a literal `{`"
-                            .to_string(),
+                        reason:
+                            "`{` starts a repetition `{m,n}` but has no closing `}`; write \\x7B to match a literal `{`"
+                                .to_string(),
                     });
                 };
-                let inner: String = chars
-                    .get(i + 1..i + close)
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter(|ch| **ch != ' ')
-                    .collect();
+                let inner: String =
+                    chars.get(i + 1..i + close).unwrap_or(&[]).iter().filter(|ch| **ch != ' ').collect();
                 out.push_str(&repetition(&inner, at)?);
                 i += close + 1;
             }
@@ -235,8 +212,7 @@ fn translate(body: &str, offset: usize) -> Result<String, FilterError> {
     if class_depth > 0 {
         return Err(FilterError::Regex {
             offset,
-            reason: "a character class `[` is not closed; add `]` (or write \\x5B to match a literal `[`)"
-                .to_string(),
+            reason: "a character class `[` is not closed; add `]` (or write \\x5B to match a literal `[`)".to_string(),
         });
     }
     Ok(out)
@@ -250,9 +226,7 @@ fn push_literal(out: &mut String, c: char) {
 fn repetition(inner: &str, at: usize) -> Result<String, FilterError> {
     let bad = || FilterError::Regex {
         offset: at,
-        reason: format!(
-            "`{{{inner}}}` is not a repetition; write {{m}}, {{m,}}, {{m,n}} or {{,n}}"
-        ),
+        reason: format!("`{{{inner}}}` is not a repetition; write {{m}}, {{m,}}, {{m,n}} or {{,n}}"),
     };
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     match inner.split_once(',') {
@@ -304,10 +278,7 @@ mod tests {
     #[test]
     fn ascii_classes() {
         assert!(ok("\\d").is_match("7"));
-        assert!(
-            !ok("\\d").is_match("\u{0663}"),
-            "Arabic-Indic digit is not [0-9]"
-        );
+        assert!(!ok("\\d").is_match("\u{0663}"), "Arabic-Indic digit is not [0-9]");
         assert!(ok("\\D").is_match("x"));
         assert!(ok("^\\w+$").is_match("a_Z9"));
         assert!(!ok("^\\w+$").is_match("é"));
@@ -318,13 +289,8 @@ mod tests {
 
     #[test]
     fn rejected() {
-        for body in [
-            "(a)", "a!b", "é", "\\b", "\\p{L}", "", "[abc", "a{x}", "\\x4", "a\\",
-        ] {
-            assert!(
-                RegexMatcher::new(body, 3).is_err(),
-                "{body:?} should be rejected"
-            );
+        for body in ["(a)", "a!b", "é", "\\b", "\\p{L}", "", "[abc", "a{x}", "\\x4", "a\\"] {
+            assert!(RegexMatcher::new(body, 3).is_err(), "{body:?} should be rejected");
         }
         match RegexMatcher::new("ab(c", 10) {
             Err(FilterError::Regex { offset, .. }) => assert_eq!(offset, 12),

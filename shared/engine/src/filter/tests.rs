@@ -93,10 +93,7 @@ fn length_limit() {
     let long = "a".repeat(MAX_PATTERN_CHARS + 1);
     assert_eq!(
         FilterPattern::parse(&long).err(),
-        Some(FilterError::TooLong {
-            len: MAX_PATTERN_CHARS + 1,
-            max: MAX_PATTERN_CHARS
-        })
+        Some(FilterError::TooLong { len: MAX_PATTERN_CHARS + 1, max: MAX_PATTERN_CHARS })
     );
     // Characters, not bytes: 1024 two-byte characters fit.
     assert!(FilterPattern::parse(&format!("\"{}\"", "é".repeat(1022))).is_ok());
@@ -126,23 +123,11 @@ fn nesting_is_bounded() {
 #[test]
 fn quotas() {
     assert!(FilterPattern::parse("{ $.a = %x% && $.b = %y% }").is_ok());
-    assert!(matches!(
-        err("{ $.a = %x% && $.b = %y% && $.c = %z% }"),
-        FilterError::Limit { offset: 28, .. }
-    ));
-    assert!(matches!(
-        err("[a=%x%, b=%y%, c=%z%]"),
-        FilterError::Limit { offset: 15, .. }
-    ));
+    assert!(matches!(err("{ $.a = %x% && $.b = %y% && $.c = %z% }"), FilterError::Limit { offset: 28, .. }));
+    assert!(matches!(err("[a=%x%, b=%y%, c=%z%]"), FilterError::Limit { offset: 15, .. }));
     assert!(FilterPattern::parse("{ $.a[*] = 1 || $.b[*] = 1 || $.c[*] = 1 }").is_ok());
-    assert!(matches!(
-        err("{ $.a[*] = 1 || $.b[*] = 1 || $.c[*] = 1 || $.d[*] = 1 }"),
-        FilterError::Limit { .. }
-    ));
-    assert!(matches!(
-        err("{ $.a[*].b[*] = 1 }"),
-        FilterError::Limit { .. }
-    ));
+    assert!(matches!(err("{ $.a[*] = 1 || $.b[*] = 1 || $.c[*] = 1 || $.d[*] = 1 }"), FilterError::Limit { .. }));
+    assert!(matches!(err("{ $.a[*].b[*] = 1 }"), FilterError::Limit { .. }));
 }
 
 #[test]
@@ -150,10 +135,7 @@ fn json_values() {
     let p = parse(r#"{ $.s = "a\"b\\c" }"#);
     assert!(p.matches(r#"{"s":"a\"b\\c"}"#));
     let p = parse(r#"{ $.s = "a\nb" }"#);
-    assert!(
-        p.matches(r#"{"s":"a\\nb"}"#),
-        "other backslashes are literal"
-    );
+    assert!(p.matches(r#"{"s":"a\\nb"}"#), "other backslashes are literal");
     let p = parse("{$.eventName=CreateTrail}");
     assert!(p.matches(r#"{"eventName":"CreateTrail"}"#));
     let p = parse("{ $.eventSource = kms.amazonaws.com }");
@@ -167,14 +149,8 @@ fn delimited_items() {
     assert!(p.matches("one") && p.matches("one two") && !p.matches(""));
     // Without an ellipsis the last field takes the rest of the event.
     let p = parse("[a, rest]");
-    assert_eq!(
-        p.extract("x  y \"z w\"  ").map(|e| e.to_json()["$rest"].clone()),
-        Some(Value::from("y \"z w\""))
-    );
-    assert_eq!(
-        p.extract("x \"z w\"").map(|e| e.to_json()["$rest"].clone()),
-        Some(Value::from("z w"))
-    );
+    assert_eq!(p.extract("x  y \"z w\"  ").map(|e| e.to_json()["$rest"].clone()), Some(Value::from("y \"z w\"")));
+    assert_eq!(p.extract("x \"z w\"").map(|e| e.to_json()["$rest"].clone()), Some(Value::from("z w")));
     assert!(!p.matches("x"));
     let p = parse("[...]");
     assert!(p.matches("") && p.matches("a b c"));

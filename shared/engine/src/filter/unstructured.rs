@@ -15,9 +15,7 @@ pub(crate) struct Term {
 
 impl Term {
     fn new(text: &str) -> Term {
-        Term {
-            finder: Finder::new(text.as_bytes()).into_owned(),
-        }
+        Term { finder: Finder::new(text.as_bytes()).into_owned() }
     }
 
     /// Whether the term is in the message, adding to `steps` memchr's
@@ -34,11 +32,7 @@ pub(crate) enum UnstructuredPattern {
     /// Terms: every `required` one present, no `excluded` one present; the
     /// `optional` (`?term`) ones count only when there is no other term, and
     /// then at least one must be present.
-    Terms {
-        required: Vec<Term>,
-        excluded: Vec<Term>,
-        optional: Vec<Term>,
-    },
+    Terms { required: Vec<Term>, excluded: Vec<Term>, optional: Vec<Term> },
     /// A standalone `%regex%`.
     Regex(Box<RegexMatcher>),
 }
@@ -68,9 +62,7 @@ impl UnstructuredPattern {
                     ),
                 ));
             }
-            return Ok(UnstructuredPattern::Regex(Box::new(RegexMatcher::new(
-                &body, body_at,
-            )?)));
+            return Ok(UnstructuredPattern::Regex(Box::new(RegexMatcher::new(&body, body_at)?)));
         }
         let mut required = Vec::new();
         let mut excluded = Vec::new();
@@ -103,10 +95,7 @@ impl UnstructuredPattern {
                     if cur.peek().is_some_and(|c| !c.is_whitespace()) {
                         return Err(FilterError::syntax(
                             cur.pos(),
-                            format!(
-                                "expected a space after the quoted phrase, found {}",
-                                cur.describe_here()
-                            ),
+                            format!("expected a space after the quoted phrase, found {}", cur.describe_here()),
                         ));
                     }
                     // A phrase of blanks matches every event (AWS: `" "` matches
@@ -117,19 +106,17 @@ impl UnstructuredPattern {
                         phrase
                     }
                 }
-                Some('%') => return Err(FilterError::syntax(
-                    term_at,
-                    "a regular expression `%...%` cannot be combined with terms; it must be the \
+                Some('%') => {
+                    return Err(FilterError::syntax(
+                        term_at,
+                        "a regular expression `%...%` cannot be combined with terms; it must be the \
                          whole unstructured pattern",
-                )),
+                    ))
+                }
                 _ => {
                     let word = cur.take_while(|c| !c.is_whitespace());
                     if let Some(bad) = word.chars().find(|c| !is_term_char(*c)) {
-                        return Err(FilterError::UnquotedTerm {
-                            offset: term_at,
-                            term: word,
-                            ch: bad,
-                        });
+                        return Err(FilterError::UnquotedTerm { offset: term_at, term: word, ch: bad });
                     }
                     word
                 }
@@ -141,11 +128,7 @@ impl UnstructuredPattern {
                 TermRole::Optional => optional.push(term),
             }
         }
-        Ok(UnstructuredPattern::Terms {
-            required,
-            excluded,
-            optional,
-        })
+        Ok(UnstructuredPattern::Terms { required, excluded, optional })
     }
 
     /// Whether the message matches, adding the work done to `steps` (for a
@@ -156,11 +139,7 @@ impl UnstructuredPattern {
                 *steps += 1 + message.len() as u64;
                 r.is_match(message)
             }
-            UnstructuredPattern::Terms {
-                required,
-                excluded,
-                optional,
-            } => {
+            UnstructuredPattern::Terms { required, excluded, optional } => {
                 if required.is_empty() && excluded.is_empty() && !optional.is_empty() {
                     return optional.iter().any(|t| t.found_in(message, steps));
                 }

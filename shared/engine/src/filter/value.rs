@@ -118,10 +118,7 @@ impl Decimal {
             let mut seen = false;
             while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
                 seen = true;
-                e = e
-                    .saturating_mul(10)
-                    .saturating_add(i64::from(d - b'0'))
-                    .min(EXP_CLAMP);
+                e = e.saturating_mul(10).saturating_add(i64::from(d - b'0')).min(EXP_CLAMP);
                 i += 1;
             }
             if !seen {
@@ -144,17 +141,9 @@ impl Decimal {
             digits.pop();
         }
         if digits.is_empty() {
-            return Some(Decimal {
-                negative: false,
-                digits,
-                exp: 0,
-            });
+            return Some(Decimal { negative: false, digits, exp: 0 });
         }
-        Some(Decimal {
-            negative,
-            digits,
-            exp,
-        })
+        Some(Decimal { negative, digits, exp })
     }
 
     fn is_zero(&self) -> bool {
@@ -166,10 +155,7 @@ impl Decimal {
             (true, true) => Ordering::Equal,
             (true, false) => Ordering::Less,
             (false, true) => Ordering::Greater,
-            (false, false) => self
-                .exp
-                .cmp(&other.exp)
-                .then_with(|| self.digits.cmp(&other.digits)),
+            (false, false) => self.exp.cmp(&other.exp).then_with(|| self.digits.cmp(&other.digits)),
         }
     }
 }
@@ -247,26 +233,16 @@ impl Comparison {
     /// Reads `op value` at the cursor. `stop` tells which characters end an
     /// unquoted value in this grammar. Returns the comparison and whether it
     /// holds a regular expression.
-    pub(crate) fn read(
-        cur: &mut Cursor<'_>,
-        subject: &str,
-        stop: fn(char) -> bool,
-    ) -> Result<Comparison, FilterError> {
+    pub(crate) fn read(cur: &mut Cursor<'_>, subject: &str, stop: fn(char) -> bool) -> Result<Comparison, FilterError> {
         let op_at = cur.pos();
         let Some(op) = CmpOp::read(cur) else {
             return Err(FilterError::syntax(
                 op_at,
-                format!(
-                    "expected an operator (=, !=, <, <=, >, >=) after `{subject}`, found {}",
-                    cur.describe_here()
-                ),
+                format!("expected an operator (=, !=, <, <=, >, >=) after `{subject}`, found {}", cur.describe_here()),
             ));
         };
         if op == CmpOp::Eq && cur.peek() == Some('=') {
-            return Err(FilterError::syntax(
-                op_at,
-                "`==` is not an operator; write `=`",
-            ));
+            return Err(FilterError::syntax(op_at, "`==` is not an operator; write `=`"));
         }
         cur.skip_ws();
         let at = cur.pos();
@@ -288,16 +264,14 @@ impl Comparison {
                 if token.is_empty() {
                     return Err(FilterError::syntax(
                         at,
-                        format!(
-                            "expected a value after `{subject} {}`, found {}",
-                            op.symbol(),
-                            cur.describe_here()
-                        ),
+                        format!("expected a value after `{subject} {}`, found {}", op.symbol(), cur.describe_here()),
                     ));
                 }
-                if let Some((i, c)) = token.chars().enumerate().find(|(_, c)| {
-                    !c.is_ascii() || matches!(c, '@' | '$' | '\\' | '\'' | '%' | '`')
-                }) {
+                if let Some((i, c)) = token
+                    .chars()
+                    .enumerate()
+                    .find(|(_, c)| !c.is_ascii() || matches!(c, '@' | '$' | '\\' | '\'' | '%' | '`'))
+                {
                     return Err(FilterError::syntax(
                         at + i,
                         format!(
@@ -397,14 +371,10 @@ mod tests {
 
     #[test]
     fn decimal_forms() {
-        for s in [
-            "0", "-0", "+1", "1.", ".5", "1e3", "1E+3", "1e-3", "-2.50e2", "007",
-        ] {
+        for s in ["0", "-0", "+1", "1.", ".5", "1e3", "1E+3", "1e-3", "-2.50e2", "007"] {
             assert!(Decimal::parse(s).is_some(), "{s}");
         }
-        for s in [
-            "", "-", ".", "e3", "1e", "1e+", "1.2.3", "0x10", "1_000", "NaN", "Infinity", " 1",
-        ] {
+        for s in ["", "-", ".", "e3", "1e", "1e+", "1.2.3", "0x10", "1_000", "NaN", "Infinity", " 1"] {
             assert!(Decimal::parse(s).is_none(), "{s}");
         }
     }

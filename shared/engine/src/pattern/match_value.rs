@@ -4,7 +4,7 @@
 
 use super::cidr::{self, Cidr};
 use super::numeric::Range;
-use super::value::{Literal, LeafValue};
+use super::value::{LeafValue, Literal};
 use super::wildcard::Wildcard;
 
 /// One match value: a literal or an operator, and what it accepts of a leaf.

@@ -132,13 +132,10 @@ impl std::fmt::Display for RangeError {
             RangeError::Shape => f.write_str("use [\"op\", number] or [\"op\", number, \"op\", number]"),
             RangeError::Operator(op) => write!(f, "unknown operator \"{op}\"; use <, <=, =, >, >="),
             RangeError::NotANumber(v) => write!(f, "{v} is not a number"),
-            RangeError::OutOfRange(n) => write!(
-                f,
-                "{n} is outside the range EventBridge compares (-5.0e9 to 5.0e9)"
-            ),
-            RangeError::Bounds => f.write_str(
-                "give at most one lower bound (>, >=) and one upper bound (<, <=), or \"=\" alone",
-            ),
+            RangeError::OutOfRange(n) => write!(f, "{n} is outside the range EventBridge compares (-5.0e9 to 5.0e9)"),
+            RangeError::Bounds => {
+                f.write_str("give at most one lower bound (>, >=) and one upper bound (<, <=), or \"=\" alone")
+            }
             RangeError::Empty => f.write_str("the lower bound must be below the upper bound"),
         }
     }

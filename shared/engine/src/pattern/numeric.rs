@@ -100,14 +100,22 @@ impl Range {
             None => true,
             Some((lo, inclusive)) => {
                 let lo = comparable(lo).unwrap_or(i64::MIN);
-                if inclusive { v >= lo } else { v > lo }
+                if inclusive {
+                    v >= lo
+                } else {
+                    v > lo
+                }
             }
         };
         let below = match self.high {
             None => true,
             Some((hi, inclusive)) => {
                 let hi = comparable(hi).unwrap_or(i64::MAX);
-                if inclusive { v <= hi } else { v < hi }
+                if inclusive {
+                    v <= hi
+                } else {
+                    v < hi
+                }
             }
         };
         above && below

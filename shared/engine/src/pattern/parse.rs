@@ -44,8 +44,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Conjunction>, PatternError> {
     if text.len() > MAX_PATTERN_TEXT {
         return Err(PatternError::new("", Problem::TooLong(text.len())));
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| PatternError::new("", Problem::Json(e.to_string())))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| PatternError::new("", Problem::Json(e.to_string())))?;
     from_value(&value)
 }
 
@@ -71,11 +70,7 @@ fn location(path: &[Box<str>]) -> String {
     path.join(".")
 }
 
-fn expand(
-    map: &Map<String, Value>,
-    path: &mut Vec<Box<str>>,
-    depth: usize,
-) -> Result<Vec<Conjunction>, PatternError> {
+fn expand(map: &Map<String, Value>, path: &mut Vec<Box<str>>, depth: usize) -> Result<Vec<Conjunction>, PatternError> {
     if depth > MAX_DEPTH {
         return Err(PatternError::new(location(path), Problem::TooDeep));
     }
@@ -172,8 +167,7 @@ fn leaf(items: &[Value], path: &[Box<str>]) -> Result<Field, PatternError> {
 }
 
 /// The operators EventBridge knows, for the message on an unknown one.
-const OPERATORS: &str =
-    "prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists, cidr";
+const OPERATORS: &str = "prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists, cidr";
 
 fn operator(op: &Map<String, Value>) -> Result<MatchValue, Problem> {
     let mut entries = op.iter();
@@ -185,9 +179,8 @@ fn operator(op: &Map<String, Value>) -> Result<MatchValue, Problem> {
     let bad = |expected: &'static str| Problem::OperatorArgument { operator: name.to_string(), expected };
     Ok(match name {
         "prefix" | "suffix" => {
-            let (text, ignore_case) = string_or_ignore_case(arg).ok_or_else(|| {
-                bad("a string or {\"equals-ignore-case\": string}")
-            })?;
+            let (text, ignore_case) =
+                string_or_ignore_case(arg).ok_or_else(|| bad("a string or {\"equals-ignore-case\": string}"))?;
             match (name, ignore_case) {
                 ("prefix", false) => MatchValue::Prefix(text.into()),
                 ("prefix", true) => MatchValue::PrefixIgnoreCase(fold(text).into()),
@@ -195,9 +188,7 @@ fn operator(op: &Map<String, Value>) -> Result<MatchValue, Problem> {
                 (_, true) => MatchValue::SuffixIgnoreCase(fold(text).into()),
             }
         }
-        "equals-ignore-case" => {
-            MatchValue::EqualsIgnoreCase(fold(arg.as_str().ok_or_else(|| bad("a string"))?).into())
-        }
+        "equals-ignore-case" => MatchValue::EqualsIgnoreCase(fold(arg.as_str().ok_or_else(|| bad("a string"))?).into()),
         "wildcard" => MatchValue::Wildcard(wildcard(arg.as_str().ok_or_else(|| bad("a string"))?)?),
         "numeric" => {
             let items = arg.as_array().ok_or_else(|| bad("an array like [\">\", 0, \"<=\", 5]"))?;
@@ -220,9 +211,7 @@ fn operator(op: &Map<String, Value>) -> Result<MatchValue, Problem> {
 fn string_or_ignore_case(arg: &Value) -> Option<(&str, bool)> {
     match arg {
         Value::String(s) => Some((s, false)),
-        Value::Object(m) if m.len() == 1 => {
-            m.get("equals-ignore-case").and_then(Value::as_str).map(|s| (s, true))
-        }
+        Value::Object(m) if m.len() == 1 => m.get("equals-ignore-case").and_then(Value::as_str).map(|s| (s, true)),
         _ => None,
     }
 }
@@ -243,10 +232,9 @@ fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
     let list_of = |v: &Value| -> Result<Vec<String>, Problem> {
         match v {
             Value::String(s) => Ok(vec![s.clone()]),
-            Value::Array(items) if !items.is_empty() => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or(bad("strings")))
-                .collect(),
+            Value::Array(items) if !items.is_empty() => {
+                items.iter().map(|i| i.as_str().map(str::to_string).ok_or(bad("strings"))).collect()
+            }
             _ => Err(bad("a string or a non-empty array of strings")),
         }
     };
@@ -287,14 +275,18 @@ fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
                         return Err(Problem::EmptyAffix);
                     }
                     let list = list.into_iter().map(String::into_boxed_str).collect();
-                    if name == "prefix" { AnythingBut::Prefix(list) } else { AnythingBut::Suffix(list) }
+                    if name == "prefix" {
+                        AnythingBut::Prefix(list)
+                    } else {
+                        AnythingBut::Suffix(list)
+                    }
                 }
-                "equals-ignore-case" => AnythingBut::IgnoreCase(
-                    list_of(inner)?.iter().map(|s| fold(s).into_boxed_str()).collect(),
-                ),
-                "wildcard" => AnythingBut::Wildcards(
-                    list_of(inner)?.iter().map(|s| wildcard(s)).collect::<Result<_, _>>()?,
-                ),
+                "equals-ignore-case" => {
+                    AnythingBut::IgnoreCase(list_of(inner)?.iter().map(|s| fold(s).into_boxed_str()).collect())
+                }
+                "wildcard" => {
+                    AnythingBut::Wildcards(list_of(inner)?.iter().map(|s| wildcard(s)).collect::<Result<_, _>>()?)
+                }
                 other => {
                     return Err(Problem::UnknownOperator {
                         name: format!("anything-but/{other}"),

@@ -92,7 +92,13 @@ fn long_arrays_of_objects_are_searched_not_scanned() {
     let set = PatternSet::new([&p]);
     let n = 20_000;
     let mut items: Vec<serde_json::Value> = (0..n)
-        .map(|i| if i % 2 == 0 { json!({"cidr": "0.0.0.0/0", "port": 443}) } else { json!({"cidr": "10.0.0.0/8", "port": 22}) })
+        .map(|i| {
+            if i % 2 == 0 {
+                json!({"cidr": "0.0.0.0/0", "port": 443})
+            } else {
+                json!({"cidr": "10.0.0.0/8", "port": 22})
+            }
+        })
         .collect();
     assert!(set.matches(&json!({"items": items.clone()})).is_empty());
     let (mut scratch, mut out) = (Scratch::default(), Vec::new());
@@ -116,7 +122,8 @@ fn long_inner_arrays_are_searched_at_every_level() {
     let mut inner: Vec<serde_json::Value> = (0..m)
         .map(|i| if i % 2 == 0 { json!({"x": 1, "y": 2, "z": 0}) } else { json!({"x": 0, "y": 2, "z": 3}) })
         .collect();
-    let event = |inner: &[serde_json::Value]| json!({"outer": [{"inner": []}, {"inner": inner}, {"inner": [{"z": 3}]}]});
+    let event =
+        |inner: &[serde_json::Value]| json!({"outer": [{"inner": []}, {"inner": inner}, {"inner": [{"z": 3}]}]});
     assert!(set.matches(&event(&inner)).is_empty());
     let (mut scratch, mut out) = (Scratch::default(), Vec::new());
     set.matches_json(&event(&inner).to_string(), &mut scratch, &mut out).expect("json");
@@ -140,7 +147,8 @@ fn fields_of_one_inner_array_are_tried_together() {
     let p = pat(json!({"o": {"A": {"x": [1], "y": [2]}, "B": {"z": [3]}}}));
     let set = PatternSet::new([&p]);
     let m = 6_000;
-    let a: Vec<serde_json::Value> = (0..m).map(|i| if i % 3 == 0 { json!({"x": 1}) } else { json!({"y": 2}) }).collect();
+    let a: Vec<serde_json::Value> =
+        (0..m).map(|i| if i % 3 == 0 { json!({"x": 1}) } else { json!({"y": 2}) }).collect();
     let b: Vec<serde_json::Value> = (0..m / 2).map(|_| json!({"z": 3})).collect();
     let event = |a: &[serde_json::Value]| json!({"o": [{"A": a, "B": b}]});
     assert!(set.matches(&event(&a)).is_empty());

@@ -157,13 +157,9 @@ impl PatternSet {
         }
         for (id, sub) in self.subs.iter().enumerate() {
             let id = id as SubId;
-            let best = sub
-                .fields
-                .iter()
-                .filter(|f| indexable(f))
-                .min_by_key(|f| {
-                    index_keys(f).iter().map(|k| shared.get(&(f.path, k.clone())).copied().unwrap_or(0)).sum::<usize>()
-                });
+            let best = sub.fields.iter().filter(|f| indexable(f)).min_by_key(|f| {
+                index_keys(f).iter().map(|k| shared.get(&(f.path, k.clone())).copied().unwrap_or(0)).sum::<usize>()
+            });
             let Some(field) = best else {
                 self.unanchored.push(id);
                 continue;
@@ -206,7 +202,12 @@ impl PatternSet {
     /// pattern names: every other part of the event is skipped by the
     /// parser without being built. Same verdicts as [`PatternSet::matches_into`]
     /// on the parsed event; an error if the text is not one JSON value.
-    pub fn matches_json(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<usize>) -> Result<(), serde_json::Error> {
+    pub fn matches_json(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        out: &mut Vec<usize>,
+    ) -> Result<(), serde_json::Error> {
         out.clear();
         scratch.reset(self);
         let mut strings: Vec<Cow<'_, str>> = Vec::new();
@@ -281,7 +282,9 @@ fn wake(s: &mut Scratch, sub: SubId) {
 /// found by lookup: exact values, case-folded values, or mere presence.
 fn indexable(f: &SubField) -> bool {
     !f.values.is_empty()
-        && f.values.iter().all(|c| matches!(c, MatchValue::Exact(_) | MatchValue::EqualsIgnoreCase(_) | MatchValue::Exists))
+        && f.values
+            .iter()
+            .all(|c| matches!(c, MatchValue::Exact(_) | MatchValue::EqualsIgnoreCase(_) | MatchValue::Exists))
 }
 
 /// The index keys of an indexable field, for counting how widely they are

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use crate::pattern::value::LeafValue;
 use super::{PathId, PatternSet, SubId};
+use crate::pattern::value::LeafValue;
 
 /// Per-event working memory, reused from event to event. Its buffers keep
 /// their capacity, so matching with a warm scratch allocates only what

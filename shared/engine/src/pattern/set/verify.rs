@@ -98,7 +98,8 @@ fn consistent(s: &mut Scratch, field: usize) -> bool {
             if lo >= hi {
                 break;
             }
-            let (Some(first), Some(last)) = (level_of(pool[lo as usize], level), level_of(pool[hi as usize - 1], level))
+            let (Some(first), Some(last)) =
+                (level_of(pool[lo as usize], level), level_of(pool[hi as usize - 1], level))
             else {
                 break;
             };
@@ -118,9 +119,7 @@ fn consistent(s: &mut Scratch, field: usize) -> bool {
         let leaf = s.leaves[s.pool[at as usize] as usize];
         let (m0, mn) = leaf.members;
         let members = &s.members[m0 as usize..(m0 + mn) as usize];
-        let clash = members
-            .iter()
-            .any(|&(arr, idx)| s.binding.iter().any(|&(a, i)| a == arr && i != idx));
+        let clash = members.iter().any(|&(arr, idx)| s.binding.iter().any(|&(a, i)| a == arr && i != idx));
         if clash {
             continue;
         }

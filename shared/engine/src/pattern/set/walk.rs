@@ -8,9 +8,9 @@ use std::fmt;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::pattern::value::LeafValue;
 use super::scratch::{IndexedValue, Leaf, Scratch, NONE};
 use super::PatternSet;
+use crate::pattern::value::LeafValue;
 
 /// Deeper parts of an event are not read (serde_json refuses JSON nested
 /// past 128 anyway; this guards values built in code).
@@ -41,7 +41,14 @@ impl PatternSet {
     }
 
     /// Collect the leaves of the paths the patterns name.
-    pub(super) fn walk<'e>(&self, v: &'e Value, node: usize, s: &mut Scratch, strings: &mut Vec<Cow<'e, str>>, depth: usize) {
+    pub(super) fn walk<'e>(
+        &self,
+        v: &'e Value,
+        node: usize,
+        s: &mut Scratch,
+        strings: &mut Vec<Cow<'e, str>>,
+        depth: usize,
+    ) {
         if depth > MAX_EVENT_DEPTH {
             return;
         }
