@@ -200,6 +200,25 @@ impl Cidr {
         }
     }
 
+    /// Why [`Cidr::parse`] refuses `text`, for the error message.
+    pub(crate) fn refusal(text: &str) -> &'static str {
+        let mut parts: Vec<&str> = text.split('/').collect();
+        while parts.len() > 1 && parts.last() == Some(&"") {
+            parts.pop();
+        }
+        let [addr, bits] = parts[..] else {
+            return "write an IP address, a slash and a mask";
+        };
+        if mask_bits(bits).is_none() {
+            return "the mask after the slash must be a number of bits";
+        }
+        match parse_addr(addr) {
+            None => "the part before the slash is not an IP address",
+            Some(Addr::V4(_)) => "an IPv4 mask must be below 32 bits (for one address, match it exactly)",
+            Some(Addr::V6(_)) => "an IPv6 mask must be below 128 bits (for one address, match it exactly)",
+        }
+    }
+
     pub(crate) fn contains(&self, addr: Addr) -> bool {
         match (self, addr) {
             (Cidr::V4 { net, mask }, Addr::V4(a)) => a & mask == *net,

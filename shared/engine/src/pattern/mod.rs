@@ -86,15 +86,15 @@ impl PatternError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Problem {
-    #[error("the pattern is not valid JSON: {0}")]
+    #[error("the pattern is not valid JSON (an event pattern is a JSON object): {0}")]
     Json(String),
     #[error("an event pattern must be a JSON object such as {{\"source\": [\"aws.iam\"]}}")]
     NotAnObject,
-    #[error("the pattern is {0} characters long; EventBridge allows at most {MAX_PATTERN_LEN} (a quota AWS can raise to {MAX_PATTERN_TEXT})")]
+    #[error("the pattern's size is {0} characters; EventBridge allows at most {MAX_PATTERN_LEN} (a quota AWS can raise to {MAX_PATTERN_TEXT})")]
     TooLong(usize),
     #[error("the pattern nests too deeply")]
     TooDeep,
-    #[error("an object in a pattern must name at least one field to match")]
+    #[error("an empty object matches nothing: an object in a pattern must name at least one field to match")]
     EmptyObject,
     #[error("a field's match values must be an array such as [\"value\"], not {0}")]
     LeafNotArray(&'static str),
@@ -114,8 +114,8 @@ pub enum Problem {
     OperatorArgument { operator: String, expected: &'static str },
     #[error("invalid numeric range: {0}")]
     Numeric(RangeError),
-    #[error("\"{0}\" is not a CIDR block such as \"10.0.0.0/24\" or \"2001:db8::/32\"")]
-    BadCidr(String),
+    #[error("\"{0}\" is not a CIDR block such as \"10.0.0.0/24\" or \"2001:db8::/32\": {1}")]
+    BadCidr(String, &'static str),
     #[error("consecutive wildcard characters at position {at} are not allowed; use a single \"*\"")]
     WildcardConsecutive { at: usize },
     #[error("invalid escape at position {at}: in a wildcard only \"\\*\" and \"\\\\\" are escapes")]
@@ -132,11 +132,11 @@ impl std::fmt::Display for RangeError {
             RangeError::Shape => f.write_str("use [\"op\", number] or [\"op\", number, \"op\", number]"),
             RangeError::Operator(op) => write!(f, "unknown operator \"{op}\"; use <, <=, =, >, >="),
             RangeError::NotANumber(v) => write!(f, "{v} is not a number"),
-            RangeError::OutOfRange(n) => write!(f, "{n} is outside the range EventBridge compares (-5.0e9 to 5.0e9)"),
+            RangeError::OutOfRange(n) => write!(f, "{n} is outside the range EventBridge compares: numbers must be between -5.0e9 and 5.0e9"),
             RangeError::Bounds => {
                 f.write_str("give at most one lower bound (>, >=) and one upper bound (<, <=), or \"=\" alone")
             }
-            RangeError::Empty => f.write_str("the lower bound must be below the upper bound"),
+            RangeError::Empty => f.write_str("the range is empty: its bottom (lower bound) must be below its top (upper bound)"),
         }
     }
 }

@@ -201,7 +201,7 @@ fn operator(op: &Map<String, Value>) -> Result<MatchValue, Problem> {
         },
         "cidr" => {
             let text = arg.as_str().ok_or_else(|| bad("a string such as \"10.0.0.0/24\""))?;
-            MatchValue::Cidr(Cidr::parse(text).ok_or_else(|| Problem::BadCidr(text.to_string()))?)
+            MatchValue::Cidr(Cidr::parse(text).ok_or_else(|| Problem::BadCidr(text.to_string(), Cidr::refusal(text)))?)
         }
         "anything-but" => MatchValue::AnythingBut(anything_but(arg)?),
         other => return Err(Problem::UnknownOperator { name: other.to_string(), known: OPERATORS }),
@@ -229,7 +229,9 @@ pub(crate) fn wildcard(text: &str) -> Result<Wildcard, Problem> {
 
 fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
     let bad = |expected| Problem::OperatorArgument { operator: "anything-but".into(), expected };
-    let list_of = |v: &Value| -> Result<Vec<String>, Problem> {
+    // The argument of an operator inside anything-but, named in the error.
+    let list_of = |name: &str, v: &Value| -> Result<Vec<String>, Problem> {
+        let bad = |expected| Problem::OperatorArgument { operator: format!("anything-but/{name}"), expected };
         match v {
             Value::String(s) => Ok(vec![s.clone()]),
             Value::Array(items) if !items.is_empty() => {
@@ -270,7 +272,7 @@ fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
             };
             match name.as_str() {
                 "prefix" | "suffix" => {
-                    let list = list_of(inner)?;
+                    let list = list_of(name, inner)?;
                     if list.iter().any(String::is_empty) {
                         return Err(Problem::EmptyAffix);
                     }
@@ -282,10 +284,10 @@ fn anything_but(arg: &Value) -> Result<AnythingBut, Problem> {
                     }
                 }
                 "equals-ignore-case" => {
-                    AnythingBut::IgnoreCase(list_of(inner)?.iter().map(|s| fold(s).into_boxed_str()).collect())
+                    AnythingBut::IgnoreCase(list_of(name, inner)?.iter().map(|s| fold(s).into_boxed_str()).collect())
                 }
                 "wildcard" => {
-                    AnythingBut::Wildcards(list_of(inner)?.iter().map(|s| wildcard(s)).collect::<Result<_, _>>()?)
+                    AnythingBut::Wildcards(list_of(name, inner)?.iter().map(|s| wildcard(s)).collect::<Result<_, _>>()?)
                 }
                 other => {
                     return Err(Problem::UnknownOperator {
