@@ -37,8 +37,8 @@ pub fn run(patterns_path: &Path, events_path: &Path, passes: u32, mode: Mode) ->
     if passes == 0 {
         bail!("--passes must be at least 1");
     }
-    let text = std::fs::read_to_string(patterns_path)
-        .with_context(|| format!("cannot read {}", patterns_path.display()))?;
+    let text =
+        std::fs::read_to_string(patterns_path).with_context(|| format!("cannot read {}", patterns_path.display()))?;
     let values: Vec<Value> = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a JSON array of event patterns", patterns_path.display()))?;
     let compiled = values
@@ -51,8 +51,8 @@ pub fn run(patterns_path: &Path, events_path: &Path, passes: u32, mode: Mode) ->
         .collect::<Result<Vec<_>>>()?;
     let set = PatternSet::new(&compiled);
 
-    let text = std::fs::read_to_string(events_path)
-        .with_context(|| format!("cannot read {}", events_path.display()))?;
+    let text =
+        std::fs::read_to_string(events_path).with_context(|| format!("cannot read {}", events_path.display()))?;
     let events: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     if events.is_empty() {
         bail!("{}: no events", events_path.display());

@@ -34,27 +34,19 @@ pub enum Command {
 /// Run an `infra` sub-command.
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Generate {
-            rules: dir,
-            output,
-            plain,
-        } => {
+        Command::Generate { rules: dir, output, plain } => {
             let rules = rules::load(dir.as_deref())?;
             let template = generate(&rules, Flavor::from_plain(plain))?;
             let yaml = template.to_yaml();
             match output.as_deref() {
                 Some(path) if path != Path::new("-") => {
-                    std::fs::write(path, &yaml)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    std::fs::write(path, &yaml).with_context(|| format!("cannot write {}", path.display()))?;
                     for note in &template.notes {
                         note!("note: {note}");
                     }
                     note!("wrote {} ({})", path.display(), template.summary());
                 }
-                _ => std::io::stdout()
-                    .lock()
-                    .write_all(yaml.as_bytes())
-                    .context("cannot write the template")?,
+                _ => std::io::stdout().lock().write_all(yaml.as_bytes()).context("cannot write the template")?,
             }
             Ok(ExitCode::SUCCESS)
         }

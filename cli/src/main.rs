@@ -148,16 +148,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Infra { command } => infra::run(command),
         Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),
         Command::TestEventPattern { event_pattern, event } => {
-            let pattern = EventPattern::parse(&input::text(&event_pattern)?)
-                .context("the event pattern is not valid")?;
+            let pattern =
+                EventPattern::parse(&input::text(&event_pattern)?).context("the event pattern is not valid")?;
             let event: serde_json::Value =
                 serde_json::from_str(&input::text(&event)?).context("the event is not valid JSON")?;
             writeln!(out, "{}", json!({"Result": pattern.matches(&event)}))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::TestMetricFilter { filter_pattern, log_event_messages } => {
-            let pattern = FilterPattern::parse(&input::text(&filter_pattern)?)
-                .context("the filter pattern is not valid")?;
+            let pattern =
+                FilterPattern::parse(&input::text(&filter_pattern)?).context("the filter pattern is not valid")?;
             writeln!(out, "{}", filter::test_metric_filter(&pattern, &log_event_messages))?;
             Ok(ExitCode::SUCCESS)
         }

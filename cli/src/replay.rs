@@ -178,7 +178,10 @@ fn collect(paths: &[PathBuf], problems: &mut Problems) -> Vec<PathBuf> {
                 }
                 Ok(_) => {}
                 Err(e) if e.loop_ancestor().is_some() => {
-                    note!("trailwatch: {}: skipped, a link back to a directory already being read", e.path().unwrap_or(path).display());
+                    note!(
+                        "trailwatch: {}: skipped, a link back to a directory already being read",
+                        e.path().unwrap_or(path).display()
+                    );
                 }
                 Err(e) => {
                     note!("trailwatch: {}: {e}", e.path().unwrap_or(path).display());

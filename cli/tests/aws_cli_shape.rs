@@ -14,13 +14,21 @@ fn trailwatch(args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), value, String::from_utf8_lossy(&out.stderr).to_string())
 }
 
-const EVENT: &str = r#"{"source": "aws.iam", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "CreateUser"}}"#;
+const EVENT: &str =
+    r#"{"source": "aws.iam", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "CreateUser"}}"#;
 
 #[test]
 fn test_event_pattern_prints_the_result_like_the_aws_cli() {
-    let (code, out, _) = trailwatch(&["test-event-pattern", "--event-pattern", r#"{"detail": {"eventName": [{"prefix": "Create"}]}}"#, "--event", EVENT]);
+    let (code, out, _) = trailwatch(&[
+        "test-event-pattern",
+        "--event-pattern",
+        r#"{"detail": {"eventName": [{"prefix": "Create"}]}}"#,
+        "--event",
+        EVENT,
+    ]);
     assert_eq!((code, out), (0, json!({"Result": true})));
-    let (code, out, _) = trailwatch(&["test-event-pattern", "--event-pattern", r#"{"source": ["aws.s3"]}"#, "--event", EVENT]);
+    let (code, out, _) =
+        trailwatch(&["test-event-pattern", "--event-pattern", r#"{"source": ["aws.s3"]}"#, "--event", EVENT]);
     assert_eq!((code, out), (0, json!({"Result": false})));
     // file:// arguments, as the AWS CLI takes them.
     let dir = std::env::temp_dir().join(format!("trailwatch-cli-{}", std::process::id()));
@@ -41,7 +49,13 @@ fn test_event_pattern_prints_the_result_like_the_aws_cli() {
 
 #[test]
 fn an_invalid_event_pattern_is_refused_with_its_reason() {
-    let (code, out, err) = trailwatch(&["test-event-pattern", "--event-pattern", r#"{"detail": {"eventName": [{"prefixx": "A"}]}}"#, "--event", EVENT]);
+    let (code, out, err) = trailwatch(&[
+        "test-event-pattern",
+        "--event-pattern",
+        r#"{"detail": {"eventName": [{"prefixx": "A"}]}}"#,
+        "--event",
+        EVENT,
+    ]);
     assert_ne!(code, 0);
     assert_eq!(out, Value::Null, "nothing on stdout");
     assert!(err.contains("prefixx") && err.contains("detail.eventName[0]"), "{err}");
@@ -62,7 +76,8 @@ fn test_metric_filter_lists_matching_messages_like_the_aws_cli() {
     assert_eq!(matches.len(), 1, "{out}");
     assert_eq!(matches[0]["eventNumber"], 2, "event numbers count from 1 in the order given");
     assert_eq!(matches[0]["eventMessage"], r#"{"eventName": "ConsoleLogin"}"#);
-    let (code, _, err) = trailwatch(&["test-metric-filter", "--filter-pattern", "{ $.a = ", "--log-event-messages", "x"]);
+    let (code, _, err) =
+        trailwatch(&["test-metric-filter", "--filter-pattern", "{ $.a = ", "--log-event-messages", "x"]);
     assert_ne!(code, 0);
     assert!(!err.is_empty());
 }

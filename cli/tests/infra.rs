@@ -21,11 +21,7 @@ fn run(args: &[&str]) -> Output {
 
 fn generate(args: &[&str]) -> String {
     let out = run(args);
-    assert!(
-        out.status.success(),
-        "trailwatch infra generate failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "trailwatch infra generate failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("UTF-8 template")
 }
 
@@ -43,24 +39,15 @@ fn the_committed_template_is_what_the_command_writes() {
 fn a_users_rules_directory_is_deployed() {
     let dir = root().join("infra/tests/data-rules");
     let template = generate(&["--rules", dir.to_str().expect("UTF-8 path")]);
-    assert!(
-        template.contains("MetricFilterTestExtraMetric:"),
-        "no metric filter for the user's metric rule"
-    );
-    assert!(
-        template.contains("AlarmTestExtraMetric:"),
-        "no alarm for the user's metric rule"
-    );
+    assert!(template.contains("MetricFilterTestExtraMetric:"), "no metric filter for the user's metric rule");
+    assert!(template.contains("AlarmTestExtraMetric:"), "no alarm for the user's metric rule");
     assert!(template.contains("Transform: AWS::Serverless-2016-10-31"));
 }
 
 #[test]
 fn the_plain_flavour_has_no_sam() {
     let template = generate(&["--plain"]);
-    assert!(
-        !template.contains("AWS::Serverless"),
-        "plain template still uses SAM"
-    );
+    assert!(!template.contains("AWS::Serverless"), "plain template still uses SAM");
     assert!(template.contains("Type: AWS::Lambda::Function"));
     assert!(template.contains("CodeBucket:"));
 }
@@ -69,23 +56,13 @@ fn the_plain_flavour_has_no_sam() {
 fn an_output_file_gets_the_template_and_the_terminal_a_summary() {
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("infra-output-template.yaml");
     let out = run(&["--output", path.to_str().expect("UTF-8 path")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty(), "the template went to stdout too");
     let written = std::fs::read_to_string(&path).expect("the output file");
     assert_eq!(written, generate(&[]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("note: metric rules whose filter pattern is their CIS control's"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("resources, ") && stderr.contains(" EventBridge rules)"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("note: metric rules whose filter pattern is their CIS control's"), "{stderr}");
+    assert!(stderr.contains("resources, ") && stderr.contains(" EventBridge rules)"), "{stderr}");
 }
 
 #[test]
@@ -102,9 +79,7 @@ fn two_patterns_for_one_cis_control_are_refused_with_both_rules_named() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("cis-cloudwatch-5")
-            && stderr.contains("my-trail-changes")
-            && stderr.contains("CloudWatch.5"),
+        stderr.contains("cis-cloudwatch-5") && stderr.contains("my-trail-changes") && stderr.contains("CloudWatch.5"),
         "{stderr}"
     );
 }

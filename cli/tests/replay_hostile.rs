@@ -94,7 +94,8 @@ fn broken_files_are_reported_and_the_good_records_still_processed() {
     let gz = trailwatch_engine::encode::gzip(&good_bytes);
     let cut_gz = dir.write("cut.json.gz", &gz[..gz.len() / 2]);
     let cut_json = dir.write("cut.json", &good_bytes[..good_bytes.len() / 2]);
-    let binary = dir.write("random.json", &(0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>());
+    let binary =
+        dir.write("random.json", &(0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>());
     let empty = dir.write("empty.json", b"");
     // A gzip bomb: 64 MiB + 1 of spaces, past the inflation bound.
     let bomb = dir.write("bomb.json.gz", &trailwatch_engine::encode::gzip(&vec![b' '; (64 << 20) + 1]));

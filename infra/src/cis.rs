@@ -112,8 +112,7 @@ pub fn cis_controls(rules: &[Rule]) -> Result<CisControls<'_>, InfraError> {
             number,
             recommendation: recommendation(source),
             title: &source.title,
-            metric: metric_name(&source.title)
-                .unwrap_or_else(|| metric_name(&source.id).unwrap_or_default()),
+            metric: metric_name(&source.title).unwrap_or_else(|| metric_name(&source.id).unwrap_or_default()),
             pattern,
             defined_by: &source.id,
             rules: ids,
@@ -125,11 +124,7 @@ pub fn cis_controls(rules: &[Rule]) -> Result<CisControls<'_>, InfraError> {
 /// The N of each distinct `CloudWatch.N` tag of a rule.
 fn control_tags(rule: &Rule) -> Vec<u32> {
     let mut numbers: Vec<u32> = Vec::new();
-    for n in rule
-        .tags
-        .iter()
-        .filter_map(|t| t.strip_prefix(CONTROL_TAG)?.parse().ok())
-    {
+    for n in rule.tags.iter().filter_map(|t| t.strip_prefix(CONTROL_TAG)?.parse().ok()) {
         if !numbers.contains(&n) {
             numbers.push(n);
         }
@@ -143,15 +138,10 @@ fn control_tags(rule: &Rule) -> Vec<u32> {
 fn recommendation(rule: &Rule) -> Option<&str> {
     let mut best: Option<(Vec<u32>, &str)> = None;
     for tag in &rule.tags {
-        let Some((version, number)) = tag.strip_prefix(CIS_TAG).and_then(|t| t.split_once('/'))
-        else {
+        let Some((version, number)) = tag.strip_prefix(CIS_TAG).and_then(|t| t.split_once('/')) else {
             continue;
         };
-        let Some(version) = version
-            .split('.')
-            .map(|p| p.parse::<u32>().ok())
-            .collect::<Option<Vec<u32>>>()
-        else {
+        let Some(version) = version.split('.').map(|p| p.parse::<u32>().ok()).collect::<Option<Vec<u32>>>() else {
             continue;
         };
         if number.is_empty() {
@@ -168,10 +158,7 @@ fn recommendation(rule: &Rule) -> Option<&str> {
 /// and digits only (`Console sign-in without MFA` → `ConsoleSignInWithoutMFA`).
 fn metric_name(title: &str) -> Option<String> {
     let mut name = String::new();
-    for word in title
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
         let mut chars = word.chars();
         if let Some(first) = chars.next() {
             name.push(first.to_ascii_uppercase());
@@ -198,8 +185,7 @@ mod tests {
         Rule::from_yaml("test", &yaml).unwrap_or_else(|e| panic!("test rule does not load: {e}"))
     }
 
-    const FILTER: &str =
-        "filter_pattern: '{ ($.eventName = CreateTrail) || ($.eventName = DeleteTrail) }'";
+    const FILTER: &str = "filter_pattern: '{ ($.eventName = CreateTrail) || ($.eventName = DeleteTrail) }'";
     const EVENT: &str = "event_pattern: {source: [aws.cloudtrail]}";
 
     #[test]
@@ -211,22 +197,11 @@ mod tests {
         assert_eq!(numbers, METRIC_FILTER_CONTROLS.collect::<Vec<_>>());
         let mut metrics = HashSet::new();
         for c in &found.controls {
-            let source = all
-                .iter()
-                .find(|r| r.id == c.defined_by)
-                .expect("the defining rule");
+            let source = all.iter().find(|r| r.id == c.defined_by).expect("the defining rule");
             assert_eq!(c.defined_by, format!("cis-cloudwatch-{}", c.number));
             assert!(matches!(&source.pattern, Pattern::Filter(f) if f.text() == c.pattern));
-            assert!(
-                c.recommendation.is_some(),
-                "CloudWatch.{} cites no CIS recommendation",
-                c.number
-            );
-            assert!(
-                metrics.insert(c.metric.clone()),
-                "two controls count {}",
-                c.metric
-            );
+            assert!(c.recommendation.is_some(), "CloudWatch.{} cites no CIS recommendation", c.number);
+            assert!(metrics.insert(c.metric.clone()), "two controls count {}", c.metric);
         }
         let one = &found.controls[0];
         assert_eq!(
@@ -234,10 +209,7 @@ mod tests {
             (Some("1.7"), "Root user activity", "RootUserActivity")
         );
         let two = &found.controls[1];
-        assert_eq!(
-            (two.recommendation, two.metric.as_str()),
-            (Some("3.1"), "UnauthorizedAPICalls")
-        );
+        assert_eq!((two.recommendation, two.metric.as_str()), (Some("3.1"), "UnauthorizedAPICalls"));
         assert_eq!(found.controls[3].recommendation, Some("4.4"));
     }
 
@@ -245,22 +217,13 @@ mod tests {
     fn a_control_comes_from_the_filter_pattern_rule_tagged_with_it() {
         let rules = [
             rule("watcher", "CloudWatch.5", EVENT),
-            rule(
-                "trail-changes",
-                "CloudWatch.5, cis-aws-1.2.0/3.5, cis-aws-1.4.0/4.5, attack.t1562.008",
-                FILTER,
-            ),
+            rule("trail-changes", "CloudWatch.5, cis-aws-1.2.0/3.5, cis-aws-1.4.0/4.5, attack.t1562.008", FILTER),
         ];
         let found = cis_controls(&rules).expect("one control");
-        let [c] = found.controls.as_slice() else {
-            panic!("{:?}", found.controls)
-        };
+        let [c] = found.controls.as_slice() else { panic!("{:?}", found.controls) };
         assert_eq!(c.number, 5);
         assert_eq!(c.defined_by, "trail-changes");
-        assert_eq!(
-            c.pattern,
-            "{ ($.eventName = CreateTrail) || ($.eventName = DeleteTrail) }"
-        );
+        assert_eq!(c.pattern, "{ ($.eventName = CreateTrail) || ($.eventName = DeleteTrail) }");
         assert_eq!(c.recommendation, Some("4.5"));
         assert_eq!(c.title, "Title of trail-changes");
         assert_eq!(c.metric, "TitleOfTrailChanges");
@@ -270,29 +233,17 @@ mod tests {
 
     #[test]
     fn a_second_rule_with_the_same_pattern_is_served_and_a_different_one_refused() {
-        let same = rule(
-            "same",
-            "CloudWatch.5",
-            "filter_pattern: '{($.eventName=CreateTrail)||($.eventName=DeleteTrail)}'",
-        );
+        let same =
+            rule("same", "CloudWatch.5", "filter_pattern: '{($.eventName=CreateTrail)||($.eventName=DeleteTrail)}'");
         let rules = [rule("first", "CloudWatch.5", FILTER), same];
         let found = cis_controls(&rules).expect("same pattern");
         assert_eq!(found.served, HashSet::from(["first", "same"]));
 
-        let other = rule(
-            "other",
-            "CloudWatch.5",
-            "filter_pattern: '{ $.eventName = StopLogging }'",
-        );
+        let other = rule("other", "CloudWatch.5", "filter_pattern: '{ $.eventName = StopLogging }'");
         match cis_controls(&[rule("first", "CloudWatch.5", FILTER), other]) {
             Err(e @ InfraError::ConflictingControl { .. }) => {
                 let text = e.to_string();
-                assert!(
-                    text.contains("first")
-                        && text.contains("other")
-                        && text.contains("CloudWatch.5"),
-                    "{text}"
-                );
+                assert!(text.contains("first") && text.contains("other") && text.contains("CloudWatch.5"), "{text}");
             }
             other => panic!("two patterns for one control were not refused: {other:?}"),
         }
@@ -300,10 +251,7 @@ mod tests {
 
     #[test]
     fn tags_that_define_no_control_are_noted() {
-        let rules = [
-            rule("only-events", "CloudWatch.10", EVENT),
-            rule("retention", "CloudWatch.16", FILTER),
-        ];
+        let rules = [rule("only-events", "CloudWatch.10", EVENT), rule("retention", "CloudWatch.16", FILTER)];
         let found = cis_controls(&rules).expect("no conflict");
         assert!(found.controls.is_empty());
         assert!(found.served.is_empty());
@@ -314,25 +262,20 @@ mod tests {
 
     #[test]
     fn the_newest_benchmark_version_is_cited() {
-        let r = rule("r", "cis-aws-1.4.0/4.4, cis-aws-1.10.0/2.1, cis-aws-1.10.0/2.2, cis-aws-x/9.9, cis-aws-1.2.0/3.4", FILTER);
+        let r = rule(
+            "r",
+            "cis-aws-1.4.0/4.4, cis-aws-1.10.0/2.1, cis-aws-1.10.0/2.2, cis-aws-x/9.9, cis-aws-1.2.0/3.4",
+            FILTER,
+        );
         assert_eq!(recommendation(&r), Some("2.1"));
         assert_eq!(recommendation(&rule("r", "CloudWatch.4", FILTER)), None);
     }
 
     #[test]
     fn metric_names_are_camel_case_titles() {
-        assert_eq!(
-            metric_name("Console sign-in without MFA").as_deref(),
-            Some("ConsoleSignInWithoutMFA")
-        );
-        assert_eq!(
-            metric_name("S3 bucket policy changes").as_deref(),
-            Some("S3BucketPolicyChanges")
-        );
+        assert_eq!(metric_name("Console sign-in without MFA").as_deref(), Some("ConsoleSignInWithoutMFA"));
+        assert_eq!(metric_name("S3 bucket policy changes").as_deref(), Some("S3BucketPolicyChanges"));
         assert_eq!(metric_name(" -- ").as_deref(), None);
-        assert_eq!(
-            metric_name(&"word ".repeat(100)).map(|m| m.len()),
-            Some(MAX_METRIC_NAME)
-        );
+        assert_eq!(metric_name(&"word ".repeat(100)).map(|m| m.len()), Some(MAX_METRIC_NAME));
     }
 }

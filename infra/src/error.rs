@@ -7,10 +7,7 @@ use trailwatch_engine::pattern::PatternError;
 pub enum InfraError {
     /// A rule's event pattern does not read back as JSON.
     #[error("rule {rule}: its event pattern is not JSON ({source}); fix the rule's event_pattern")]
-    PatternNotJson {
-        rule: String,
-        source: serde_json::Error,
-    },
+    PatternNotJson { rule: String, source: serde_json::Error },
     /// EventBridge would refuse a rule's event pattern.
     #[error("rule {rule}: EventBridge would refuse its event pattern ({source}); fix the rule's event_pattern")]
     PatternRefused { rule: String, source: PatternError },
@@ -32,11 +29,7 @@ pub enum InfraError {
          metric filter must be AWS's exact pattern (Security Hub fails the control otherwise): remove the \
          CloudWatch.{control} tag from the rule whose pattern is not AWS's"
     )]
-    ConflictingControl {
-        control: u32,
-        first: String,
-        second: String,
-    },
+    ConflictingControl { control: u32, first: String, second: String },
     /// Two resources with one logical id: a generator bug, never the rules'.
     #[error(
         "two resources of the template have the logical id {id}: this is a bug in the generator; \

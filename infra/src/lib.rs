@@ -93,12 +93,8 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     for rule in rules {
         match &rule.pattern {
             Pattern::Event(p) => {
-                let value: Value = serde_json::from_str(p.text()).map_err(|source| {
-                    InfraError::PatternNotJson {
-                        rule: rule.id.clone(),
-                        source,
-                    }
-                })?;
+                let value: Value = serde_json::from_str(p.text())
+                    .map_err(|source| InfraError::PatternNotJson { rule: rule.id.clone(), source })?;
                 event_patterns.push((rule.id.clone(), value));
             }
             Pattern::Filter(_) => filter_rules.push(rule),
@@ -106,10 +102,7 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     }
     let groups = group_patterns(&event_patterns)?;
     if groups.len() > MAX_RULES_PER_BUS {
-        return Err(InfraError::TooManyEventRules {
-            needed: groups.len(),
-            max: MAX_RULES_PER_BUS,
-        });
+        return Err(InfraError::TooManyEventRules { needed: groups.len(), max: MAX_RULES_PER_BUS });
     }
     // The logs function is needed for filter_pattern alert rules; metric
     // ones are counted by metric filters on the log group itself.
@@ -141,10 +134,7 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
 
     let total = b.resources.len();
     if total > MAX_STACK_RESOURCES {
-        return Err(InfraError::TooManyResources {
-            count: total,
-            max: MAX_STACK_RESOURCES,
-        });
+        return Err(InfraError::TooManyResources { count: total, max: MAX_STACK_RESOURCES });
     }
     let n_event = event_patterns.len();
     let description = format!(
@@ -163,21 +153,10 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     doc.insert("Metadata".into(), parameters::interface(flavor));
     doc.insert("Parameters".into(), parameters::parameters(flavor));
     doc.insert("Rules".into(), parameters::template_rules());
-    doc.insert(
-        "Conditions".into(),
-        parameters::conditions(!filters.is_empty()),
-    );
-    doc.insert(
-        "Resources".into(),
-        Value::Object(std::mem::take(&mut b.resources)),
-    );
+    doc.insert("Conditions".into(), parameters::conditions(!filters.is_empty()));
+    doc.insert("Resources".into(), Value::Object(std::mem::take(&mut b.resources)));
     doc.insert("Outputs".into(), parameters::outputs());
-    Ok(Template {
-        doc: Value::Object(doc),
-        comments: b.comments,
-        notes: b.notes,
-        event_rules: rule_ids,
-    })
+    Ok(Template { doc: Value::Object(doc), comments: b.comments, notes: b.notes, event_rules: rule_ids })
 }
 
 #[cfg(test)]
@@ -216,8 +195,8 @@ mod tests {
         for flavor in [Flavor::Sam, Flavor::Plain] {
             let t = generate(&mixed_rules(), flavor).expect("generates");
             let yaml = t.to_yaml();
-            let back: Value = serde_saphyr::from_str(&yaml)
-                .unwrap_or_else(|e| panic!("emitted YAML does not parse: {e}\n{yaml}"));
+            let back: Value =
+                serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("emitted YAML does not parse: {e}\n{yaml}"));
             assert_eq!(back, t.doc, "YAML round trip changed the document");
         }
     }
@@ -229,36 +208,20 @@ mod tests {
         let res = t.doc["Resources"].as_object().expect("resources");
         let yaml = t.to_yaml();
         // CIS controls tagged by rules.
-        assert_eq!(
-            res["Cis2MetricFilter"]["Properties"]["MetricTransformations"][0]["MetricNamespace"],
-            CIS_NAMESPACE
-        );
+        assert_eq!(res["Cis2MetricFilter"]["Properties"]["MetricTransformations"][0]["MetricNamespace"], CIS_NAMESPACE);
         assert!(res.contains_key("Cis1Alarm") && res.contains_key("Cis10Alarm"));
         // The CIS-identical metric rule is served by the CIS filter alone.
         assert!(!res.contains_key("MetricFilterUnauthorizedCalls"));
         assert_eq!(
-            res["MetricFilterConsoleFailures"]["Properties"]["MetricTransformations"][0]
-                ["MetricName"],
+            res["MetricFilterConsoleFailures"]["Properties"]["MetricTransformations"][0]["MetricName"],
             "console-failures"
         );
         // The event_pattern metric rule alarms on the functions' metric.
         assert_eq!(res["AlarmSgOpen"]["Properties"]["MetricName"], MATCHES);
         // Every event_pattern rule is in exactly one EventBridge rule.
-        let packed: Vec<String> = t
-            .event_rules
-            .iter()
-            .flat_map(|(_, ids)| ids.clone())
-            .collect();
-        for r in all
-            .iter()
-            .filter(|r| matches!(r.pattern, Pattern::Event(_)))
-        {
-            assert_eq!(
-                packed.iter().filter(|id| **id == r.id).count(),
-                1,
-                "{}",
-                r.id
-            );
+        let packed: Vec<String> = t.event_rules.iter().flat_map(|(_, ids)| ids.clone()).collect();
+        for r in all.iter().filter(|r| matches!(r.pattern, Pattern::Event(_))) {
+            assert_eq!(packed.iter().filter(|id| **id == r.id).count(), 1, "{}", r.id);
         }
         assert!(yaml.contains("BuildMethod: rust-cargolambda"));
         assert!(yaml.contains("Runtime: provided.al2023"));
@@ -282,22 +245,11 @@ mod tests {
             };
             controls += 1;
             let filter = &res[&format!("Cis{n}MetricFilter")]["Properties"];
-            assert_eq!(
-                filter["FilterPattern"],
-                f.text(),
-                "CloudWatch.{n}: not the pattern of rule {}",
-                rule.id
-            );
+            assert_eq!(filter["FilterPattern"], f.text(), "CloudWatch.{n}: not the pattern of rule {}", rule.id);
             let alarm = &res[&format!("Cis{n}Alarm")]["Properties"];
-            assert_eq!(
-                alarm["MetricName"],
-                filter["MetricTransformations"][0]["MetricName"]
-            );
+            assert_eq!(alarm["MetricName"], filter["MetricTransformations"][0]["MetricName"]);
             let description = alarm["AlarmDescription"].as_str().expect("a description");
-            assert!(
-                description.contains(&rule.title) && description.contains(&rule.id),
-                "{description}"
-            );
+            assert!(description.contains(&rule.title) && description.contains(&rule.id), "{description}");
         }
         assert_eq!(controls, 14);
         assert_eq!(
@@ -313,25 +265,16 @@ mod tests {
         );
         let t = generate(std::slice::from_ref(&user), Flavor::Sam).expect("generates");
         let res = t.doc["Resources"].as_object().expect("resources");
-        assert_eq!(
-            res["Cis5MetricFilter"]["Properties"]["FilterPattern"],
-            "{ $.eventName = StopLogging }"
-        );
+        assert_eq!(res["Cis5MetricFilter"]["Properties"]["FilterPattern"], "{ $.eventName = StopLogging }");
         assert_eq!(
             res["Cis5Alarm"]["Properties"]["AlarmName"],
             json!({"Fn::Sub": "${AWS::StackName}-CloudWatch.5-TrailChanges"})
         );
-        assert!(
-            !res.contains_key("MetricFilterMyTrailChanges"),
-            "the control's metric filter already counts the rule"
-        );
+        assert!(!res.contains_key("MetricFilterMyTrailChanges"), "the control's metric filter already counts the rule");
         // With the built-in CloudWatch.5 rule too, the two patterns conflict.
         let mut all = rules::load(None).expect("built-in pack loads");
         all.push(user);
         let e = generate(&all, Flavor::Sam).expect_err("two patterns for CloudWatch.5");
-        assert!(
-            matches!(e, InfraError::ConflictingControl { control: 5, .. }),
-            "{e}"
-        );
+        assert!(matches!(e, InfraError::ConflictingControl { control: 5, .. }), "{e}");
     }
 }

@@ -45,17 +45,13 @@ pub fn group_patterns(patterns: &[(String, Value)]) -> Result<Vec<PatternGroup>,
 }
 
 /// A group from its members and, for more than one, their combined pattern.
-fn finish(
-    members: Vec<(String, Value)>,
-    combined: Option<Value>,
-) -> Result<PatternGroup, InfraError> {
+fn finish(members: Vec<(String, Value)>, combined: Option<Value>) -> Result<PatternGroup, InfraError> {
     let rules = members.iter().map(|(id, _)| id.clone()).collect();
     let pattern = match (combined, members) {
         (Some(pattern), _) => pattern,
         (None, mut members) => {
             let (id, only) = members.swap_remove(0);
-            EventPattern::from_value(&only)
-                .map_err(|source| InfraError::PatternRefused { rule: id, source })?;
+            EventPattern::from_value(&only).map_err(|source| InfraError::PatternRefused { rule: id, source })?;
             only
         }
     };
@@ -67,12 +63,7 @@ fn combine(members: &[(String, Value)]) -> Option<Value> {
     let mut alternatives = Vec::new();
     for (_, p) in members {
         // A pattern that is only a top-level `$or` contributes its branches.
-        match p
-            .as_object()
-            .filter(|m| m.len() == 1)
-            .and_then(|m| m.get("$or"))
-            .and_then(Value::as_array)
-        {
+        match p.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("$or")).and_then(Value::as_array) {
             Some(branches) => alternatives.extend(branches.iter().cloned()),
             None => alternatives.push(p.clone()),
         }
@@ -110,32 +101,28 @@ mod tests {
     #[test]
     fn patterns_pack_within_the_size_quota() {
         let patterns: Vec<(String, Value)> = (0..60)
-            .map(|i| (format!("r{i}"), json!({"source": ["aws.iam"], "detail": {"eventName": [format!("SomeRatherLongEventName{i:03}")]}})))
+            .map(|i| {
+                (
+                    format!("r{i}"),
+                    json!({"source": ["aws.iam"], "detail": {"eventName": [format!("SomeRatherLongEventName{i:03}")]}}),
+                )
+            })
             .collect();
         let groups = group_patterns(&patterns).expect("groups");
-        assert!(
-            groups.len() > 1 && groups.len() < 60,
-            "{} groups",
-            groups.len()
-        );
+        assert!(groups.len() > 1 && groups.len() < 60, "{} groups", groups.len());
         let mut seen = Vec::new();
         for g in &groups {
             assert!(g.pattern.to_string().chars().count() <= MAX_PATTERN_LEN);
             let p = EventPattern::from_value(&g.pattern).expect("valid");
             for (id, _) in patterns.iter().filter(|(id, _)| g.rules.contains(id)) {
                 let n: usize = id[1..].parse().expect("number");
-                let event = json!({"source": "aws.iam", "detail": {"eventName": format!("SomeRatherLongEventName{n:03}")}});
+                let event =
+                    json!({"source": "aws.iam", "detail": {"eventName": format!("SomeRatherLongEventName{n:03}")}});
                 assert!(p.matches(&event), "group misses {id}");
             }
             seen.extend(g.rules.clone());
         }
-        assert_eq!(
-            seen,
-            patterns
-                .iter()
-                .map(|(id, _)| id.clone())
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(seen, patterns.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>());
     }
 
     #[test]

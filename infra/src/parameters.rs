@@ -8,10 +8,8 @@ use crate::resources::trail::{log_group_name, TRAIL_ARN};
 use crate::Flavor;
 
 pub(crate) fn parameters(flavor: Flavor) -> Value {
-    let retention = [
-        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-        2922, 3288, 3653,
-    ];
+    let retention =
+        [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
     let mut p = json!({
         "TrailMode": {
             "Type": "String", "Default": "create", "AllowedValues": ["create", "existing"],
@@ -108,7 +106,9 @@ pub(crate) fn interface(flavor: Flavor) -> Value {
         json!({"Label": {"default": "Functions"}, "Parameters": ["EventBridgeFunctionConcurrency", "LogsFunctionConcurrency"]}),
     ];
     if flavor == Flavor::Plain {
-        groups.push(json!({"Label": {"default": "Code"}, "Parameters": ["CodeBucket", "EventBridgeCodeKey", "LogsCodeKey"]}));
+        groups.push(
+            json!({"Label": {"default": "Code"}, "Parameters": ["CodeBucket", "EventBridgeCodeKey", "LogsCodeKey"]}),
+        );
     }
     json!({ "AWS::CloudFormation::Interface": { "ParameterGroups": groups } })
 }

@@ -15,13 +15,7 @@ pub(crate) type Comments = HashMap<Vec<String>, String>;
 /// Write `doc` (a map) as YAML, with its comments.
 pub(crate) fn document(doc: &Value, comments: &Comments, out: &mut String) {
     let mut path = Vec::new();
-    emit_map(
-        doc.as_object().unwrap_or(&Map::new()),
-        0,
-        &mut path,
-        comments,
-        out,
-    );
+    emit_map(doc.as_object().unwrap_or(&Map::new()), 0, &mut path, comments, out);
 }
 
 /// Comment lines, one per line of `text`, at `indent`.
@@ -35,9 +29,7 @@ pub(crate) fn comment(out: &mut String, indent: usize, text: &str) {
 }
 
 /// YAML 1.1 words a plain scalar must not be (they would read as bools or null).
-const RESERVED: &[&str] = &[
-    "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~",
-];
+const RESERVED: &[&str] = &["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"];
 
 /// Whether a string may be written unquoted. Conservative: letters, digits
 /// and a few safe punctuation marks, starting with a letter or `/`.
@@ -55,10 +47,7 @@ fn plain_ok(s: &str, flow: bool, key: bool) -> bool {
         return false;
     }
     s.chars().all(|c| {
-        c.is_ascii_alphanumeric()
-            || "_./-@+=".contains(c)
-            || (c == ':' && !flow)
-            || (c == ' ' && !key && !flow)
+        c.is_ascii_alphanumeric() || "_./-@+=".contains(c) || (c == ':' && !flow) || (c == ' ' && !key && !flow)
     })
 }
 
@@ -97,31 +86,14 @@ fn inline(v: &Value) -> String {
 
 /// A short list of plain scalars, written `[a, b]`.
 fn flow_list(items: &[Value]) -> Option<String> {
-    if items.is_empty()
-        || !items
-            .iter()
-            .all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
-    {
+    if items.is_empty() || !items.iter().all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))) {
         return None;
     }
-    let text = format!(
-        "[{}]",
-        items
-            .iter()
-            .map(|v| scalar(v, true))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let text = format!("[{}]", items.iter().map(|v| scalar(v, true)).collect::<Vec<_>>().join(", "));
     (text.len() <= 60).then_some(text)
 }
 
-fn emit_map(
-    map: &Map<String, Value>,
-    indent: usize,
-    path: &mut Vec<String>,
-    comments: &Comments,
-    out: &mut String,
-) {
+fn emit_map(map: &Map<String, Value>, indent: usize, path: &mut Vec<String>, comments: &Comments, out: &mut String) {
     for (k, v) in map {
         path.push(k.clone());
         if let Some(c) = comments.get(path) {
@@ -157,13 +129,7 @@ fn emit_map(
     }
 }
 
-fn emit_list(
-    items: &[Value],
-    indent: usize,
-    path: &mut Vec<String>,
-    comments: &Comments,
-    out: &mut String,
-) {
+fn emit_list(items: &[Value], indent: usize, path: &mut Vec<String>, comments: &Comments, out: &mut String) {
     for (i, item) in items.iter().enumerate() {
         path.push(i.to_string());
         let mut block = String::new();
@@ -201,23 +167,9 @@ mod tests {
 
     #[test]
     fn tricky_scalars_are_quoted() {
-        for s in [
-            "true",
-            "No",
-            "1",
-            "2010-09-09",
-            "a: b",
-            "x #y",
-            "$or",
-            "",
-            " lead",
-            "*",
-            "-1",
-            "{a}",
-            "[a]",
-            "a,b",
-            "é",
-        ] {
+        for s in
+            ["true", "No", "1", "2010-09-09", "a: b", "x #y", "$or", "", " lead", "*", "-1", "{a}", "[a]", "a,b", "é"]
+        {
             let doc = json!({"k": s, "l": [s, "x"], s: 1});
             let mut yaml = String::new();
             document(&doc, &Comments::new(), &mut yaml);
@@ -231,14 +183,14 @@ mod tests {
         let doc = json!({"a": {"b": 1, "c": [{"d": 2}, {"e": 3}]}});
         let mut comments = Comments::new();
         comments.insert(vec!["a".into(), "b".into()], "about b".into());
-        comments.insert(
-            vec!["a".into(), "c".into(), "1".into(), "e".into()],
-            "about e\non two lines".into(),
-        );
+        comments.insert(vec!["a".into(), "c".into(), "1".into(), "e".into()], "about e\non two lines".into());
         let mut yaml = String::new();
         document(&doc, &comments, &mut yaml);
         // A comment on an item's first key goes before the item's dash.
-        assert_eq!(yaml, "a:\n  # about b\n  b: 1\n  c:\n    - d: 2\n      # about e\n      # on two lines\n    - e: 3\n");
+        assert_eq!(
+            yaml,
+            "a:\n  # about b\n  b: 1\n  c:\n    - d: 2\n      # about e\n      # on two lines\n    - e: 3\n"
+        );
         let back: Value = serde_saphyr::from_str(&yaml).expect("parses");
         assert_eq!(back, doc);
     }

@@ -28,10 +28,7 @@ fn committed_template_is_up_to_date() {
             .lines()
             .zip(fresh.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(fresh.lines().count()) + 1,
-                |i| i + 1,
-            );
+            .map_or_else(|| committed.lines().count().min(fresh.lines().count()) + 1, |i| i + 1);
         panic!(
             "infra/template.yaml is stale (first difference at line {line}): the rules or the generator changed.\n\
              Regenerate it with\n    trailwatch infra generate --output infra/template.yaml\n\
@@ -44,24 +41,15 @@ fn committed_template_is_up_to_date() {
 fn a_users_rules_directory_is_deployed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data-rules");
     let yaml = template(Some(&dir), Flavor::Sam).to_yaml();
-    assert!(
-        yaml.contains("MetricFilterTestExtraMetric:"),
-        "no metric filter for the user's metric rule"
-    );
-    assert!(
-        yaml.contains("AlarmTestExtraMetric:"),
-        "no alarm for the user's metric rule"
-    );
+    assert!(yaml.contains("MetricFilterTestExtraMetric:"), "no metric filter for the user's metric rule");
+    assert!(yaml.contains("AlarmTestExtraMetric:"), "no alarm for the user's metric rule");
     assert!(yaml.contains("Transform: AWS::Serverless-2016-10-31"));
 }
 
 #[test]
 fn the_plain_flavour_has_no_sam() {
     let yaml = template(None, Flavor::Plain).to_yaml();
-    assert!(
-        !yaml.contains("AWS::Serverless"),
-        "plain template still uses SAM"
-    );
+    assert!(!yaml.contains("AWS::Serverless"), "plain template still uses SAM");
     assert!(yaml.contains("Type: AWS::Lambda::Function"));
     assert!(yaml.contains("CodeBucket:"));
 }

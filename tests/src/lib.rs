@@ -98,7 +98,10 @@ pub mod local {
     pub fn venv_bin(tool: &str) -> Result<PathBuf> {
         let p = root().join(".venv/bin").join(tool);
         if !p.exists() {
-            bail!("{} is missing: run `make venv` (or `make test`) to create the project's virtual environment", p.display());
+            bail!(
+                "{} is missing: run `make venv` (or `make test`) to create the project's virtual environment",
+                p.display()
+            );
         }
         Ok(p)
     }
@@ -276,9 +279,6 @@ pub mod local {
     pub fn target_dir() -> Result<PathBuf> {
         let exe = std::env::current_exe()?;
         // target/debug/deps/<test>-<hash>
-        exe.parent()
-            .and_then(|deps| deps.parent())
-            .map(PathBuf::from)
-            .context("locating the target directory")
+        exe.parent().and_then(|deps| deps.parent()).map(PathBuf::from).context("locating the target directory")
     }
 }

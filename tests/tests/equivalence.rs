@@ -5,9 +5,9 @@
 //! subscription payload, or through Kinesis.
 
 use serde_json::Value;
-use trailwatch_engine::handler::decode;
 use trailwatch_engine::encode;
 use trailwatch_engine::event::Event;
+use trailwatch_engine::handler::decode;
 use trailwatch_engine::pattern::{EventPattern, PatternSet};
 use trailwatch_engine::rules::{self, RuleSet, Workspace};
 use trailwatch_tests::{bench_patterns, eventbridge_events, records};
@@ -36,11 +36,8 @@ fn every_rule_gives_one_verdict_on_every_record_whichever_path() {
     assert_eq!((eb.len(), logs.len(), kinesis.len()), (3210, 3210, 3210));
 
     let builtin = RuleSet::new(rules::load(None).expect("built-in rules"));
-    let patterns: Vec<EventPattern> = bench_patterns(1000)
-        .expect("patterns")
-        .iter()
-        .map(|p| EventPattern::from_value(p).expect("valid"))
-        .collect();
+    let patterns: Vec<EventPattern> =
+        bench_patterns(1000).expect("patterns").iter().map(|p| EventPattern::from_value(p).expect("valid")).collect();
     let set = PatternSet::new(&patterns);
     let mut ws = Workspace::default();
     let mut verdicts = 0usize;
@@ -53,7 +50,8 @@ fn every_rule_gives_one_verdict_on_every_record_whichever_path() {
         for field in ["version", "detail-type", "source", "account", "time", "region", "resources"] {
             assert_eq!(a.value()[field], b.value()[field], "record {i}: envelope field {field}");
         }
-        let ids = |e: &Event, ws: &mut Workspace| builtin.evaluate(e, ws).iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        let ids =
+            |e: &Event, ws: &mut Workspace| builtin.evaluate(e, ws).iter().map(|r| r.id.clone()).collect::<Vec<_>>();
         let va = ids(a, &mut ws);
         assert_eq!(va, ids(b, &mut ws), "record {i}: built-in rules, EventBridge vs logs");
         assert_eq!(va, ids(c, &mut ws), "record {i}: built-in rules, EventBridge vs Kinesis");

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use trailwatch_engine::handler::detect;
 use trailwatch_engine::encode;
 use trailwatch_engine::event::Event;
+use trailwatch_engine::handler::detect;
 use trailwatch_engine::rules::{self, RuleSet, Workspace};
 use trailwatch_tests::local::{Function, Moto};
 use trailwatch_tests::{eventbridge_events, records};
@@ -131,11 +131,8 @@ fn both_functions_deliver_every_alert_and_fail_when_sns_is_down() {
 
     // 4. SNS down mid-run: the EventBridge invocation fails (AWS retries
     //    it), the Kinesis batch reports every item that had alerts.
-    let alerting: Vec<&Value> = stratus
-        .iter()
-        .filter(|e| !rules.evaluate(&decode_one((*e).clone()), &mut ws).is_empty())
-        .take(3)
-        .collect();
+    let alerting: Vec<&Value> =
+        stratus.iter().filter(|e| !rules.evaluate(&decode_one((*e).clone()), &mut ws).is_empty()).take(3).collect();
     let port = moto.port;
     moto.stop();
     for e in &alerting {
@@ -144,8 +141,12 @@ fn both_functions_deliver_every_alert_and_fail_when_sns_is_down() {
     }
     let kinesis = encode::kinesis_event(&chunks, "g");
     let response = logs.invoke(&kinesis).expect("invoke").expect("a batch response");
-    let failed: Vec<&str> =
-        response["batchItemFailures"].as_array().expect("failures").iter().filter_map(|f| f["itemIdentifier"].as_str()).collect();
+    let failed: Vec<&str> = response["batchItemFailures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter_map(|f| f["itemIdentifier"].as_str())
+        .collect();
     let with_alerts: Vec<String> = chunks
         .iter()
         .enumerate()

@@ -54,16 +54,10 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
         }))?;
         // The alarm cites the CIS recommendation, if the rule names one.
         let (in_comment, in_description, alarm_name) = match c.recommendation {
-            Some(cis) => (
-                format!(" (CIS {cis})"),
-                format!(" / CIS {cis}"),
-                format!("${{AWS::StackName}}-CIS-{cis}-{metric}"),
-            ),
-            None => (
-                String::new(),
-                String::new(),
-                format!("${{AWS::StackName}}-CloudWatch.{n}-{metric}"),
-            ),
+            Some(cis) => {
+                (format!(" (CIS {cis})"), format!(" / CIS {cis}"), format!("${{AWS::StackName}}-CIS-{cis}-{metric}"))
+            }
+            None => (String::new(), String::new(), format!("${{AWS::StackName}}-CloudWatch.{n}-{metric}")),
         };
         b.note_at(&filter_id, &[], &format!(
             "Security Hub CloudWatch.{n}{in_comment}, for rule(s) {ids}: the exact pattern CIS prescribes,\nin namespace {CIS_NAMESPACE}; the control fails if the pattern differs."
@@ -72,10 +66,7 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
             &alarm_id,
             alarm(
                 sub(&alarm_name),
-                &format!(
-                    "Security Hub CloudWatch.{n}{in_description}: {} (trailwatch rules: {ids})",
-                    c.title
-                ),
+                &format!("Security Hub CloudWatch.{n}{in_description}: {} (trailwatch rules: {ids})", c.title),
                 json!({"Namespace": CIS_NAMESPACE, "MetricName": metric}),
                 json!(300),
                 json!(1),
@@ -84,17 +75,10 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
     }
     let mut served = Vec::new();
     for rule in rules.iter().filter(|r| r.action == Action::Metric) {
-        let description = format!(
-            "trailwatch rule {} ({}): {}",
-            rule.id,
-            rule.severity.as_str(),
-            rule.title
-        );
+        let description = format!("trailwatch rule {} ({}): {}", rule.id, rule.severity.as_str(), rule.title);
         let alarm_name = sub(&format!("${{AWS::StackName}}-{}", rule.id));
         match &rule.pattern {
-            Pattern::Filter(_) if cis.served.contains(rule.id.as_str()) => {
-                served.push(rule.id.as_str())
-            }
+            Pattern::Filter(_) if cis.served.contains(rule.id.as_str()) => served.push(rule.id.as_str()),
             Pattern::Filter(f) => {
                 let filter_id = b.unique_id("MetricFilter", &rule.id);
                 let alarm_id = b.unique_id("Alarm", &rule.id);
@@ -115,13 +99,16 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
                         }
                     }),
                 )?;
-                b.add(&alarm_id, alarm(
-                    alarm_name,
-                    &description,
-                    json!({"Namespace": sub("${MetricsNamespace}/MetricFilters"), "MetricName": rule.id}),
-                    r("AlarmPeriodSeconds"),
-                    r("MetricRuleThreshold"),
-                ))?;
+                b.add(
+                    &alarm_id,
+                    alarm(
+                        alarm_name,
+                        &description,
+                        json!({"Namespace": sub("${MetricsNamespace}/MetricFilters"), "MetricName": rule.id}),
+                        r("AlarmPeriodSeconds"),
+                        r("MetricRuleThreshold"),
+                    ),
+                )?;
             }
             Pattern::Event(_) => {
                 let alarm_id = b.unique_id("Alarm", &rule.id);
@@ -165,18 +152,21 @@ pub(crate) fn queue_alarms(b: &mut Builder, has_event_rules: bool) -> Result<(),
         queues.push("EventBridgeTargetDLQ");
     }
     for q in queues {
-        b.add(&format!("{q}Alarm"), alarm(
-            sub(&format!("${{AWS::StackName}}-{q}-not-empty")),
-            &format!("trailwatch: {q} holds events that were not processed; inspect and redrive them."),
-            json!({
-                "Namespace": "AWS/SQS",
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{"Name": "QueueName", "Value": ga(q, "QueueName")}],
-                "Statistic": "Maximum"
-            }),
-            json!(300),
-            json!(1),
-        ))?;
+        b.add(
+            &format!("{q}Alarm"),
+            alarm(
+                sub(&format!("${{AWS::StackName}}-{q}-not-empty")),
+                &format!("trailwatch: {q} holds events that were not processed; inspect and redrive them."),
+                json!({
+                    "Namespace": "AWS/SQS",
+                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": [{"Name": "QueueName", "Value": ga(q, "QueueName")}],
+                    "Statistic": "Maximum"
+                }),
+                json!(300),
+                json!(1),
+            ),
+        )?;
     }
     Ok(())
 }

@@ -16,10 +16,7 @@ const MAX_RULE_DESCRIPTION: usize = 512;
 
 /// EventBridge rules for the packed patterns, their permissions and the
 /// target's dead-letter queue. Returns (logical id, rule ids) per rule.
-pub(crate) fn event_rules(
-    b: &mut Builder,
-    groups: &[PatternGroup],
-) -> Result<Vec<(String, Vec<String>)>, InfraError> {
+pub(crate) fn event_rules(b: &mut Builder, groups: &[PatternGroup]) -> Result<Vec<(String, Vec<String>)>, InfraError> {
     let mut made = Vec::new();
     if groups.is_empty() {
         return Ok(made);
@@ -32,19 +29,11 @@ pub(crate) fn event_rules(
     );
     let mut rule_arns = Vec::new();
     for (i, g) in groups.iter().enumerate() {
-        let id = if groups.len() == 1 {
-            "EventRule".to_string()
-        } else {
-            format!("EventRule{}", i + 1)
-        };
+        let id = if groups.len() == 1 { "EventRule".to_string() } else { format!("EventRule{}", i + 1) };
         let id = b.unique_id(&id, "");
         let mut description = format!("trailwatch: {}", g.rules.join(", "));
         if description.chars().count() > MAX_RULE_DESCRIPTION {
-            description = description
-                .chars()
-                .take(MAX_RULE_DESCRIPTION - 1)
-                .collect::<String>()
-                + "…";
+            description = description.chars().take(MAX_RULE_DESCRIPTION - 1).collect::<String>() + "…";
         }
         b.add(&id, json!({
             "Type": "AWS::Events::Rule",

@@ -77,7 +77,11 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             }),
         )?;
         b.add(&dlq, dead_letter_queue())?;
-        b.note_at(&dlq, &[], &format!("Invocations of {} that failed after all retries (kept 14 days; an alarm watches it).", s.id));
+        b.note_at(
+            &dlq,
+            &[],
+            &format!("Invocations of {} that failed after all retries (kept 14 days; an alarm watches it).", s.id),
+        );
         let mut statements = vec![
             json!({
                 "Sid": "OwnLogs",
@@ -166,10 +170,7 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             Flavor::Sam => {
                 if let Some(p) = properties.as_object_mut() {
                     p.insert("CodeUri".into(), json!(".."));
-                    p.insert(
-                        "DeadLetterQueue".into(),
-                        json!({"Type": "SQS", "TargetArn": ga(&dlq, "Arn")}),
-                    );
+                    p.insert("DeadLetterQueue".into(), json!({"Type": "SQS", "TargetArn": ga(&dlq, "Arn")}));
                 }
                 (
                     "AWS::Serverless::Function",
@@ -178,14 +179,8 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             }
             Flavor::Plain => {
                 if let Some(p) = properties.as_object_mut() {
-                    p.insert(
-                        "Code".into(),
-                        json!({"S3Bucket": r("CodeBucket"), "S3Key": r(s.code_key)}),
-                    );
-                    p.insert(
-                        "DeadLetterConfig".into(),
-                        json!({"TargetArn": ga(&dlq, "Arn")}),
-                    );
+                    p.insert("Code".into(), json!({"S3Bucket": r("CodeBucket"), "S3Key": r(s.code_key)}));
+                    p.insert("DeadLetterConfig".into(), json!({"TargetArn": ga(&dlq, "Arn")}));
                 }
                 ("AWS::Lambda::Function", json!({"checkov": checkov}))
             }
@@ -207,12 +202,12 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             );
         }
         b.note_at(s.id, &["Properties", "Timeout"], s.timeout_why);
+        b.note_at(s.id, &["Properties", "ReservedConcurrentExecutions"], s.concurrency_why);
         b.note_at(
             s.id,
-            &["Properties", "ReservedConcurrentExecutions"],
-            s.concurrency_why,
+            &["Properties", "MemorySize"],
+            "A Rust function uses a few MB; memory also buys CPU, which decompressing and matching batches use.",
         );
-        b.note_at(s.id, &["Properties", "MemorySize"], "A Rust function uses a few MB; memory also buys CPU, which decompressing and matching batches use.");
         let invoke_config = format!("{}InvokeConfig", s.id);
         b.add(
             &invoke_config,

@@ -84,17 +84,20 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
             }
         ]
     });
-    b.add("Key", json!({
-        "Type": "AWS::KMS::Key",
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
-        "Properties": {
-            "Description": sub("trailwatch ${AWS::StackName}: CloudTrail log files, log groups and SNS topics"),
-            "EnableKeyRotation": true,
-            "PendingWindowInDays": 30,
-            "KeyPolicy": policy
-        }
-    }))?;
+    b.add(
+        "Key",
+        json!({
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "Description": sub("trailwatch ${AWS::StackName}: CloudTrail log files, log groups and SNS topics"),
+                "EnableKeyRotation": true,
+                "PendingWindowInDays": 30,
+                "KeyPolicy": policy
+            }
+        }),
+    )?;
     b.note_at(
         "Key",
         &["DeletionPolicy"],
@@ -105,10 +108,13 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
         &["Properties", "KeyPolicy"],
         "Only CloudTrail (log files, SNS notifications), CloudWatch Logs (log groups in this account and Region),\nSNS (this account's principals, through SNS only; alarms) may use the key. The account root may administer\nit but not use it (no kms:CreateGrant, Encrypt, Decrypt outside the conditions above); AWS requires a\nkey policy that lets the account manage the key.",
     );
-    b.add("KeyAlias", json!({
-        "Type": "AWS::KMS::Alias",
-        "Properties": {"AliasName": sub("alias/${AWS::StackName}-trailwatch"), "TargetKeyId": r("Key")}
-    }))?;
+    b.add(
+        "KeyAlias",
+        json!({
+            "Type": "AWS::KMS::Alias",
+            "Properties": {"AliasName": sub("alias/${AWS::StackName}-trailwatch"), "TargetKeyId": r("Key")}
+        }),
+    )?;
     b.add(
         "AlertTopic",
         json!({
@@ -124,10 +130,13 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
         &["Properties"],
         "No topic policy: the default one lets this account's principals publish, which covers the functions\n(their roles allow sns:Publish on this topic only) and the CloudWatch alarms below.",
     );
-    b.add("AlertEmailSubscription", json!({
-        "Type": "AWS::SNS::Subscription",
-        "Condition": "HasAlertEmail",
-        "Properties": {"TopicArn": r("AlertTopic"), "Protocol": "email", "Endpoint": r("AlertEmail")}
-    }))?;
+    b.add(
+        "AlertEmailSubscription",
+        json!({
+            "Type": "AWS::SNS::Subscription",
+            "Condition": "HasAlertEmail",
+            "Properties": {"TopicArn": r("AlertTopic"), "Protocol": "email", "Endpoint": r("AlertEmail")}
+        }),
+    )?;
     Ok(())
 }

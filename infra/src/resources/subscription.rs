@@ -10,11 +10,7 @@ use crate::InfraError;
 
 /// The log group's subscription to the logs function, direct or through
 /// Kinesis.
-pub(crate) fn subscription(
-    b: &mut Builder,
-    pattern: Option<&str>,
-    has_filter_alerts: bool,
-) -> Result<(), InfraError> {
+pub(crate) fn subscription(b: &mut Builder, pattern: Option<&str>, has_filter_alerts: bool) -> Result<(), InfraError> {
     // Without filter_pattern alert rules the subscription exists only in LogsOnly
     // mode (see the Subscribe* conditions), where it sends every record.
     let filter_pattern = match pattern {

@@ -11,10 +11,10 @@ use crate::InfraError;
 
 /// The trail's ARN, known before the trail exists (conditions in the bucket
 /// and key policies name it).
-pub(crate) const TRAIL_ARN: &str = "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/${AWS::StackName}-trail";
+pub(crate) const TRAIL_ARN: &str =
+    "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/${AWS::StackName}-trail";
 /// Any trail of this account, as CloudTrail's KMS encryption context names it.
-pub(crate) const ANY_TRAIL_OF_ACCOUNT: &str =
-    "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*";
+pub(crate) const ANY_TRAIL_OF_ACCOUNT: &str = "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*";
 
 /// The log group the trail delivers to: created, or the user's.
 pub(crate) fn log_group_name() -> Value {
@@ -200,11 +200,14 @@ pub(crate) fn trail(b: &mut Builder) -> Result<(), InfraError> {
             }
         }),
     )?;
-    b.add("TrailNotificationTopic", json!({
-        "Type": "AWS::SNS::Topic",
-        "Condition": "CreateTrail",
-        "Properties": {"DisplayName": "trailwatch log file deliveries", "KmsMasterKeyId": ga("Key", "Arn")}
-    }))?;
+    b.add(
+        "TrailNotificationTopic",
+        json!({
+            "Type": "AWS::SNS::Topic",
+            "Condition": "CreateTrail",
+            "Properties": {"DisplayName": "trailwatch log file deliveries", "KmsMasterKeyId": ga("Key", "Arn")}
+        }),
+    )?;
     b.note_at(
         "TrailNotificationTopic",
         &[],

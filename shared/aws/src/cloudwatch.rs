@@ -90,16 +90,12 @@ pub async fn put(
     counts: &Counts,
 ) -> Result<(), MetricsError> {
     for chunk in datums(function, counts).chunks(1000) {
-        client
-            .put_metric_data()
-            .namespace(namespace)
-            .set_metric_data(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| MetricsError {
+        client.put_metric_data().namespace(namespace).set_metric_data(Some(chunk.to_vec())).send().await.map_err(
+            |e| MetricsError {
                 namespace: namespace.to_string(),
                 reason: format!("PutMetricData: {}", aws_sdk_cloudwatch::error::DisplayErrorContext(e)),
-            })?;
+            },
+        )?;
     }
     Ok(())
 }

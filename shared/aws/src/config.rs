@@ -33,7 +33,9 @@ pub enum ConfigError {
     BadMetrics(String),
     #[error("TRAILWATCH_MATCH=\"{0}\": use all, event_pattern or filter_pattern")]
     BadMatch(String),
-    #[error("TRAILWATCH_NAMESPACE=\"{0}\": a CloudWatch namespace is 1-255 characters and may not start with \"AWS/\"")]
+    #[error(
+        "TRAILWATCH_NAMESPACE=\"{0}\": a CloudWatch namespace is 1-255 characters and may not start with \"AWS/\""
+    )]
     BadNamespace(String),
 }
 

@@ -37,7 +37,8 @@ pub async fn serve(function: &'static str) -> Result<(), Error> {
         .without_time()
         .with_writer(std::io::stderr)
         .init();
-    let handler = Arc::new(cold_start(function).await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?);
+    let handler =
+        Arc::new(cold_start(function).await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?);
     tracing::info!(function, rules = handler.rules().rules().len(), "ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
@@ -51,12 +52,7 @@ pub async fn serve(function: &'static str) -> Result<(), Error> {
 pub async fn cold_start(function: &str) -> Result<Function, Error> {
     let config = Config::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(build(
-        &config,
-        aws_sdk_sns::Client::new(&sdk),
-        aws_sdk_cloudwatch::Client::new(&sdk),
-        function,
-    )?)
+    Ok(build(&config, aws_sdk_sns::Client::new(&sdk), aws_sdk_cloudwatch::Client::new(&sdk), function)?)
 }
 
 /// The function from its configuration and SDK clients: the built-in pack

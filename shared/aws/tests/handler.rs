@@ -39,14 +39,19 @@ fn eventbridge(record: Value) -> Value {
 }
 
 fn config(metrics: MetricsMode) -> Config {
-    Config { topic_arn: TOPIC.into(), metrics, namespace: "trailwatch".into(), rules_dir: None, selection: Selection::All }
+    Config {
+        topic_arn: TOPIC.into(),
+        metrics,
+        namespace: "trailwatch".into(),
+        rules_dir: None,
+        selection: Selection::All,
+    }
 }
 
 /// A function whose clients answer with these mock rules.
 fn function(metrics: MetricsMode, sns: &[&Rule], cloudwatch: &[&Rule]) -> Function {
-    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, sns, |c| c.retry_config(
-        RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1))
-    ));
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, sns, |c| c
+        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1))));
     let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, cloudwatch);
     trailwatch_aws::build(&config(metrics), sns, cloudwatch, "eventbridge").expect("the built-in rules load")
 }
@@ -101,11 +106,8 @@ async fn throttling_is_retried_by_the_sdk_and_then_delivered() {
 
 #[tokio::test]
 async fn throttling_past_the_sdk_retries_fails_the_invocation() {
-    let publish = mock!(aws_sdk_sns::Client::publish)
-        .sequence()
-        .http_status(400, Some(THROTTLED.into()))
-        .times(3)
-        .build();
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).sequence().http_status(400, Some(THROTTLED.into())).times(3).build();
     let f = function(MetricsMode::Off, &[&publish], &[]);
     let err = f.handle(eventbridge(stop_logging("e-1", "us-east-1"))).await.expect_err("must fail for a retry");
     assert!(err.to_string().contains("Throttling"), "{err}");

@@ -19,7 +19,9 @@ async fn put_metric_data_carries_every_count_with_its_dimensions() {
                 && data.iter().any(|d| {
                     d.metric_name() == Some("Matches")
                         && d.value() == Some(3.0)
-                        && d.dimensions().iter().any(|x| x.name() == Some("RuleId") && x.value() == Some("cis-cloudwatch-1"))
+                        && d.dimensions()
+                            .iter()
+                            .any(|x| x.name() == Some("RuleId") && x.value() == Some("cis-cloudwatch-1"))
                         && d.dimensions().iter().any(|x| x.name() == Some("Severity") && x.value() == Some("high"))
                 })
                 && data.iter().any(|d| {
@@ -38,9 +40,8 @@ async fn put_metric_data_carries_every_count_with_its_dimensions() {
 
 #[tokio::test]
 async fn a_failed_call_is_an_error() {
-    let rule = mock!(Client::put_metric_data).then_error(|| {
-        aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError::unhandled("throttled")
-    });
+    let rule = mock!(Client::put_metric_data)
+        .then_error(|| aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError::unhandled("throttled"));
     let client = mock_client!(aws_sdk_cloudwatch, [&rule]);
     let err = metrics::put(&client, "trailwatch", "logs", &Counts::default()).await.expect_err("an error");
     assert!(err.to_string().contains("PutMetricData"), "{err}");

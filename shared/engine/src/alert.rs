@@ -49,9 +49,25 @@ type MergeKey = (String, String, Option<String>, Option<String>, Option<String>,
 /// Fields of `requestParameters` that name what a call acted on, most
 /// specific first.
 const RESOURCE_KEYS: &[&str] = &[
-    "userName", "roleName", "groupName", "policyArn", "bucketName", "secretId", "name", "trailName",
-    "functionName", "keyId", "instanceId", "groupId", "snapshotId", "imageId", "dBSnapshotIdentifier",
-    "detectorId", "flowLogIds", "accountId", "roleArn",
+    "userName",
+    "roleName",
+    "groupName",
+    "policyArn",
+    "bucketName",
+    "secretId",
+    "name",
+    "trailName",
+    "functionName",
+    "keyId",
+    "instanceId",
+    "groupId",
+    "snapshotId",
+    "imageId",
+    "dBSnapshotIdentifier",
+    "detectorId",
+    "flowLogIds",
+    "accountId",
+    "roleArn",
 ];
 
 impl Alert {
@@ -155,10 +171,7 @@ impl Alert {
 
     /// The SNS message attributes subscribers filter on.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
-        let mut a = vec![
-            ("severity", self.severity.as_str().to_string()),
-            ("rule_id", self.rule_id.clone()),
-        ];
+        let mut a = vec![("severity", self.severity.as_str().to_string()), ("rule_id", self.rule_id.clone())];
         if let Some(v) = &self.account {
             a.push(("account", v.clone()));
         }
@@ -212,7 +225,11 @@ impl Alert {
 
 fn short_actor(actor: &str) -> &str {
     // "arn:aws:sts::123:assumed-role/Role/session" -> "assumed-role/Role/session"
-    actor.split_once(":assumed-role/").map(|(_, r)| r).or_else(|| actor.rsplit_once(":user/").map(|(_, u)| u)).unwrap_or(actor)
+    actor
+        .split_once(":assumed-role/")
+        .map(|(_, r)| r)
+        .or_else(|| actor.rsplit_once(":user/").map(|(_, u)| u))
+        .unwrap_or(actor)
 }
 
 fn resource(event: &Event) -> Option<String> {
@@ -295,7 +312,8 @@ action: alert
             Alert::new(&r, &event("e-3", "444455556666", "us-east-1", json!({}))),
             Alert::new(&r, &event("e-4", "111122223333", "us-east-1", json!({}))),
         ]);
-        let seen: Vec<(Option<&str>, Option<&str>, u64, Vec<&str>)> = alerts
+        type Seen<'a> = (Option<&'a str>, Option<&'a str>, u64, Vec<&'a str>);
+        let seen: Vec<Seen> = alerts
             .iter()
             .map(|a| {
                 (a.account.as_deref(), a.region.as_deref(), a.count, a.event_ids.iter().map(String::as_str).collect())
@@ -316,7 +334,8 @@ action: alert
     fn different_resources_are_different_alerts() {
         let r = rule();
         let other = event("e-2", "111122223333", "us-east-1", json!({"requestParameters": {"name": "audit"}}));
-        let alerts = merge(vec![Alert::new(&r, &event("e-1", "111122223333", "us-east-1", json!({}))), Alert::new(&r, &other)]);
+        let alerts =
+            merge(vec![Alert::new(&r, &event("e-1", "111122223333", "us-east-1", json!({}))), Alert::new(&r, &other)]);
         assert_eq!(alerts.len(), 2);
     }
 
@@ -331,7 +350,8 @@ action: alert
         );
         let a = Alert::new(&rule(), &e);
         let message = a.sns_message();
-        let total = message.len() + a.subject().len() + a.attributes().iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        let total =
+            message.len() + a.subject().len() + a.attributes().iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
         assert!(total <= SNS_MAX_BYTES, "{total} bytes");
         let outer: Value = serde_json::from_str(&message).expect("JSON message structure");
         let machine: Value = serde_json::from_str(outer["default"].as_str().expect("default")).expect("JSON alert");

@@ -17,9 +17,7 @@ pub fn logs_data(records: &[Value], log_group: &str) -> Vec<u8> {
     let events: Vec<Value> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            json!({"id": format!("{i:056}"), "timestamp": 0, "message": r.to_string()})
-        })
+        .map(|(i, r)| json!({"id": format!("{i:056}"), "timestamp": 0, "message": r.to_string()}))
         .collect();
     let data = json!({
         "messageType": "DATA_MESSAGE",

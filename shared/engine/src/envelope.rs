@@ -162,10 +162,14 @@ impl Delivery {
 fn kinesis_item((i, record): (usize, &Value)) -> Result<KinesisItem, EnvelopeError> {
     let shape = |what: &str| EnvelopeError::Shape(format!("not a Kinesis event: record {i} has no {what}"));
     let kinesis = record.get("kinesis").filter(|k| k.is_object()).ok_or_else(|| shape("\"kinesis\" object"))?;
-    let sequence_number =
-        kinesis.get("sequenceNumber").and_then(Value::as_str).ok_or_else(|| shape("\"kinesis.sequenceNumber\" string"))?;
+    let sequence_number = kinesis
+        .get("sequenceNumber")
+        .and_then(Value::as_str)
+        .ok_or_else(|| shape("\"kinesis.sequenceNumber\" string"))?;
     let data = match kinesis.get("data").and_then(Value::as_str) {
-        Some(d) => base64::engine::general_purpose::STANDARD.decode(d).map_err(|e| EnvelopeError::Base64(e.to_string())),
+        Some(d) => {
+            base64::engine::general_purpose::STANDARD.decode(d).map_err(|e| EnvelopeError::Base64(e.to_string()))
+        }
         None => Err(shape("\"kinesis.data\" string")),
     };
     Ok(KinesisItem { sequence_number: sequence_number.to_string(), data })
@@ -255,8 +259,7 @@ pub fn file(name: &str, bytes: &[u8]) -> Result<Decoded, EnvelopeError> {
     } else {
         bytes
     };
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| EnvelopeError::Json(format!("{name} is not UTF-8 text: {e}")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| EnvelopeError::Json(format!("{name} is not UTF-8 text: {e}")))?;
     let mut out = Decoded::default();
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(mut map)) if map.get("Records").is_some_and(Value::is_array) => {

@@ -31,10 +31,8 @@ pub struct Batch {
 /// Decode any payload the functions accept, every item at once.
 pub fn decode(payload: Value) -> Result<(Via, Vec<Batch>), EnvelopeError> {
     let (path, parts) = open(payload)?;
-    let batches = parts
-        .into_iter()
-        .map(|(item, contents)| Batch { item, decoded: contents.map(Contents::decode_all) })
-        .collect();
+    let batches =
+        parts.into_iter().map(|(item, contents)| Batch { item, decoded: contents.map(Contents::decode_all) }).collect();
     Ok((path, batches))
 }
 

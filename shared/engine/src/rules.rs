@@ -111,7 +111,9 @@ impl Selection {
     pub fn keeps(self, rule: &Rule) -> bool {
         matches!(
             (self, &rule.pattern),
-            (Selection::All, _) | (Selection::EventPatterns, Pattern::Event(_)) | (Selection::FilterPatterns, Pattern::Filter(_))
+            (Selection::All, _)
+                | (Selection::EventPatterns, Pattern::Event(_))
+                | (Selection::FilterPatterns, Pattern::Filter(_))
         )
     }
 }
@@ -182,12 +184,12 @@ impl Rule {
             )));
         }
         let pattern = match (file.event_pattern, file.filter_pattern) {
-            (Some(p), None) => Pattern::Event(
-                EventPattern::from_value(&p).map_err(|e| invalid(format!("event_pattern: {e}")))?,
-            ),
-            (None, Some(p)) => Pattern::Filter(
-                FilterPattern::parse(&p).map_err(|e| invalid(format!("filter_pattern: {e}")))?,
-            ),
+            (Some(p), None) => {
+                Pattern::Event(EventPattern::from_value(&p).map_err(|e| invalid(format!("event_pattern: {e}")))?)
+            }
+            (None, Some(p)) => {
+                Pattern::Filter(FilterPattern::parse(&p).map_err(|e| invalid(format!("filter_pattern: {e}")))?)
+            }
             (None, None) => return Err(invalid("give the rule an event_pattern or a filter_pattern".into())),
             (Some(_), Some(_)) => {
                 return Err(invalid("give the rule exactly one of event_pattern and filter_pattern, not both".into()))
@@ -463,9 +465,8 @@ pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> Te
             },
             (None, None, None) => Err("no record".to_string()),
         };
-        let verdict = record.and_then(|r| {
-            Event::from_item(r).map_err(|e| e.to_string()).map(|e| RuleSet::rule_matches(rule, &e))
-        });
+        let verdict = record
+            .and_then(|r| Event::from_item(r).map_err(|e| e.to_string()).map(|e| RuleSet::rule_matches(rule, &e)));
         match verdict {
             Ok(v) if v == t.expect => report.passed += 1,
             Ok(v) => report.failures.push(format!("{label}: expected match={}, got match={v}", t.expect)),
@@ -599,7 +600,11 @@ mod tests {
         assert_eq!((d.events.len(), d.malformed.len()), (0, 1), "a file refuses it");
         let (via, parts) = crate::handler::open(item.clone()).expect("a recognised payload");
         assert_eq!(via, crate::envelope::Via::EventBridge);
-        let det = parts.into_iter().next().and_then(|(_, c)| c.ok()).map(|c| c.detect(&RuleSet::new(Vec::new()), &mut Workspace::default()));
+        let det = parts
+            .into_iter()
+            .next()
+            .and_then(|(_, c)| c.ok())
+            .map(|c| c.detect(&RuleSet::new(Vec::new()), &mut Workspace::default()));
         assert_eq!(det.map(|d| (d.counts.records, d.counts.malformed)), Some((0, 1)), "a payload refuses it");
         let text = format!(
             "{}tests:\n  - {{match: true, record: {item}}}\n  - {{match: false, record: {{eventSource: iam.amazonaws.com, eventName: Y, eventTime: t}}}}\n",
@@ -622,14 +627,17 @@ mod tests {
         let rule = |id: &str, pattern: &str| {
             Rule::from_yaml(
                 "t.yaml",
-                &format!("id: {id}\ntitle: t\ndescription: d\nseverity: low\nfilter_pattern: '{pattern}'\naction: alert\n"),
+                &format!(
+                    "id: {id}\ntitle: t\ndescription: d\nseverity: low\nfilter_pattern: '{pattern}'\naction: alert\n"
+                ),
             )
             .expect("a valid rule")
         };
         let set = RuleSet::new(vec![rule("plain-term", "alice"), rule("escaped-term", "u0061lice")]);
         let message = r#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventTime":"2026-11-30T09:15:00Z","requestParameters":{"userName":"\u0061lice"}}"#;
         let from_logs = Event::from_text(message.to_string()).expect("a record");
-        let ids = |e: &Event| set.evaluate(e, &mut Workspace::default()).iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        let ids =
+            |e: &Event| set.evaluate(e, &mut Workspace::default()).iter().map(|r| r.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&from_logs), vec!["escaped-term"], "the message as CloudWatch Logs holds it");
         // A record that came by EventBridge has no log text: it is read as
         // CloudTrail writes it to a log group, one compact JSON line.

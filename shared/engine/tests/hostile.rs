@@ -181,16 +181,17 @@ fn gzip_bomb_is_refused_with_an_error_and_a_metric_within_a_memory_cap() {
         return bomb_child();
     }
     let out = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["gzip_bomb_is_refused_with_an_error_and_a_metric_within_a_memory_cap", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "gzip_bomb_is_refused_with_an_error_and_a_metric_within_a_memory_cap",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(BOMB_CHILD, "1")
         .output()
         .expect("run the child");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "the child failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("bomb child done"), "the child did not run the bomb:\n{stdout}");
     // The EMF documents the two invocations printed: each counts the
     // refused payload as Malformed.
@@ -513,7 +514,8 @@ fn fuzz_kinesis_timestamp_with_many_decimals_does_not_panic() {
     // The same timestamp on a good record: its records are read.
     let records = real_records();
     let mut kinesis = encode::kinesis_event(&[records[..3].to_vec()], "g");
-    kinesis["Records"][0]["kinesis"]["approximateArrivalTimestamp"] = serde_json::from_str("1.0333333633333333333").expect("number");
+    kinesis["Records"][0]["kinesis"]["approximateArrivalTimestamp"] =
+        serde_json::from_str("1.0333333633333333333").expect("number");
     let (_, batches) = decode(kinesis.clone()).expect("a Kinesis event");
     assert_eq!(batches[0].decoded.as_ref().expect("decoded").events.len(), 3);
 

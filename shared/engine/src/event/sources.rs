@@ -107,10 +107,34 @@ mod tests {
     #[test]
     fn source_is_aws_dot_the_service_part_of_event_source() {
         for service in [
-            "ec2", "ssm", "iam", "s3", "secretsmanager", "kms", "rds", "sts", "health", "cloudtrail",
-            "lambda", "bedrock", "notifications", "rolesanywhere", "logs", "ec2-instance-connect",
-            "organizations", "guardduty", "devops-guru", "account", "resource-explorer-2", "route53",
-            "ce", "ram", "route53resolver", "elasticloadbalancing", "securityhub", "autoscaling",
+            "ec2",
+            "ssm",
+            "iam",
+            "s3",
+            "secretsmanager",
+            "kms",
+            "rds",
+            "sts",
+            "health",
+            "cloudtrail",
+            "lambda",
+            "bedrock",
+            "notifications",
+            "rolesanywhere",
+            "logs",
+            "ec2-instance-connect",
+            "organizations",
+            "guardduty",
+            "devops-guru",
+            "account",
+            "resource-explorer-2",
+            "route53",
+            "ce",
+            "ram",
+            "route53resolver",
+            "elasticloadbalancing",
+            "securityhub",
+            "autoscaling",
         ] {
             assert_eq!(eventbridge_source(&format!("{service}.amazonaws.com")), format!("aws.{service}"));
         }
@@ -149,10 +173,7 @@ mod tests {
     // https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-servicecatalog-appregistry.html
     #[test]
     fn appregistry_keeps_its_event_source_name_not_the_iam_prefix() {
-        assert_eq!(
-            eventbridge_source("servicecatalog-appregistry.amazonaws.com"),
-            "aws.servicecatalog-appregistry"
-        );
+        assert_eq!(eventbridge_source("servicecatalog-appregistry.amazonaws.com"), "aws.servicecatalog-appregistry");
     }
 
     // https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-sso-oauth.html

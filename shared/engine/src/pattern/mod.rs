@@ -132,11 +132,15 @@ impl std::fmt::Display for RangeError {
             RangeError::Shape => f.write_str("use [\"op\", number] or [\"op\", number, \"op\", number]"),
             RangeError::Operator(op) => write!(f, "unknown operator \"{op}\"; use <, <=, =, >, >="),
             RangeError::NotANumber(v) => write!(f, "{v} is not a number"),
-            RangeError::OutOfRange(n) => write!(f, "{n} is outside the range EventBridge compares: numbers must be between -5.0e9 and 5.0e9"),
+            RangeError::OutOfRange(n) => {
+                write!(f, "{n} is outside the range EventBridge compares: numbers must be between -5.0e9 and 5.0e9")
+            }
             RangeError::Bounds => {
                 f.write_str("give at most one lower bound (>, >=) and one upper bound (<, <=), or \"=\" alone")
             }
-            RangeError::Empty => f.write_str("the range is empty: its bottom (lower bound) must be below its top (upper bound)"),
+            RangeError::Empty => {
+                f.write_str("the range is empty: its bottom (lower bound) must be below its top (upper bound)")
+            }
         }
     }
 }
