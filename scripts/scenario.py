@@ -23,8 +23,9 @@ The story (times UTC; the rules each step should set off in brackets):
   09:24  persistence: a user with AdministratorAccess, its access key and
          console password, another user's password reset, a role trusting
          the attacker's account, an allow-all inline policy, an IAM Roles
-         Anywhere trust anchor, a federation token
-  09:31  the new user signs in to the console without MFA, then: Lambda
+         Anywhere trust anchor
+  09:31  the new user takes a federation token and signs in to the
+         console without MFA [cis-cloudwatch-3], then: Lambda
          code, layers and a public permission; a snapshot, an RDS snapshot
          and an AMI shared (the AMI with everyone); a bucket opened to the
          world three ways; SSH opened to the internet; GPU instances
