@@ -2,7 +2,8 @@
 //! EventBridge events (JSON text, parsed in the measured pass, as the
 //! reference figures of event-ruler and the Python engines are), against
 //! 10, 100 and 1,000 generated patterns; the 14 CIS filter patterns over the
-//! records; and decoding a ~1 MiB gzip'd CloudWatch Logs payload.
+//! records; the built-in pack per record, by logs and by EventBridge; and
+//! decoding a ~1 MiB gzip'd CloudWatch Logs payload.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,8 +12,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
 use trailwatch_engine::encode;
 use trailwatch_engine::envelope;
+use trailwatch_engine::event::Event;
 use trailwatch_engine::filter::FilterPattern;
 use trailwatch_engine::pattern::{EventPattern, PatternSet, Scratch};
+use trailwatch_engine::rules::{self, RuleSet, Workspace};
 
 /// Where `make bench-inputs` writes the standard inputs (the shared
 /// generator run on the shared records): the target directory,
@@ -90,6 +93,23 @@ fn matching(c: &mut Criterion) {
             hits
         })
     });
+    g.finish();
+
+    // The built-in pack (event and filter patterns) over each record, as a
+    // log message (its text kept for the filter patterns) and as an
+    // EventBridge event (the text written out again for them).
+    let rules = RuleSet::new(rules::load(None).expect("the built-in pack"));
+    let from_logs: Vec<Event> = messages.iter().map(|m| Event::from_text(m.clone()).expect("record")).collect();
+    let from_eventbridge: Vec<Event> = events
+        .iter()
+        .map(|e| Event::from_eventbridge(serde_json::from_str(e).expect("event")).expect("record"))
+        .collect();
+    let mut ws = Workspace::default();
+    let mut g = c.benchmark_group("rules");
+    g.throughput(Throughput::Elements(messages.len() as u64));
+    for (name, events) in [("builtin/log-text", &from_logs), ("builtin/eventbridge", &from_eventbridge)] {
+        g.bench_function(name, |b| b.iter(|| events.iter().map(|e| rules.evaluate(e, &mut ws).len()).sum::<usize>()));
+    }
     g.finish();
 
     // ~1 MiB of gzip'd subscription payload.
