@@ -1,10 +1,11 @@
 //! The event-pattern conformance suite: every case of
 //! `tests/data/event-patterns.json` (pattern, event, expected verdict or
 //! refusal, and where the behaviour is documented), run through the engine,
-//! each pattern alone and all of them compiled into one set.
+//! each pattern alone and all of them compiled into one set (matching the
+//! parsed event and its JSON text, streamed).
 
 use serde_json::Value;
-use trailwatch_engine::pattern::{EventPattern, PatternSet};
+use trailwatch_engine::pattern::{EventPattern, PatternSet, Scratch};
 
 fn cases() -> Vec<Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/event-patterns.json");
@@ -65,8 +66,12 @@ fn the_compiled_set_agrees_with_each_pattern_alone() {
         .collect();
     let patterns: Vec<&EventPattern> = valid.iter().map(|(p, _)| p).collect();
     let set = PatternSet::new(patterns.iter().copied());
+    let (mut scratch, mut streamed) = (Scratch::default(), Vec::new());
     for (_, event) in &valid {
         let alone: Vec<usize> = patterns.iter().enumerate().filter(|(_, p)| p.matches(event)).map(|(i, _)| i).collect();
         assert_eq!(set.matches(event), alone, "event {event}");
+        // And reading the event's JSON text, streamed.
+        set.matches_json(&event.to_string(), &mut scratch, &mut streamed).expect("the event is JSON");
+        assert_eq!(streamed, alone, "streamed event {event}");
     }
 }

@@ -2,7 +2,8 @@
 //! 1. the compiled many-pattern set reports exactly the patterns that match
 //!    when each is evaluated alone;
 //! 2. each verdict equals a naive recursive evaluator written here,
-//!    independently of the engine's indexing (for the operators it models).
+//!    independently of the engine's indexing (for the operators it models),
+//!    reading IP addresses as event-ruler does with a reader of its own.
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -10,10 +11,30 @@ use trailwatch_engine::pattern::{EventPattern, PatternSet};
 
 const KEYS: &[&str] = &["a", "b", "c"];
 const STRS: &[&str] = &["", "x", "xy", "yx", "ab", "AB", "abc"];
+/// Strings that read as IP addresses (some the same address written
+/// differently, some IPv6 with the first 32 bits of an IPv4 one), and
+/// some that look like addresses but are not.
+const IPS: &[&str] = &[
+    "10.0.0.1",
+    "010.0.0.1",
+    "10.0.0.2",
+    "::ffff:a00:1",
+    "a00:1::",
+    "a00:2:3::",
+    "2001:db8::1",
+    "2001:DB8:0::1",
+    "999.0.0.1",
+    "::ffff:10.0.0.1",
+];
+const CIDRS: &[&str] = &["10.0.0.0/8", "10.0.0.0/31", "2001:db8::/32", "a00::/16"];
+
+fn string() -> impl Strategy<Value = &'static str> {
+    prop_oneof![3 => prop::sample::select(STRS), 1 => prop::sample::select(IPS)]
+}
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
-        prop::sample::select(STRS).prop_map(|s| json!(s)),
+        string().prop_map(|s| json!(s)),
         (-3i64..4).prop_map(|n| json!(n)),
         Just(json!(null)),
         any::<bool>().prop_map(|b| json!(b)),
@@ -45,12 +66,13 @@ fn event() -> impl Strategy<Value = Value> {
 fn cond() -> impl Strategy<Value = Value> {
     prop_oneof![
         scalar(),
-        prop::sample::select(STRS).prop_map(|s| json!({"prefix": s})),
-        prop::sample::select(STRS).prop_map(|s| json!({"suffix": s})),
-        prop::sample::select(STRS).prop_map(|s| json!({"equals-ignore-case": s})),
-        prop::sample::select(STRS).prop_map(|s| json!({"anything-but": s})),
+        string().prop_map(|s| json!({"prefix": s})),
+        string().prop_map(|s| json!({"suffix": s})),
+        string().prop_map(|s| json!({"equals-ignore-case": s})),
+        string().prop_map(|s| json!({"anything-but": s})),
         (-3i64..4).prop_map(|n| json!({"numeric": [">=", n]})),
         Just(json!({"exists": true})),
+        prop::sample::select(CIDRS).prop_map(|c| json!({"cidr": c})),
     ]
 }
 
@@ -113,6 +135,13 @@ fn cond_holds(c: &Value, leaf: &Value) -> bool {
     let Some(op) = c.as_object() else {
         return match (c, leaf) {
             (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+            // A plain string that reads as an address matches the strings
+            // that read as the same address (event-ruler's
+            // JsonRuleCompiler.writeRules → CIDR.ipToRangeIfPossible).
+            (Value::String(p), _) if addr(p).is_some() => {
+                let v = leaf.as_str().and_then(addr);
+                v.is_some_and(|v| in_block(addr(p).expect("an address"), 0, v))
+            }
             _ => c == leaf,
         };
     };
@@ -125,7 +154,75 @@ fn cond_holds(c: &Value, leaf: &Value) -> bool {
         "anything-but" => leaf != arg,
         "numeric" => leaf.as_f64().is_some_and(|n| leaf.is_number() && n >= arg[1].as_f64().unwrap_or(0.0)),
         "exists" => true,
+        "cidr" => {
+            let (ip, bits) = arg.as_str().and_then(|c| c.split_once('/')).expect("generated blocks are valid");
+            let (net, bits) = (addr(ip).expect("an address"), bits.parse::<u32>().expect("mask bits"));
+            let width = if matches!(net, Ip::V4(_)) { 32 } else { 128 };
+            s.and_then(addr).is_some_and(|v| in_block(net, width - bits, v))
+        }
         other => panic!("unmodelled operator {other}"),
+    }
+}
+
+/// An address as event-ruler compares them.
+#[derive(Debug, Clone, Copy)]
+enum Ip {
+    V4(u32),
+    V6(u128),
+}
+
+/// Read an address as event-ruler does (regular expressions, then the
+/// JDK's parser): four decimal parts up to 255 in at most 15 characters,
+/// or eight hexadecimal groups (one "::" standing for one or more), an
+/// IPv4-mapped one being IPv4.
+fn addr(s: &str) -> Option<Ip> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        if s.len() > 15 {
+            return None;
+        }
+        let octets: Option<Vec<u32>> = parts.iter().map(|p| p.parse::<u32>().ok().filter(|&o| o <= 255)).collect();
+        return Some(Ip::V4(octets?.iter().fold(0, |a, o| (a << 8) | o)));
+    }
+    if !s.contains(':') || !s.bytes().all(|b| b == b':' || b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let groups = |text: &str| -> Option<Vec<u128>> {
+        if text.is_empty() {
+            return Some(vec![]);
+        }
+        text.split(':').map(|g| u128::from_str_radix(g, 16).ok().filter(|&v| !g.is_empty() && v <= 0xffff)).collect()
+    };
+    let all = match s.split_once("::") {
+        Some((head, tail)) => {
+            let (head, tail) = (groups(head)?, groups(tail)?);
+            if head.len() + tail.len() > 7 {
+                return None;
+            }
+            let mut all = head;
+            all.resize(8 - tail.len(), 0);
+            all.extend(tail);
+            all
+        }
+        None => groups(s)?,
+    };
+    if all.len() != 8 {
+        return None;
+    }
+    let v = all.iter().fold(0u128, |a, g| (a << 16) | g);
+    Some(if v >> 32 == 0xffff { Ip::V4(v as u32) } else { Ip::V6(v) })
+}
+
+/// Whether `v` lies in the block of `net` with `free` low bits free. An
+/// IPv6 value is compared to an IPv4 block by its first 32 bits (event-
+/// ruler's range paths end after 8 of its 32 hex digits); an IPv4 value
+/// is never in an IPv6 block.
+fn in_block(net: Ip, free: u32, v: Ip) -> bool {
+    match (net, v) {
+        (Ip::V4(n), Ip::V4(v)) => u64::from(n) >> free == u64::from(v) >> free,
+        (Ip::V4(n), Ip::V6(v)) => u64::from(n) >> free == ((v >> 96) as u64) >> free,
+        (Ip::V6(n), Ip::V6(v)) => n.checked_shr(free).unwrap_or(0) == v.checked_shr(free).unwrap_or(0),
+        (Ip::V6(_), Ip::V4(_)) => false,
     }
 }
 
@@ -173,6 +270,60 @@ proptest! {
         let (mut scratch, mut streamed) = (trailwatch_engine::pattern::Scratch::default(), Vec::new());
         set.matches_json(&e.to_string(), &mut scratch, &mut streamed).expect("valid JSON");
         prop_assert_eq!(!streamed.is_empty(), want, "streamed: pattern {} event {}", p, e);
+    }
+}
+
+/// A field's conditions drawn from address-like strings: plain values,
+/// blocks, and the string operators (which compare text).
+fn ip_cond() -> impl Strategy<Value = Value> {
+    let ip = || prop::sample::select(IPS);
+    prop_oneof![
+        4 => ip().prop_map(|s| json!(s)),
+        1 => prop::sample::select(CIDRS).prop_map(|c| json!({"cidr": c})),
+        1 => ip().prop_map(|s| json!({"anything-but": s})),
+        1 => ip().prop_map(|s| json!({"prefix": s})),
+        1 => ip().prop_map(|s| json!({"equals-ignore-case": s})),
+    ]
+}
+
+/// `{"a": [...]}` on address-like conditions, sometimes with `"b"` too.
+fn ip_pattern() -> impl Strategy<Value = Value> {
+    let conds = || prop::collection::vec(ip_cond(), 1..3).prop_map(Value::Array);
+    (conds(), prop::option::of(conds())).prop_map(|(a, b)| match b {
+        Some(b) => json!({"a": a, "b": b}),
+        None => json!({"a": a}),
+    })
+}
+
+/// Events whose `"a"` and `"b"` hold address-like strings (or arrays of them).
+fn ip_event() -> impl Strategy<Value = Value> {
+    let value = || {
+        prop_oneof![
+            prop::sample::select(IPS).prop_map(|s| json!(s)),
+            prop::collection::vec(prop::sample::select(IPS), 0..3).prop_map(|v| json!(v)),
+            Just(json!("x")),
+        ]
+    };
+    (value(), prop::option::of(value())).prop_map(|(a, b)| match b {
+        Some(b) => json!({"a": a, "b": b}),
+        None => json!({"a": a}),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn addresses_equal_the_naive_evaluator(ps in prop::collection::vec(ip_pattern(), 1..6), e in ip_event()) {
+        let compiled: Vec<EventPattern> =
+            ps.iter().map(|p| EventPattern::from_value(p).expect("generated patterns are valid")).collect();
+        let want: Vec<usize> =
+            ps.iter().enumerate().filter(|(_, p)| naive(p.as_object().expect("object"), &e)).map(|(i, _)| i).collect();
+        let set = PatternSet::new(&compiled);
+        prop_assert_eq!(set.matches(&e), want.clone(), "patterns {:?} event {}", ps, e);
+        let (mut scratch, mut streamed) = (trailwatch_engine::pattern::Scratch::default(), Vec::new());
+        set.matches_json(&e.to_string(), &mut scratch, &mut streamed).expect("valid JSON");
+        prop_assert_eq!(streamed, want, "streamed: patterns {:?} event {}", ps, e);
     }
 }
 

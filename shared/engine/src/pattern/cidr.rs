@@ -8,9 +8,11 @@
 //! (`[0-9a-fA-F:]*:[0-9a-fA-F:]*`), whole, and then hands it to Java's
 //! `InetAddress.getByName`, that is to the JDK's
 //! `sun.net.util.IPAddressUtil`. The same reading serves the pattern's
-//! address (`CIDR.cidr`) and each event value (`ByteMachine.transitionOn`,
-//! which calls `CIDR.ipToString` on every string value once the machine
-//! holds a CIDR pattern). What follows from that:
+//! address (`CIDR.cidr`), an exact pattern value that looks like an
+//! address (`CIDR.ipToRangeIfPossible`, see below) and each event value
+//! (`ByteMachine.transitionOn`, which calls `CIDR.ipToString` on every
+//! string value once the machine holds such a range). What follows from
+//! that:
 //!
 //! * IPv4 (`textToNumericFormatV4`): four dot-separated runs of ASCII
 //!   digits, each read in **decimal** whatever its leading zeros
@@ -33,6 +35,46 @@
 //!   address (`convertFromIPv4MappedAddress`), and compared as one: it is
 //!   inside `10.0.0.0/8`, and a pattern `::ffff:a00:0/104` has an IPv4
 //!   address with 104 mask bits, which is refused.
+//!
+//! # Exact values that look like addresses
+//!
+//! event-ruler reads addresses in one more place. `JsonRuleCompiler.writeRules`
+//! passes every plain string of a field's array (`"sourceIPAddress":
+//! ["10.0.0.1"]`, in a `$or` branch too, which reaches the same method)
+//! through `CIDR.ipToRangeIfPossible`: a string that reads as an address
+//! as above is stored as a CIDR `Range` holding that one address, and no
+//! exact string is kept. Its machine then has `hasIP`, so
+//! `ByteMachine.transitionOn` reads each event value at that field with
+//! `CIDR.ipToString` (dropping the quotes event-ruler puts around strings)
+//! and walks the hexadecimal digits of the address through the ranges.
+//! So `"10.0.0.1"` matches `"010.0.0.1"`, and `"2001:db8::1"` matches
+//! `"2001:0DB8:0:0:0:0:0:1"` ([`MatchValue::Address`](super::match_value::MatchValue::Address)).
+//! Only plain strings are read so: `anything-but` values
+//! (`processAnythingButMatchExpression`, `…ListMatchExpression`),
+//! `equals-ignore-case`, `prefix`, `suffix` and `wildcard` stay strings,
+//! and a string that is not an address (`999.0.0.1`, `abc:def`,
+//! `::ffff:10.0.0.1`) stays an exact string.
+//!
+//! A range is matched on the digits of the value "as soon as you see the
+//! match" (`ByteMachine.doTransitionOn`, case `NUMERIC_RANGE`), without
+//! waiting for the value to end: an IPv4 range's paths are 8 hex digits
+//! long, an IPv6 address has 32, so an IPv6 event value whose **first 32
+//! bits** fall in an IPv4 range or equal an IPv4 exact value matches it
+//! (`a00:1::` matches `"10.0.0.1"` and `10.0.0.0/8`). An IPv4 value (8
+//! digits) ends before any IPv6 range matches, so the reverse never holds.
+//! ([`Cidr::contains`], [`Addr::is`].)
+//!
+//! Two effects of the same machinery are not reproduced, because they
+//! depend on a JSON number's text and on the other patterns that share
+//! event-ruler's per-field machine (other rules, other `$or` branches),
+//! neither of which this engine keeps; CloudTrail writes addresses as
+//! strings. (1) When the field's machine has no numeric pattern, a
+//! *number* in the event is walked as unquoted text through the ranges:
+//! `"16.0.0.1"` (hex `10000001`) matches the number `10000001`, and
+//! `10000001.5`. (2) In the address pass, a number pattern whose text is
+//! those hex digits is compared too: `[10000001, "10.0.0.1"]` matches
+//! `"16.0.0.1"`. Here numbers never match addresses and addresses never
+//! match numbers.
 
 /// An address, as event-ruler compares them: four bytes or sixteen, never
 /// one against the other.
@@ -40,6 +82,27 @@
 pub(crate) enum Addr {
     V4(u32),
     V6(u128),
+}
+
+impl Addr {
+    /// Whether an event's address `value` matches this address written as
+    /// an exact pattern value (event-ruler's one-address range, see the
+    /// module documentation): the same address, or for an IPv4 pattern
+    /// value an IPv6 address whose first 32 bits are that IPv4 address.
+    pub(crate) fn is(self, value: Addr) -> bool {
+        match (self, value) {
+            (Addr::V4(p), Addr::V4(v)) => p == v,
+            (Addr::V4(p), Addr::V6(v)) => p == first_32_bits(v),
+            (Addr::V6(p), Addr::V6(v)) => p == v,
+            (Addr::V6(_), Addr::V4(_)) => false,
+        }
+    }
+}
+
+/// The first 32 bits of an IPv6 address: the part of its 32 hex digits
+/// that an IPv4 range's 8-digit paths read (`ByteMachine.doTransitionOn`).
+pub(crate) fn first_32_bits(v6: u128) -> u32 {
+    (v6 >> 96) as u32
 }
 
 /// IPv4 literals longer than this are not read (`textToNumericFormatV4`).
@@ -219,11 +282,16 @@ impl Cidr {
         }
     }
 
+    /// Whether the block holds `addr`. An IPv6 address is inside an IPv4
+    /// block when its first 32 bits are (event-ruler matches a range as
+    /// soon as the value's digits reach its end, see the module
+    /// documentation); an IPv4 address is never inside an IPv6 block.
     pub(crate) fn contains(&self, addr: Addr) -> bool {
         match (self, addr) {
             (Cidr::V4 { net, mask }, Addr::V4(a)) => a & mask == *net,
+            (Cidr::V4 { net, mask }, Addr::V6(a)) => first_32_bits(a) & mask == *net,
             (Cidr::V6 { net, mask }, Addr::V6(a)) => a & mask == *net,
-            _ => false,
+            (Cidr::V6 { .. }, Addr::V4(_)) => false,
         }
     }
 }
@@ -271,8 +339,9 @@ mod tests {
         assert!(hit("2001:db8::/32", "2001:db8:ffff::1"));
         assert!(!hit("2001:db8::/32", "2001:db9::1"));
         assert!(hit("10.1.2.3/8", "10.9.9.9"), "host bits are ignored");
-        assert!(!hit("2001:db8::/32", "10.0.0.1"), "four bytes never against sixteen");
-        assert!(!hit("10.0.0.0/8", "2001:db8::1"));
+        assert!(!hit("2001:db8::/32", "10.0.0.1"), "four bytes never inside sixteen");
+        assert!(!hit("2001:db8::/32", "32.1.13.184"), "not even 2001:0db8 in hex");
+        assert!(!hit("10.0.0.0/8", "2001:db8::1"), "first 32 bits 32.1.13.184");
     }
 
     /// `035.249.253.232` is in the Stratus Red Team detonation logs; JDK's
@@ -389,6 +458,39 @@ mod tests {
         assert_eq!(Cidr::parse("10.0.0.0/8/"), Cidr::parse("10.0.0.0/8"), "split drops trailing empty parts");
         assert_eq!(Cidr::parse("10.0.0.0/8//"), Cidr::parse("10.0.0.0/8"));
         assert_eq!(Cidr::parse("10.0.0.0/0000000000000000031"), Cidr::parse("10.0.0.0/31"));
+    }
+
+    /// event-ruler matches a range as soon as the value's hex digits reach
+    /// its end (`ByteMachine.doTransitionOn`, `NUMERIC_RANGE`): an IPv6
+    /// value's first 8 of 32 digits complete an IPv4 range.
+    #[test]
+    fn ipv6_value_in_ipv4_block_by_its_first_32_bits() {
+        assert!(hit("10.0.0.0/8", "a00::"));
+        assert!(hit("10.0.0.0/8", "0a12:3456:ffff::1"));
+        assert!(!hit("10.0.0.0/8", "b00::"));
+        assert!(hit("10.0.0.0/24", "a00:ff::"));
+        assert!(!hit("10.0.0.0/24", "a00:100::"));
+        assert!(hit("0.0.0.0/0", "2001:db8::1"), "every IPv6 address is in 0.0.0.0/0");
+        assert!(!hit("2001:db8::/32", "32.1.13.184"), "an IPv4 value never reaches an IPv6 range's end");
+    }
+
+    /// An exact pattern value that reads as an address is one address
+    /// (`CIDR.ipToRangeIfPossible`), compared the way a block is.
+    #[test]
+    fn exact_address_values() {
+        let is = |p: &str, v: &str| parse_addr(p).expect("pattern address").is(parse_addr(v).expect("address"));
+        assert!(is("10.0.0.1", "010.000.000.001"));
+        assert!(is("10.0.0.1", "::ffff:a00:1"), "IPv4-mapped is IPv4");
+        assert!(is("::ffff:a00:1", "10.0.0.1"));
+        assert!(is("10.0.0.1", "a00:1::"), "first 32 bits");
+        assert!(is("10.0.0.1", "a00:1:ffff:ffff:ffff:ffff:ffff:ffff"));
+        assert!(!is("10.0.0.1", "a00:2::"));
+        assert!(!is("10.0.0.2", "10.0.0.1"));
+        assert!(is("2001:db8::1", "2001:0DB8:0:0:0:0:0:1"));
+        assert!(!is("2001:db8::", "32.1.13.184"), "four bytes are never sixteen");
+        assert!(!is("2001:db8::1", "2001:db8::2"));
+        assert!(is("0.0.0.0", "::"), "the first 32 bits of :: are 0.0.0.0");
+        assert!(!is("::", "0.0.0.0"));
     }
 
     #[test]

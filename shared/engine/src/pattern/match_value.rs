@@ -2,7 +2,7 @@
 //! (`"RunInstances"`, `{"prefix": "us-"}`, `{"cidr": "10.0.0.0/8"}`, …),
 //! compiled, each the condition it puts on one leaf value of the event.
 
-use super::cidr::{self, Cidr};
+use super::cidr::{self, Addr, Cidr};
 use super::numeric::Range;
 use super::value::{LeafValue, Literal};
 use super::wildcard::Wildcard;
@@ -11,6 +11,13 @@ use super::wildcard::Wildcard;
 #[derive(Debug, Clone)]
 pub(crate) enum MatchValue {
     Exact(Literal),
+    /// A plain string of the field's array that reads as an IP address
+    /// (`"10.0.0.1"`, `"2001:db8::1"`): event-ruler compiles it to a range
+    /// holding that one address (`JsonRuleCompiler.writeRules` →
+    /// `CIDR.ipToRangeIfPossible`) and reads the event's strings as
+    /// addresses to match it (`ByteMachine.transitionOn` →
+    /// `CIDR.ipToString`), so `"010.0.0.1"` matches. See `pattern/cidr.rs`.
+    Address(Addr),
     Prefix(Box<str>),
     PrefixIgnoreCase(Box<str>),
     Suffix(Box<str>),
@@ -67,10 +74,35 @@ impl MatchValue {
             MatchValue::SuffixIgnoreCase(p) => fold(s).ends_with(&**p),
             MatchValue::EqualsIgnoreCase(p) => fold(s) == **p,
             MatchValue::Wildcard(w) => w.matches(s),
-            MatchValue::Cidr(c) => cidr::parse_addr(s).is_some_and(|addr| c.contains(addr)),
+            MatchValue::Cidr(_) | MatchValue::Address(_) => {
+                cidr::parse_addr(s).is_some_and(|addr| self.matches_addr(addr))
+            }
             _ => false,
         }
     }
+
+    /// Whether a string leaf that reads as `addr` satisfies an address
+    /// condition (`cidr` or an exact address); false for the others.
+    fn matches_addr(&self, addr: Addr) -> bool {
+        match self {
+            MatchValue::Cidr(c) => c.contains(addr),
+            MatchValue::Address(a) => a.is(addr),
+            _ => false,
+        }
+    }
+}
+
+/// Whether the leaf satisfies any of a field's match values. A string
+/// leaf is read as an address at most once, and only if some value is an
+/// address condition.
+pub(crate) fn any_matches(values: &[MatchValue], leaf: LeafValue<'_>) -> bool {
+    let mut addr: Option<Option<Addr>> = None;
+    values.iter().any(|v| match (v, leaf) {
+        (MatchValue::Cidr(_) | MatchValue::Address(_), LeafValue::Str(s)) => {
+            addr.get_or_insert_with(|| cidr::parse_addr(s)).is_some_and(|a| v.matches_addr(a))
+        }
+        _ => v.matches(leaf),
+    })
 }
 
 impl AnythingBut {

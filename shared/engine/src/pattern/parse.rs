@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::cidr::Cidr;
+use super::cidr::{self, Cidr};
 use super::match_value::{fold, AnythingBut, MatchValue};
 use super::numeric::{comparable, Range, RangeError};
 use super::value::Literal;
@@ -154,7 +154,12 @@ fn leaf(items: &[Value], path: &[Box<str>]) -> Result<Field, PatternError> {
     for (i, item) in items.iter().enumerate() {
         let here = || format!("{}[{i}]", location(path));
         let value = match item {
-            Value::String(s) => MatchValue::Exact(Literal::Str(s.as_str().into())),
+            // An address is kept as one (event-ruler's `JsonRuleCompiler.writeRules`
+            // → `CIDR.ipToRangeIfPossible`): "10.0.0.1" matches "010.0.0.1".
+            Value::String(s) => match cidr::parse_addr(s) {
+                Some(addr) => MatchValue::Address(addr),
+                None => MatchValue::Exact(Literal::Str(s.as_str().into())),
+            },
             Value::Number(n) => MatchValue::Exact(Literal::Num(n.as_f64().unwrap_or(f64::NAN))),
             Value::Bool(b) => MatchValue::Exact(Literal::Bool(*b)),
             Value::Null => MatchValue::Exact(Literal::Null),

@@ -161,3 +161,90 @@ fn fields_of_one_inner_array_are_tried_together() {
     set.matches_json(&event(&a).to_string(), &mut scratch, &mut out).expect("json");
     assert_eq!(out, vec![0]);
 }
+
+/// The verdicts of one pattern on the parsed event, through a set of many
+/// (its index), and on the event's JSON text streamed.
+fn all_paths(p: &EventPattern, event: &serde_json::Value) -> [bool; 3] {
+    let others = [pat(json!({"other": ["10.0.0.1"]})), pat(json!({"detail": {"sourceIPAddress": ["x"]}}))];
+    let set = PatternSet::new(others.iter().chain([p]));
+    let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+    set.matches_json(&event.to_string(), &mut scratch, &mut out).expect("JSON");
+    [p.matches(event), set.matches(event).contains(&2), out.contains(&2)]
+}
+
+/// event-ruler compiles a plain string that reads as an IP address into a
+/// one-address range (`JsonRuleCompiler.writeRules` →
+/// `CIDR.ipToRangeIfPossible`) and reads event strings as addresses
+/// (`ByteMachine.transitionOn` → `CIDR.ipToString`).
+#[test]
+fn exact_values_that_are_addresses_compare_as_addresses() {
+    let v4 = pat(json!({"detail": {"sourceIPAddress": ["10.0.0.1"]}}));
+    let v6 = pat(json!({"detail": {"sourceIPAddress": ["2001:db8::1"]}}));
+    let ev = |ip: serde_json::Value| json!({"detail": {"sourceIPAddress": ip}});
+    for (p, ip, want) in [
+        (&v4, json!("10.0.0.1"), true),
+        (&v4, json!("010.0.0.1"), true),
+        (&v4, json!("010.000.000.001"), true),
+        (&v4, json!("::ffff:a00:1"), true),
+        (&v4, json!("a00:1::"), true),
+        (&v4, json!(["AWS Internal", "10.00.0.1"]), true),
+        (&v4, json!("10.0.0.2"), false),
+        (&v4, json!("a00:2::"), false),
+        (&v4, json!(" 10.0.0.1"), false),
+        (&v4, json!(10), false),
+        (&v6, json!("2001:db8::1"), true),
+        (&v6, json!("2001:0db8:0:0:0:0:0:1"), true),
+        (&v6, json!("2001:DB8::0001"), true),
+        (&v6, json!("2001:db8::2"), false),
+        (&v6, json!("32.1.13.184"), false),
+    ] {
+        assert_eq!(all_paths(p, &ev(ip.clone())), [want; 3], "{} on {ip}", p.text());
+    }
+}
+
+/// Strings that are not addresses stay exact strings, and the operators
+/// other than a plain value compare text.
+#[test]
+fn other_strings_and_operators_compare_text() {
+    let ev = |ip: &str| json!({"detail": {"sourceIPAddress": ip}});
+    for (p, ip, want) in [
+        (json!(["999.0.0.1"]), "999.0.0.1", true),
+        (json!(["999.0.0.1"]), "999.00.0.1", false),
+        (json!(["abc:def"]), "ABC:DEF", false),
+        (json!(["::ffff:10.0.0.1"]), "10.0.0.1", false),
+        (json!([{"anything-but": ["10.0.0.1"]}]), "010.0.0.1", true),
+        (json!([{"anything-but": "10.0.0.1"}]), "10.0.0.1", false),
+        (json!([{"equals-ignore-case": "2001:db8::1"}]), "2001:0db8::1", false),
+        (json!([{"prefix": "10.0.0.1"}]), "010.0.0.1", false),
+        (json!([{"wildcard": "10.0.0.*"}]), "010.0.0.1", false),
+    ] {
+        let p = pat(json!({"detail": {"sourceIPAddress": p}}));
+        assert_eq!(all_paths(&p, &ev(ip)), [want; 3], "{} on {ip}", p.text());
+    }
+}
+
+/// The address index finds a conjunction anchored on an address field
+/// whichever way the event writes the address; `$or` branches and array
+/// consistency behave as for any exact value.
+#[test]
+fn address_index_or_and_arrays() {
+    let or = pat(json!({"$or": [{"ip": ["10.0.0.1"]}, {"ip": ["2001:db8::1"], "x": ["y"]}]}));
+    assert_eq!(all_paths(&or, &json!({"ip": "010.0.0.1"})), [true; 3]);
+    assert_eq!(all_paths(&or, &json!({"ip": "2001:0db8::1", "x": "y"})), [true; 3]);
+    assert_eq!(all_paths(&or, &json!({"ip": "2001:0db8::1"})), [false; 3]);
+    let consistent = pat(json!({"a": {"ip": ["10.0.0.1"], "x": ["y"]}}));
+    assert_eq!(
+        all_paths(&consistent, &json!({"a": [{"ip": "010.0.0.1", "x": "z"}, {"ip": "1.1.1.1", "x": "y"}]})),
+        [false; 3]
+    );
+    assert_eq!(
+        all_paths(&consistent, &json!({"a": [{"ip": "1.1.1.1", "x": "z"}, {"ip": "010.0.0.1", "x": "y"}]})),
+        [true; 3]
+    );
+    // Many address patterns on one field: each event address wakes its own.
+    let many: Vec<EventPattern> = (0..50).map(|i| pat(json!({"ip": [format!("10.0.0.{i}")]}))).collect();
+    let set = PatternSet::new(&many);
+    assert_eq!(set.matches(&json!({"ip": "010.000.000.007"})), vec![7]);
+    assert_eq!(set.matches(&json!({"ip": ["::ffff:a00:9", "a00:0011::"]})), vec![9, 17]);
+    assert_eq!(set.matches(&json!({"ip": "10.0.0.50"})), Vec::<usize>::new());
+}

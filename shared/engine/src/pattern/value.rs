@@ -1,5 +1,9 @@
 //! Leaf values of an event and the literal values of a pattern.
 
+use std::collections::HashMap;
+
+use super::cidr::{first_32_bits, parse_addr, Addr};
+
 /// One leaf value of an event, borrowed from the event's JSON.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum LeafValue<'a> {
@@ -47,12 +51,19 @@ impl Literal {
 }
 
 /// Values mapped to targets, looked up by a leaf without allocating.
+///
+/// Beside the literals, addresses: the exact pattern strings that read as
+/// IP addresses (see `pattern/cidr.rs`). A string leaf is read as an
+/// address only if some address was inserted, so fields whose patterns
+/// hold none never parse their values.
 #[derive(Debug, Clone)]
 pub(crate) struct ExactIndex<T> {
-    strs: std::collections::HashMap<Box<str>, Vec<T>>,
-    nums: std::collections::HashMap<u64, Vec<T>>,
+    strs: HashMap<Box<str>, Vec<T>>,
+    nums: HashMap<u64, Vec<T>>,
     bools: [Vec<T>; 2],
     nulls: Vec<T>,
+    v4: HashMap<u32, Vec<T>>,
+    v6: HashMap<u128, Vec<T>>,
 }
 
 impl<T> Default for ExactIndex<T> {
@@ -62,6 +73,8 @@ impl<T> Default for ExactIndex<T> {
             nums: Default::default(),
             bools: [Vec::new(), Vec::new()],
             nulls: Vec::new(),
+            v4: Default::default(),
+            v6: Default::default(),
         }
     }
 }
@@ -76,14 +89,38 @@ impl<T> ExactIndex<T> {
         }
     }
 
-    pub(crate) fn get(&self, leaf: LeafValue<'_>) -> &[T] {
-        let found = match leaf {
-            LeafValue::Str(s) => self.strs.get(s),
-            LeafValue::Num(n) => self.nums.get(&num_bits(n)),
-            LeafValue::Bool(b) => return &self.bools[usize::from(b)],
-            LeafValue::Null => return &self.nulls,
+    /// Map an exact address (`MatchValue::Address`) to a target.
+    pub(crate) fn insert_addr(&mut self, addr: Addr, target: T) {
+        match addr {
+            Addr::V4(a) => self.v4.entry(a).or_default().push(target),
+            Addr::V6(a) => self.v6.entry(a).or_default().push(target),
+        }
+    }
+
+    /// The targets of every inserted value the leaf equals: a literal, or
+    /// an address the leaf reads as (by [`Addr::is`]: an IPv6 leaf also
+    /// finds the IPv4 address of its first 32 bits).
+    pub(crate) fn get(&self, leaf: LeafValue<'_>) -> impl Iterator<Item = &T> {
+        let none: &[T] = &[];
+        let (found, by_addr, by_prefix) = match leaf {
+            LeafValue::Str(s) => {
+                let found = self.strs.get(s).map_or(none, Vec::as_slice);
+                let addr = if self.v4.is_empty() && self.v6.is_empty() { None } else { parse_addr(s) };
+                match addr {
+                    Some(Addr::V4(a)) => (found, self.v4.get(&a).map_or(none, Vec::as_slice), none),
+                    Some(Addr::V6(a)) => (
+                        found,
+                        self.v6.get(&a).map_or(none, Vec::as_slice),
+                        self.v4.get(&first_32_bits(a)).map_or(none, Vec::as_slice),
+                    ),
+                    None => (found, none, none),
+                }
+            }
+            LeafValue::Num(n) => (self.nums.get(&num_bits(n)).map_or(none, Vec::as_slice), none, none),
+            LeafValue::Bool(b) => (self.bools[usize::from(b)].as_slice(), none, none),
+            LeafValue::Null => (self.nulls.as_slice(), none, none),
         };
-        found.map_or(&[], Vec::as_slice)
+        found.iter().chain(by_addr).chain(by_prefix)
     }
 }
 

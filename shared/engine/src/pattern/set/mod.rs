@@ -75,6 +75,9 @@ struct SubField {
     values: Vec<MatchValue>,
     /// `exists: false` is among the conditions: no leaf at all satisfies it.
     absent_ok: bool,
+    /// An address condition (`cidr`, or an exact value that is an address)
+    /// is among them: a string leaf is read as an address, once.
+    addresses: bool,
 }
 
 /// The index of one path: which conjunctions a leaf there may wake.
@@ -101,6 +104,7 @@ impl PatternSet {
                     path: set.intern(&f.path),
                     values: f.values.clone(),
                     absent_ok: f.values.iter().any(|c| matches!(c, MatchValue::Absent)),
+                    addresses: f.values.iter().any(|c| matches!(c, MatchValue::Address(_) | MatchValue::Cidr(_))),
                 })
                 .collect();
             let shared = conj
@@ -168,6 +172,7 @@ impl PatternSet {
             for value in &field.values {
                 match value {
                     MatchValue::Exact(lit) => anchor.exact.insert(lit, id),
+                    MatchValue::Address(addr) => anchor.exact.insert_addr(*addr, id),
                     MatchValue::EqualsIgnoreCase(s) => anchor.folded.entry(s.clone()).or_default().push(id),
                     MatchValue::Exists => anchor.present.push(id),
                     _ => {}
@@ -279,12 +284,16 @@ fn wake(s: &mut Scratch, sub: SubId) {
 }
 
 /// A field can anchor its conjunction when a leaf that satisfies it is
-/// found by lookup: exact values, case-folded values, or mere presence.
+/// found by lookup: exact values (addresses among them), case-folded
+/// values, or mere presence.
 fn indexable(f: &SubField) -> bool {
     !f.values.is_empty()
-        && f.values
-            .iter()
-            .all(|c| matches!(c, MatchValue::Exact(_) | MatchValue::EqualsIgnoreCase(_) | MatchValue::Exists))
+        && f.values.iter().all(|c| {
+            matches!(
+                c,
+                MatchValue::Exact(_) | MatchValue::Address(_) | MatchValue::EqualsIgnoreCase(_) | MatchValue::Exists
+            )
+        })
 }
 
 /// The index keys of an indexable field, for counting how widely they are
@@ -298,6 +307,7 @@ fn index_keys(f: &SubField) -> Vec<String> {
         .iter()
         .map(|c| match c {
             MatchValue::Exact(lit) => format!("={lit:?}"),
+            MatchValue::Address(addr) => format!("@{addr:?}"),
             MatchValue::EqualsIgnoreCase(s) => format!("~{s}"),
             _ => "exists".to_string(),
         })

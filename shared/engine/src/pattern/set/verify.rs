@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::scratch::{Leaf, Scratch, NONE};
 use super::{PatternSet, Sub};
+use crate::pattern::match_value::any_matches;
 
 impl PatternSet {
     /// Whether every field of the conjunction holds, on leaves that come
@@ -25,7 +26,13 @@ impl PatternSet {
             let mut free = false;
             while leaf != NONE {
                 let l = s.leaves[leaf as usize];
-                if field.values.iter().any(|c| c.matches(l.value.get(strings))) {
+                let value = l.value.get(strings);
+                let hit = if field.addresses {
+                    any_matches(&field.values, value)
+                } else {
+                    field.values.iter().any(|c| c.matches(value))
+                };
+                if hit {
                     if l.members.1 == 0 {
                         free = true;
                         break;
