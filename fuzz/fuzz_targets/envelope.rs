@@ -1,8 +1,8 @@
 //! The envelope decoder: arbitrary bytes as a gzip'd logs payload (as
 //! Kinesis carries it), as the JSON inside one, as a base64 `awslogs.data`
 //! text, as a file for `trailwatch replay` (plain and gzip'd), and, when
-//! they are JSON, as a Lambda payload for `detector::open` (the functions'
-//! streaming path) and `detector::decode`. Every event that decodes goes
+//! they are JSON, as a Lambda payload for `handler::open` (the functions'
+//! streaming path) and `handler::decode`. Every event that decodes goes
 //! through the built-in rules and the alert rendering.
 #![no_main]
 
