@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side event-pattern matching benchmark (issue 8, `make bench-compare`).
 
-On the standard inputs (bench/INPUTS.md: 10, 100 and 1,000 patterns and the
+On the standard inputs (../shared/bench/README.md: 10, 100 and 1,000 patterns and the
 3,210 real records wrapped as EventBridge events, both made by
 ../shared/bench/gen_patterns.py from ../shared/data/cloudtrail into
 $CARGO_TARGET_DIR, `make bench-inputs`), runs one engine after another:
@@ -13,7 +13,7 @@ $CARGO_TARGET_DIR, `make bench-inputs`), runs one engine after another:
     (from localstack-core, requirements-bench.txt);
 
 each timing whole passes over the events with each event's JSON parsed inside
-the pass, as the reference figures in bench/INPUTS.md are. Prints events/s
+the pass, as the reference figures in ../shared/bench/README.md are. Prints events/s
 per N, the ratios (trailwatch vs event-ruler's reference figure and vs each
 Python engine) and the match counts; exits non-zero if trailwatch's counts
 are not 62 / 1,252 / 19,389.
@@ -33,16 +33,17 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from trailwatch_local import BENCH_NS as NS, ROOT, TARGET, bench_inputs, trailwatch_bin  # noqa: E402
+from trailwatch_local import BENCH_NS as NS, ROOT, TARGET, bench_inputs, shared_path, trailwatch_bin  # noqa: E402
 
 EXPECTED = {10: 62, 100: 1252, 1000: 19389}
 SUBSET_STRIDE = 5
 
 
 def reference_figures():
-    """event-ruler's, moto's and LocalStack's reference rows of bench/INPUTS.md."""
+    """event-ruler's, moto's and LocalStack's reference rows of ../shared/bench/README.md."""
     refs = {}
-    with open(os.path.join(ROOT, "bench", "INPUTS.md"), encoding="utf-8") as fh:
+    readme = shared_path("bench/README.md", needed_for="the reference figures")
+    with open(readme, encoding="utf-8") as fh:
         for line in fh:
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if len(cells) < 5:
@@ -57,7 +58,7 @@ def reference_figures():
                 continue
             refs[key] = {"label": cells[0], "rates": dict(zip(NS, rates)), "matches": cells[4]}
     if "event-ruler" not in refs:
-        sys.exit("bench_compare: no event-ruler row in bench/INPUTS.md")
+        sys.exit(f"bench_compare: no event-ruler row in {readme}")
     return refs
 
 
@@ -170,7 +171,7 @@ def main():
     # Table.
     tw = eng["trailwatch-stream"]
     er = refs["event-ruler"]
-    rows = [(er["label"].split(" (")[0] + " (Java; reference figure, INPUTS.md)", er["rates"], None)]
+    rows = [(er["label"].split(" (")[0] + " (Java; reference figure, ../shared/bench/README.md)", er["rates"], None)]
     rows.append(("trailwatch, streaming (matches_json)", tw["rates"], tw["matches"]))
     rows.append(("trailwatch, DOM (serde_json + matches_into)", eng["trailwatch-dom"]["rates"], eng["trailwatch-dom"]["matches"]))
     for key, _, _, _ in peers:
@@ -227,7 +228,7 @@ def main():
                 why = (f"; it differs on patterns {diff}"
                        + (f", all with a `wildcard` condition" if diff and wild == diff else ""))
             if key == "localstack" and why.endswith("condition"):
-                why += ": LocalStack's `*` needs at least one character (AWS's matches zero or more, as INPUTS.md notes)"
+                why += ": LocalStack's `*` needs at least one character (AWS's matches zero or more, as ../shared/bench/README.md notes)"
             notes.append(f"{eng[key]['label']} at N={n}: {got:,} matches, trailwatch {want:,}"
                          f"{' (same subset)' if eng[key]['on_subset'][n] else ''}{why}")
     for note in notes:
