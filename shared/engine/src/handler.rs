@@ -30,10 +30,10 @@ pub struct Batch {
 
 /// Decode any payload the functions accept, every item at once.
 pub fn decode(payload: Value) -> Result<(Via, Vec<Batch>), EnvelopeError> {
-    let (path, parts) = open(payload)?;
+    let (via, parts) = open(payload)?;
     let batches =
         parts.into_iter().map(|(item, contents)| Batch { item, decoded: contents.map(Contents::decode_all) }).collect();
-    Ok((path, batches))
+    Ok((via, batches))
 }
 
 /// What one batch holds: events already decoded, or log events parsed one
