@@ -25,3 +25,4 @@ pub mod pattern;
 pub mod record;
 pub mod rules;
 pub mod sink;
+pub mod state;
