@@ -64,6 +64,10 @@ pub trait Store: Sync {
     /// [`Claim::Sent`].
     fn mark_sent(&self, key: &str) -> impl Future<Output = Result<(), StateError>> + Send;
 
+    /// Give up a won claim that could not be delivered, so that the retry
+    /// AWS makes can claim it at once instead of waiting out the lease.
+    fn release(&self, key: &str) -> impl Future<Output = Result<(), StateError>> + Send;
+
     /// Count one more match into the alert `key` (a match its dedup
     /// suppressed), remembering its `event_id`; returns the new count of
     /// suppressed matches.
@@ -129,6 +133,14 @@ impl Store for Memory {
     async fn mark_sent(&self, key: &str) -> Result<(), StateError> {
         let mut alerts = self.alerts.lock().unwrap_or_else(|p| p.into_inner());
         alerts.entry(key.to_string()).or_default().sent = true;
+        Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StateError> {
+        let mut alerts = self.alerts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = alerts.get_mut(key).filter(|s| !s.sent) {
+            state.lease_until = 0;
+        }
         Ok(())
     }
 
@@ -254,7 +266,10 @@ mod tests {
             assert_eq!(m.claim("a", 1_000, 2_000, 9_000).await, Ok(Claim::Won));
             assert_eq!(m.claim("a", 1_500, 2_500, 9_000).await, Ok(Claim::Held { until: 2_000 }));
             assert_eq!(m.claim("a", 2_001, 3_000, 9_000).await, Ok(Claim::Won), "the lease ran out: taken over");
+            m.release("a").await.expect("released");
+            assert_eq!(m.claim("a", 2_002, 3_000, 9_000).await, Ok(Claim::Won), "released: claimed again at once");
             m.mark_sent("a").await.expect("sent");
+            m.release("a").await.expect("released");
             assert_eq!(m.claim("a", 5_000, 6_000, 9_000).await, Ok(Claim::Sent));
             assert_eq!(m.claim("b", 5_000, 6_000, 9_000).await, Ok(Claim::Won));
         });
