@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::event::Event;
 use crate::rules::{Rule, Severity};
+use crate::state::Millis;
 
 /// SNS's limit on a message: 256 KiB, message attributes and subject
 /// included (SNS Publish API reference).
@@ -40,6 +41,15 @@ pub struct Alert {
     pub error_code: Option<String>,
     /// The resource acted on, where the record names one.
     pub resource: Option<String>,
+    /// A window's alert: the first and last counted record's event time,
+    /// in milliseconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Millis>,
+    /// A window's alert: its group, as (record path, value) pairs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group: Vec<(String, String)>,
     /// The first matching record (the EventBridge event's `detail`).
     pub record: Value,
 }
@@ -93,6 +103,9 @@ impl Alert {
             user_agent: r.user_agent.clone(),
             error_code: r.error_code.clone(),
             resource: resource(event),
+            first_seen: None,
+            last_seen: None,
+            group: Vec::new(),
             record: event.detail().clone(),
         }
     }
@@ -154,8 +167,12 @@ impl Alert {
         b.push_str(&format!("From:    {} ({})\n", or(&self.source_ip), or(&self.user_agent)));
         b.push_str(&format!("When:    {}\n", or(&self.event_time)));
         b.push_str(&format!("Where:   account {}, region {}\n", or(&self.account), or(&self.region)));
-        if self.count > 1 {
-            b.push_str(&format!("Count:   {} identical events in this batch\n", self.count));
+        if !self.group.is_empty() {
+            let group: Vec<String> = self.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            b.push_str(&format!("Group:   {}\n", group.join(", ")));
+            b.push_str(&format!("Count:   {} matching events in the window\n", self.count));
+        } else if self.count > 1 {
+            b.push_str(&format!("Count:   {} identical events\n", self.count));
         }
         b.push_str(&format!("\n{}\n", self.description.trim()));
         b.push_str(&format!("\nRule:    {}", self.rule_id));

@@ -7,7 +7,8 @@
 //! on; an alert the sink does not take fails the invocation (or, through
 //! Kinesis, its batch item) so that AWS retries it; metrics never fail it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::streams::KinesisEventResponse;
 use serde::Serialize;
@@ -17,8 +18,10 @@ use crate::alert::{self, Alert};
 use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed, Via};
 use crate::event::Event;
 use crate::metrics::{Counts, Metrics};
+use crate::remember::{self, Match};
 use crate::rules::{Action, RuleSet, Workspace};
 use crate::sink::{DeliveryError, Sink};
+use crate::state::{self, Claim, Millis, StateError, Store};
 
 /// The decoded contents of one payload: one batch, or one per Kinesis record.
 #[derive(Debug)]
@@ -117,8 +120,11 @@ pub fn open(payload: Value) -> Result<(Via, Vec<Part>), EnvelopeError> {
 /// What matching a set of events produced.
 #[derive(Debug, Default)]
 pub struct Detection {
-    /// Alerts of `alert` rules, identical ones merged.
+    /// Alerts of `alert` rules, identical ones merged (what is sent without
+    /// a state store; threshold rules need one).
     pub alerts: Vec<Alert>,
+    /// Every match of an `alert` rule, for the stateful layer.
+    pub matches: Vec<Match>,
     pub counts: Counts,
 }
 
@@ -135,7 +141,7 @@ pub fn detect<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>, 
 /// their alerts and counts are kept.
 #[derive(Debug, Default)]
 struct Detecting {
-    alerts: Vec<Alert>,
+    matches: Vec<Match>,
     counts: Counts,
 }
 
@@ -146,7 +152,7 @@ impl Detecting {
         for rule in rules.evaluate(event, ws) {
             *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
             if rule.action == Action::Alert {
-                self.alerts.push(Alert::new(rule, event));
+                self.matches.push(Match::new(rule, event));
             }
         }
     }
@@ -157,9 +163,10 @@ impl Detecting {
         self.counts.malformed += 1;
     }
 
-    /// The alerts, identical ones merged, and the counts.
+    /// The matches, the alerts (identical ones merged), and the counts.
     fn finish(self) -> Detection {
-        Detection { alerts: alert::merge(self.alerts), counts: self.counts }
+        let alerts = alert::merge(self.matches.iter().filter(|m| !m.is_threshold()).map(|m| m.alert.clone()).collect());
+        Detection { alerts, matches: self.matches, counts: self.counts }
     }
 }
 
@@ -170,6 +177,8 @@ pub enum InvocationError {
     Delivery { failed: usize, total: usize, first: DeliveryError },
     #[error("the payload cannot be decoded: {0}")]
     Payload(#[from] EnvelopeError),
+    #[error("{0}; failing the invocation so that AWS retries it")]
+    State(#[from] StateError),
 }
 
 /// What an invocation answers.
@@ -193,18 +202,70 @@ pub struct Summary {
 /// The compiled rules, a sink for alerts and a place for metrics: built once
 /// per container, then given every invocation's payload.
 #[derive(Debug)]
-pub struct Handler<S, M> {
+pub struct Handler<S, M, St = state::Memory> {
     rules: RuleSet,
     sink: S,
     metrics: M,
+    /// Dedup, thresholds and exactly-once claims; without it each batch's
+    /// identical alerts are merged and sent (threshold rules need a store).
+    state: Option<St>,
+    clock: Clock,
     /// Sends of metrics that failed and are not yet counted in a sent one.
     metrics_failures: AtomicU64,
 }
 
+/// What "now" is for claims' leases and for lateness.
+#[derive(Debug)]
+pub enum Clock {
+    /// The wall clock (the functions).
+    Wall,
+    /// The latest event time seen so far (replaying old records).
+    Watermark(AtomicI64),
+}
+
+impl Clock {
+    fn now(&self) -> Millis {
+        match self {
+            Clock::Wall => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0),
+            Clock::Watermark(w) => w.load(Ordering::Relaxed),
+        }
+    }
+
+    fn saw(&self, at: Option<Millis>) {
+        if let (Clock::Watermark(w), Some(at)) = (self, at) {
+            w.fetch_max(at, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How long a claim is held before another container may take it over:
+/// longer than one alert's publish with the SDK's retries.
+pub const LEASE: Millis = 120_000;
+
 impl<S: Sink, M: Metrics> Handler<S, M> {
-    /// A handler over compiled rules.
+    /// A handler over compiled rules, without state.
     pub fn new(rules: RuleSet, sink: S, metrics: M) -> Handler<S, M> {
-        Handler { rules, sink, metrics, metrics_failures: AtomicU64::new(0) }
+        Handler { rules, sink, metrics, state: None, clock: Clock::Wall, metrics_failures: AtomicU64::new(0) }
+    }
+}
+
+impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
+    /// The same handler with a state store: dedup, thresholds and
+    /// exactly-once alerts, on `clock`.
+    pub fn with_state<T: Store>(self, store: T, clock: Clock) -> Handler<S, M, T> {
+        Handler {
+            rules: self.rules,
+            sink: self.sink,
+            metrics: self.metrics,
+            state: Some(store),
+            clock,
+            metrics_failures: self.metrics_failures,
+        }
+    }
+
+    /// The state store, if any.
+    pub fn state(&self) -> Option<&St> {
+        self.state.as_ref()
     }
 
     /// The compiled rules.
@@ -259,8 +320,30 @@ impl<S: Sink, M: Metrics> Handler<S, M> {
                 tracing::info!("CloudWatch Logs control message: nothing to do");
             }
             let mut d = contents.detect(&self.rules, &mut ws);
-            let errors = self.deliver(&d.alerts, &mut d.counts).await;
-            all_alerts += d.alerts.len();
+            let alerts = match &self.state {
+                None => std::mem::take(&mut d.alerts).into_iter().map(|a| (a, None)).collect(),
+                Some(store) => {
+                    d.matches.iter().for_each(|m| self.clock.saw(m.at));
+                    let outcome =
+                        match remember::candidates(std::mem::take(&mut d.matches), store, self.clock.now()).await {
+                            Ok(o) => o,
+                            Err(e) => {
+                                self.emit(total).await;
+                                return Err(e.into());
+                            }
+                        };
+                    d.counts.late_dropped += outcome.late_dropped;
+                    match self.claim(store, outcome.candidates, &mut d.counts).await {
+                        Ok(won) => won,
+                        Err(e) => {
+                            self.emit(total).await;
+                            return Err(e.into());
+                        }
+                    }
+                }
+            };
+            let errors = self.deliver(&alerts, &mut d.counts).await;
+            all_alerts += alerts.len();
             if !errors.is_empty() {
                 failed_alerts += errors.len();
                 if let Some(item) = item {
@@ -281,17 +364,55 @@ impl<S: Sink, M: Metrics> Handler<S, M> {
         }
     }
 
-    async fn deliver(&self, alerts: &[Alert], counts: &mut Counts) -> Vec<DeliveryError> {
+    /// Claim each candidate: the won ones are returned to send (with their
+    /// keys); the others were sent already, or are being sent, and their
+    /// matches are counted into them.
+    async fn claim(
+        &self,
+        store: &St,
+        candidates: Vec<remember::Candidate>,
+        counts: &mut Counts,
+    ) -> Result<Vec<(Alert, Option<String>)>, StateError> {
+        let mut won = Vec::new();
+        for c in candidates {
+            let now = self.clock.now();
+            match store.claim(&c.key, now, now + LEASE, c.expires).await? {
+                Claim::Won => won.push((c.alert, Some(c.key))),
+                Claim::Sent | Claim::Held { .. } => {
+                    for id in c.alert.event_ids.iter().take(c.alert.count as usize) {
+                        store.count(&c.key, id, c.expires).await?;
+                    }
+                    counts.suppressed += c.alert.count;
+                }
+            }
+        }
+        Ok(won)
+    }
+
+    /// Publish each alert; with state, mark its claim sent, or release it
+    /// when the sink did not take it.
+    async fn deliver(&self, alerts: &[(Alert, Option<String>)], counts: &mut Counts) -> Vec<DeliveryError> {
         let mut errors = Vec::new();
-        for a in alerts {
+        for (a, key) in alerts {
             match self.sink.publish(a).await {
                 Ok(receipt) => {
                     counts.alerts_published += 1;
                     tracing::info!(rule_id = %a.rule_id, event_id = a.event_id.as_deref().unwrap_or(""), count = a.count, receipt = %receipt, "alert published");
+                    if let (Some(store), Some(key)) = (&self.state, key) {
+                        if let Err(e) = store.mark_sent(key).await {
+                            // Sent, but not marked: a retry after the lease may repeat it.
+                            tracing::error!(rule_id = %a.rule_id, error = %e, "alert sent but not marked sent");
+                        }
+                    }
                 }
                 Err(e) => {
                     counts.delivery_failures += 1;
                     tracing::error!(rule_id = %a.rule_id, error = %e, "alert not delivered");
+                    if let (Some(store), Some(key)) = (&self.state, key) {
+                        if let Err(e) = store.release(key).await {
+                            tracing::error!(rule_id = %a.rule_id, error = %e, "claim not released; the retry waits out the lease");
+                        }
+                    }
                     errors.push(e);
                 }
             }

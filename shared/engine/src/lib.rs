@@ -23,6 +23,7 @@ pub mod handler;
 pub mod metrics;
 pub mod pattern;
 pub mod record;
+pub mod remember;
 pub mod rules;
 pub mod sink;
 pub mod state;

@@ -28,6 +28,11 @@ pub struct Counts {
     pub delivery_failures: u64,
     /// Earlier sends of metrics that failed (reported with the next send).
     pub metrics_failures: u64,
+    /// Matches counted into an alert already sent (dedup, a retry, a
+    /// window that alerted), not sent again.
+    pub suppressed: u64,
+    /// Threshold matches whose window closed too long ago.
+    pub late_dropped: u64,
 }
 
 impl Counts {
@@ -41,16 +46,20 @@ impl Counts {
         self.alerts_published += other.alerts_published;
         self.delivery_failures += other.delivery_failures;
         self.metrics_failures += other.metrics_failures;
+        self.suppressed += other.suppressed;
+        self.late_dropped += other.late_dropped;
     }
 
     /// The per-function metrics, by name.
-    pub fn totals(&self) -> [(&'static str, u64); 5] {
+    pub fn totals(&self) -> [(&'static str, u64); 7] {
         [
             ("Records", self.records),
             ("Malformed", self.malformed),
             ("AlertsPublished", self.alerts_published),
             ("DeliveryFailures", self.delivery_failures),
             ("MetricsFailures", self.metrics_failures),
+            ("Suppressed", self.suppressed),
+            ("LateDropped", self.late_dropped),
         ]
     }
 }
@@ -145,6 +154,6 @@ mod tests {
         assert_eq!((total["Records"].as_u64(), total["Malformed"].as_u64()), (Some(5), Some(1)));
         assert_eq!(total["MetricsFailures"].as_u64(), Some(2));
         let names = &total["_aws"]["CloudWatchMetrics"][0]["Metrics"];
-        assert_eq!(names.as_array().map(Vec::len), Some(5), "{names}");
+        assert_eq!(names.as_array().map(Vec::len), Some(7), "{names}");
     }
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::event::Event;
 use crate::filter::FilterPattern;
 use crate::pattern::{EventPattern, PatternSet, Scratch};
+use crate::state::{parse_duration, Millis};
 
 /// How bad a match is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -129,6 +130,11 @@ pub struct Rule {
     pub pattern: Pattern,
     pub action: Action,
     pub suppress: Vec<EventPattern>,
+    /// Alert rules: one alert per key and period (the default applies
+    /// when the file gives none).
+    pub dedup: Dedup,
+    /// A threshold rule alerts on counts, not on each match.
+    pub threshold: Option<Threshold>,
     pub tests: Vec<RuleTest>,
     /// Where the rule was loaded from (`builtin:<file>` or a path).
     pub origin: String,
@@ -152,7 +158,59 @@ struct RuleFile {
     #[serde(default)]
     suppress: Vec<Value>,
     #[serde(default)]
+    dedup: Option<DedupFile>,
+    #[serde(default)]
+    threshold: Option<ThresholdFile>,
+    #[serde(default)]
     tests: Vec<RuleTest>,
+}
+
+/// The YAML form of `dedup`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DedupFile {
+    period: String,
+    #[serde(default)]
+    key: Option<Vec<String>>,
+}
+
+/// The YAML form of `threshold`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdFile {
+    count: u64,
+    window: String,
+    #[serde(default)]
+    group_by: Vec<String>,
+    #[serde(default)]
+    distinct: Option<String>,
+}
+
+/// One alert per rule and key per period of event time: later matches in
+/// the period are counted into the alert that was sent, not sent again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    /// The period in milliseconds; 0 turns dedup off (each record's alert
+    /// is still sent once, however often it is retried).
+    pub period: Millis,
+    /// Dotted record paths whose values, with the rule, make the key;
+    /// empty means the default: actor, account and region.
+    pub key: Vec<String>,
+}
+
+/// The default dedup of alert rules: 60 minutes, keyed by rule, actor,
+/// account and region.
+pub const DEFAULT_DEDUP_PERIOD: Millis = 60 * 60_000;
+
+/// Alert when at least `count` matching records (or distinct values of
+/// `distinct`) with equal `group_by` values fall within one `window` of
+/// event time; once per group and window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Threshold {
+    pub count: u64,
+    pub window: Millis,
+    pub group_by: Vec<String>,
+    pub distinct: Option<String>,
 }
 
 /// A rule file that cannot be loaded: which file, and why.
@@ -207,6 +265,37 @@ impl Rule {
                 return Err(invalid(format!("tests[{i}]: give exactly one of record, file and dataset")));
             }
         }
+        let dedup = match file.dedup {
+            None => Dedup { period: DEFAULT_DEDUP_PERIOD, key: Vec::new() },
+            Some(d) => {
+                let period = parse_duration(&d.period).map_err(|e| invalid(format!("dedup.period: {e}")))?;
+                let key = d.key.unwrap_or_default();
+                check_paths("dedup.key", &key).map_err(invalid)?;
+                Dedup { period, key }
+            }
+        };
+        let threshold = match file.threshold {
+            None => None,
+            Some(t) => {
+                if file.action != Action::Alert {
+                    return Err(invalid("threshold: only an alert rule counts over a window".into()));
+                }
+                if t.count < 2 {
+                    return Err(invalid(
+                        "threshold.count: give at least 2 (one match is an ordinary alert rule)".into(),
+                    ));
+                }
+                let window = parse_duration(&t.window).map_err(|e| invalid(format!("threshold.window: {e}")))?;
+                if window == 0 {
+                    return Err(invalid("threshold.window: give a window such as 5m".into()));
+                }
+                check_paths("threshold.group_by", &t.group_by).map_err(invalid)?;
+                if let Some(d) = &t.distinct {
+                    check_paths("threshold.distinct", std::slice::from_ref(d)).map_err(invalid)?;
+                }
+                Some(Threshold { count: t.count, window, group_by: t.group_by, distinct: t.distinct })
+            }
+        };
         Ok(Rule {
             id: file.id,
             title: file.title,
@@ -216,10 +305,23 @@ impl Rule {
             pattern,
             action: file.action,
             suppress,
+            dedup,
+            threshold,
             tests: file.tests,
             origin: origin.to_string(),
         })
     }
+}
+
+/// Dotted record paths (`userIdentity.arn`): non-empty names, no empty
+/// segment.
+fn check_paths(what: &str, paths: &[String]) -> Result<(), String> {
+    for p in paths {
+        if p.is_empty() || p.split('.').any(str::is_empty) {
+            return Err(format!("{what}: \"{p}\" is not a dotted record path such as userIdentity.arn"));
+        }
+    }
+    Ok(())
 }
 
 /// Load the built-in pack and, optionally, a user's directory on top of it.

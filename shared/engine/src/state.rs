@@ -99,13 +99,16 @@ struct AlertState {
 /// How many suppressed event ids an alert remembers (its `count` goes on).
 pub const MAX_REMEMBERED_IDS: usize = 100;
 
+/// A group's observations: (time, event id) -> value.
+type Window = BTreeMap<(Millis, String), Option<String>>;
+
 /// State in memory, for one process: `trailwatch replay` and the tests.
 /// Nothing expires (a replay is short); the semantics are otherwise the
 /// store's.
 #[derive(Debug, Default)]
 pub struct Memory {
     alerts: Mutex<HashMap<String, AlertState>>,
-    groups: Mutex<HashMap<String, BTreeMap<(Millis, String), Option<String>>>>,
+    groups: Mutex<HashMap<String, Window>>,
 }
 
 impl Memory {
