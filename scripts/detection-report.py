@@ -103,7 +103,7 @@ def is_stratus(record):
 
 
 def replay(bin_path, paths, user_dir):
-    args = [bin_path, "replay"] + (["--rules", user_dir] if user_dir else []) + paths
+    args = [bin_path, "replay", "--no-dedup"] + (["--rules", user_dir] if user_dir else []) + paths
     p = run(args)
     alerts = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
     matches = {}

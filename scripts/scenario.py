@@ -970,7 +970,7 @@ def check(binary):
     rules = [json.loads(line) for line in subprocess.run([binary, "rules", "list", "--json"], check=True,
                                                          capture_output=True, text=True).stdout.splitlines()]
     alert_rules = {r["id"] for r in rules if r["action"] == "alert"}
-    out = subprocess.run([binary, "replay", OUT], check=True, capture_output=True, text=True)
+    out = subprocess.run([binary, "replay", "--no-dedup", OUT], check=True, capture_output=True, text=True)
     fired = defaultdict(set)  # eventID -> alert rules
     for line in out.stdout.splitlines():
         alert = json.loads(line)

@@ -52,6 +52,10 @@ enum Command {
         /// A directory of rules to add to the built-in pack.
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// Print every match (identical ones in a batch merged) instead of
+        /// what would be published after dedup and thresholds.
+        #[arg(long)]
+        no_dedup: bool,
     },
     /// Test an EventBridge event pattern against an event, like
     /// `aws events test-event-pattern`.
@@ -144,7 +148,7 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Replay { paths, via, rules } => replay::run(&paths, via, rules.as_deref()),
+        Command::Replay { paths, via, rules, no_dedup } => replay::run(&paths, via, rules.as_deref(), !no_dedup),
         Command::Infra { command } => infra::run(command),
         Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),
         Command::TestEventPattern { event_pattern, event } => {

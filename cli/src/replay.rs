@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 use trailwatch_engine::alert::Alert;
 use trailwatch_engine::encode;
 use trailwatch_engine::envelope::{self, Via};
-use trailwatch_engine::handler::{Handler, Response};
+use trailwatch_engine::handler::{Clock, Handler, Response};
 use trailwatch_engine::metrics::Tally;
 use trailwatch_engine::rules::{self, RuleSet};
 use trailwatch_engine::sink::{DeliveryError, Sink};
+use trailwatch_engine::state;
 
 /// Records per logs payload / Kinesis record: CloudWatch Logs batches
 /// subscription deliveries; a few hundred records is typical.
@@ -58,8 +59,16 @@ struct Problems {
     failed: u64,
 }
 
-pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>) -> Result<ExitCode> {
+pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, dedup: bool) -> Result<ExitCode> {
     let handler = Handler::new(RuleSet::new(rules::load(rules_dir)?), Stdout::default(), Tally::default());
+    // State in memory, on the records' own time: dedup, thresholds and
+    // one alert per key, as the functions with their store. Without it
+    // (--no-dedup) every batch's matches are printed, identical ones merged.
+    let handler = if dedup {
+        handler.with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(i64::MIN)))
+    } else {
+        handler
+    };
     let mut problems = Problems::default();
     let files = collect(paths, &mut problems);
     let progress = std::io::stderr().is_terminal().then(|| {
@@ -148,11 +157,12 @@ fn summary(c: &trailwatch_engine::metrics::Counts, alerts: &BTreeMap<String, u64
         by_rule.entry(rule).or_default().1 += n;
     }
     note!(
-        "records: {}  malformed: {}  alerts: {}  unreadable files: {}",
+        "records: {}  malformed: {}  alerts: {}  unreadable files: {}  suppressed: {}",
         c.records,
         c.malformed + problems.refused,
         c.alerts_published,
-        problems.unreadable
+        problems.unreadable,
+        c.suppressed
     );
     for (rule, (matches, alerts)) in &by_rule {
         note!("  {rule:<48} matches {matches:>5}  alerts {alerts:>5}");

@@ -76,7 +76,7 @@ fn replay(args: &[&Path], via: &str) -> (std::process::ExitStatus, String, Strin
 fn summary(stderr: &str) -> (u64, u64, u64, u64) {
     let line = stderr.lines().find(|l| l.starts_with("records: ")).unwrap_or_else(|| panic!("no summary:\n{stderr}"));
     let n: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    assert_eq!(n.len(), 4, "{line}");
+    assert_eq!(n.len(), 5, "{line}");
     (n[0], n[1], n[2], n[3])
 }
 
