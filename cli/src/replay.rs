@@ -62,13 +62,10 @@ struct Problems {
 pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, dedup: bool) -> Result<ExitCode> {
     let handler = Handler::new(RuleSet::new(rules::load(rules_dir)?), Stdout::default(), Tally::default());
     // State in memory, on the records' own time: dedup, thresholds and
-    // one alert per key, as the functions with their store. Without it
-    // (--no-dedup) every batch's matches are printed, identical ones merged.
-    let handler = if dedup {
-        handler.with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(i64::MIN)))
-    } else {
-        handler
-    };
+    // one alert per key, as the functions with their store; --no-dedup
+    // prints every match (thresholds still count).
+    let handler = handler.with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(i64::MIN)));
+    let handler = if dedup { handler } else { handler.without_dedup() };
     let mut problems = Problems::default();
     let files = collect(paths, &mut problems);
     let progress = std::io::stderr().is_terminal().then(|| {

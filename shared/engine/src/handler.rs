@@ -210,6 +210,8 @@ pub struct Handler<S, M, St = state::Memory> {
     /// identical alerts are merged and sent (threshold rules need a store).
     state: Option<St>,
     clock: Clock,
+    /// With state: one alert per rule, key and period (else one per match).
+    dedup: bool,
     /// Sends of metrics that failed and are not yet counted in a sent one.
     metrics_failures: AtomicU64,
 }
@@ -245,7 +247,15 @@ pub const LEASE: Millis = 120_000;
 impl<S: Sink, M: Metrics> Handler<S, M> {
     /// A handler over compiled rules, without state.
     pub fn new(rules: RuleSet, sink: S, metrics: M) -> Handler<S, M> {
-        Handler { rules, sink, metrics, state: None, clock: Clock::Wall, metrics_failures: AtomicU64::new(0) }
+        Handler {
+            rules,
+            sink,
+            metrics,
+            state: None,
+            clock: Clock::Wall,
+            dedup: true,
+            metrics_failures: AtomicU64::new(0),
+        }
     }
 }
 
@@ -259,8 +269,16 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             metrics: self.metrics,
             state: Some(store),
             clock,
+            dedup: self.dedup,
             metrics_failures: self.metrics_failures,
         }
+    }
+
+    /// Send every match (each still once), not one per dedup key and
+    /// period; thresholds still count (`trailwatch replay --no-dedup`).
+    pub fn without_dedup(mut self) -> Self {
+        self.dedup = false;
+        self
     }
 
     /// The state store, if any.
@@ -325,7 +343,9 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 Some(store) => {
                     d.matches.iter().for_each(|m| self.clock.saw(m.at));
                     let outcome =
-                        match remember::candidates(std::mem::take(&mut d.matches), store, self.clock.now()).await {
+                        match remember::candidates(std::mem::take(&mut d.matches), store, self.clock.now(), self.dedup)
+                            .await
+                        {
                             Ok(o) => o,
                             Err(e) => {
                                 self.emit(total).await;

@@ -93,7 +93,14 @@ pub struct Outcome {
 /// key and period; threshold matches observed in the store and, where a
 /// window reaches its count, an alert for that group and window. `now` is
 /// the handler's clock (wall time in the functions).
-pub async fn candidates<St: Store>(matches: Vec<Match>, store: &St, now: Millis) -> Result<Outcome, StateError> {
+/// With `dedup` false every match of an ordinary rule is its own alert
+/// (claimed by its event id, so still sent once).
+pub async fn candidates<St: Store>(
+    matches: Vec<Match>,
+    store: &St,
+    now: Millis,
+    dedup: bool,
+) -> Result<Outcome, StateError> {
     let mut out = Outcome::default();
     let mut at_key: HashMap<String, usize> = HashMap::new();
     for m in matches {
@@ -101,7 +108,7 @@ pub async fn candidates<St: Store>(matches: Vec<Match>, store: &St, now: Millis)
         let rule = m.alert.rule_id.clone();
         let candidate = match &m.threshold {
             None => {
-                let (key, expires) = if m.period > 0 {
+                let (key, expires) = if dedup && m.period > 0 {
                     let bucket = at.div_euclid(m.period);
                     (format!("d#{rule}#{}#{bucket}", hash(&m.group)), (bucket + 1) * m.period + LATENESS)
                 } else {

@@ -9,6 +9,7 @@
 //! `disabled.yaml`.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -78,9 +79,16 @@ pub struct RuleTest {
     /// A record of the shared dataset, named by file and `eventID`.
     #[serde(default)]
     pub dataset: Option<DatasetRecord>,
-    /// Whether the rule must match.
-    #[serde(rename = "match")]
-    pub expect: bool,
+    /// Whether the rule must match the record.
+    #[serde(rename = "match", default)]
+    pub expect: Option<bool>,
+    /// Records (with their times), delivered one by one in this order
+    /// through the handler with state in memory: for dedup and thresholds.
+    #[serde(default)]
+    pub records: Option<Vec<Value>>,
+    /// How many alerts of this rule `records` must give.
+    #[serde(default)]
+    pub alerts: Option<u64>,
 }
 
 /// A record of the shared CloudTrail dataset (`../shared/data/cloudtrail`),
@@ -260,9 +268,14 @@ impl Rule {
             .map(|(i, p)| EventPattern::from_value(p).map_err(|e| invalid(format!("suppress[{i}]: {e}"))))
             .collect::<Result<_, _>>()?;
         for (i, t) in file.tests.iter().enumerate() {
-            let given = [t.record.is_some(), t.file.is_some(), t.dataset.is_some()];
+            let given = [t.record.is_some(), t.file.is_some(), t.dataset.is_some(), t.records.is_some()];
             if given.iter().filter(|g| **g).count() != 1 {
-                return Err(invalid(format!("tests[{i}]: give exactly one of record, file and dataset")));
+                return Err(invalid(format!("tests[{i}]: give exactly one of record, file, dataset and records")));
+            }
+            if t.records.is_some() != t.alerts.is_some() || t.records.is_some() == t.expect.is_some() {
+                return Err(invalid(format!(
+                    "tests[{i}]: a record, file or dataset case says match: true|false; a records case says alerts: N"
+                )));
             }
         }
         let dedup = match file.dedup {
@@ -541,7 +554,7 @@ pub struct TestReport {
 /// without it they are counted as skipped, never as passed.
 pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> TestReport {
     let mut report = TestReport { rule: rule.id.clone(), passed: 0, skipped: 0, failures: Vec::new() };
-    let own = |expect: bool| rule.tests.iter().any(|t| t.dataset.is_none() && t.expect == expect);
+    let own = |expect: bool| rule.tests.iter().any(|t| t.dataset.is_none() && t.expect == Some(expect));
     if !own(true) || !own(false) {
         report.failures.push(
             "the rule needs tests of its own, a record it must match and one it must not (dataset cases run only beside ../shared)"
@@ -550,6 +563,15 @@ pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> Te
     }
     for (i, t) in rule.tests.iter().enumerate() {
         let label = t.name.clone().unwrap_or_else(|| format!("tests[{i}]"));
+        if let (Some(records), Some(want)) = (&t.records, t.alerts) {
+            match alerts_of(rule, records) {
+                Ok(got) if got == want => report.passed += 1,
+                Ok(got) => report.failures.push(format!("{label}: expected {want} alerts, got {got}")),
+                Err(e) => report.failures.push(format!("{label}: {e}")),
+            }
+            continue;
+        }
+        let expect = t.expect.unwrap_or(false);
         let record = match (&t.record, &t.file, &t.dataset) {
             (Some(r), _, _) => Ok(r.clone()),
             (None, Some(f), _) => match base {
@@ -570,12 +592,37 @@ pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> Te
         let verdict = record
             .and_then(|r| Event::from_item(r).map_err(|e| e.to_string()).map(|e| RuleSet::rule_matches(rule, &e)));
         match verdict {
-            Ok(v) if v == t.expect => report.passed += 1,
-            Ok(v) => report.failures.push(format!("{label}: expected match={}, got match={v}", t.expect)),
+            Ok(v) if v == expect => report.passed += 1,
+            Ok(v) => report.failures.push(format!("{label}: expected match={expect}, got match={v}")),
             Err(e) => report.failures.push(format!("{label}: {e}")),
         }
     }
     report
+}
+
+/// How many alerts `rule` sends for `records` delivered one by one, as
+/// EventBridge delivers them, through the handler with state in memory on
+/// the records' own time.
+fn alerts_of(rule: &Rule, records: &[Value]) -> Result<u64, String> {
+    use crate::handler::{Clock, Handler};
+    let handler = Handler::new(
+        RuleSet::new(vec![rule.clone()]),
+        crate::sink::Memory::default(),
+        crate::metrics::Tally::default(),
+    )
+    .with_state(crate::state::Memory::default(), Clock::Watermark(std::sync::atomic::AtomicI64::new(i64::MIN)));
+    for (i, r) in records.iter().enumerate() {
+        let event = Event::from_item(r.clone()).map_err(|e| format!("records[{i}]: {e}"))?.into_value();
+        // In-memory sink, metrics and state never wait: one poll finishes.
+        let mut run = std::pin::pin!(handler.handle(event));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match run.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Ok(_)) => {}
+            std::task::Poll::Ready(Err(e)) => return Err(format!("records[{i}]: {e}")),
+            std::task::Poll::Pending => return Err("the in-memory handler waited".into()),
+        }
+    }
+    Ok(handler.sink().take().iter().filter(|a| a.rule_id == rule.id).count() as u64)
 }
 
 impl DatasetRecord {
@@ -663,7 +710,7 @@ mod tests {
             rule_text("both", "X")
         );
         let err = Rule::from_yaml("t.yaml", &text).expect_err("two sources");
-        assert!(err.to_string().contains("exactly one of record, file and dataset"), "{err}");
+        assert!(err.to_string().contains("exactly one of record, file, dataset and records"), "{err}");
     }
 
     #[test]
@@ -746,5 +793,27 @@ mod tests {
         let from_eventbridge = Event::from_record(from_logs.detail().clone()).expect("a record");
         assert_eq!(ids(&from_eventbridge), vec!["plain-term"]);
         assert!(RuleSet::rule_matches(&set.rules()[1], &from_logs));
+    }
+
+    #[test]
+    fn a_records_case_counts_the_alerts_of_a_window() {
+        let call = |second: u32, ip: &str| {
+            format!(
+                "{{eventSource: signin.amazonaws.com, eventName: ConsoleLogin, eventTime: '2026-11-30T09:00:{second:02}Z', sourceIPAddress: {ip}, eventID: e-{second}, responseElements: {{ConsoleLogin: Failure}}}}"
+            )
+        };
+        let burst: Vec<String> = (0..5).map(|s| call(s, "203.0.113.5")).collect();
+        let spread: Vec<String> = (0..5).map(|s| call(s, &format!("203.0.113.{s}"))).collect();
+        let text = format!(
+            "id: guessing\ntitle: t\ndescription: d\nseverity: high\naction: alert\nevent_pattern: {{detail: {{eventName: [ConsoleLogin]}}}}\nthreshold: {{count: 5, window: 5m, group_by: [sourceIPAddress]}}\ntests:\n  - {{match: true, record: {}}}\n  - {{match: false, record: {{eventSource: s3.amazonaws.com, eventName: GetObject, eventTime: t}}}}\n  - {{name: five from one address, records: [{}], alerts: 1}}\n  - {{name: five addresses, records: [{}], alerts: 0}}\n  - {{name: wrong on purpose, records: [{}], alerts: 2}}\n",
+            call(0, "203.0.113.5"),
+            burst.join(", "),
+            spread.join(", "),
+            burst.join(", ")
+        );
+        let rule = Rule::from_yaml("t.yaml", &text).expect("valid");
+        let report = run_tests(&rule, None, None);
+        assert_eq!(report.passed, 4, "{:?}", report.failures);
+        assert_eq!(report.failures, vec!["wrong on purpose: expected 2 alerts, got 1".to_string()]);
     }
 }
