@@ -20,6 +20,9 @@ pub struct Config {
     pub rules_dir: Option<PathBuf>,
     /// `TRAILWATCH_MATCH`: which rules this function evaluates.
     pub selection: Selection,
+    /// `TRAILWATCH_STATE_TABLE`: the DynamoDB table of alert claims and
+    /// observations ([`crate::dynamodb`]); `None`: no state.
+    pub state_table: Option<String>,
 }
 
 /// A setting that is missing or wrong.
@@ -37,6 +40,8 @@ pub enum ConfigError {
         "TRAILWATCH_NAMESPACE=\"{0}\": a CloudWatch namespace is 1-255 characters and may not start with \"AWS/\""
     )]
     BadNamespace(String),
+    #[error("TRAILWATCH_STATE_TABLE=\"{0}\" is not a DynamoDB table name (3-255 characters: letters, digits, _ - .)")]
+    BadStateTable(String),
 }
 
 impl Config {
@@ -69,7 +74,14 @@ impl Config {
             "filter_pattern" => Selection::FilterPatterns,
             other => return Err(ConfigError::BadMatch(other.to_string())),
         };
-        Ok(Config { topic_arn, metrics, namespace, rules_dir, selection })
+        let state_table = get("TRAILWATCH_STATE_TABLE").filter(|s| !s.is_empty());
+        if let Some(table) = &state_table {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+            if !(3..=255).contains(&table.len()) || !table.chars().all(allowed) {
+                return Err(ConfigError::BadStateTable(table.clone()));
+            }
+        }
+        Ok(Config { topic_arn, metrics, namespace, rules_dir, selection, state_table })
     }
 }
 
@@ -99,5 +111,16 @@ mod tests {
             Ok(Selection::FilterPatterns)
         );
         assert!(matches!(cfg(&[arn, ("TRAILWATCH_MATCH", "x")]), Err(ConfigError::BadMatch(_))));
+        assert_eq!(c.state_table, None);
+        assert_eq!(
+            cfg(&[arn, ("TRAILWATCH_STATE_TABLE", "trailwatch-state")]).map(|c| c.state_table),
+            Ok(Some("trailwatch-state".into()))
+        );
+        for bad in ["ab", "my table", "arn:aws:dynamodb:us-east-1:123456789012:table/t", &"t".repeat(256)] {
+            assert!(
+                matches!(cfg(&[arn, ("TRAILWATCH_STATE_TABLE", bad)]), Err(ConfigError::BadStateTable(_))),
+                "{bad}"
+            );
+        }
     }
 }

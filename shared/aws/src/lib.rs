@@ -1,12 +1,14 @@
 //! trailwatch's AWS edge: what the engine's handler needs to run as a
 //! Lambda function. Configuration from the environment ([`config`]), the
-//! SNS sink ([`sns`]), CloudWatch metrics ([`cloudwatch`]), and [`serve`],
+//! SNS sink ([`sns`]), CloudWatch metrics ([`cloudwatch`]), the state store
+//! on DynamoDB ([`dynamodb`]), and [`serve`],
 //! the runtime loop both functions run: read the configuration, build the
 //! SDK clients and the compiled rule set once per container, then hand
 //! every invocation's payload to the handler.
 
 pub mod cloudwatch;
 pub mod config;
+pub mod dynamodb;
 pub mod sns;
 
 use std::sync::Arc;

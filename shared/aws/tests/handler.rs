@@ -45,6 +45,7 @@ fn config(metrics: MetricsMode) -> Config {
         namespace: "trailwatch".into(),
         rules_dir: None,
         selection: Selection::All,
+        state_table: None,
     }
 }
 
