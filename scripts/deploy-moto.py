@@ -13,7 +13,9 @@ Stack 2: an existing trail's log group, LogsDelivery=Kinesis, LogsOnly.
 
 moto 5 creates (among others) SNS topics, EventBridge rules with targets,
 log groups, S3 buckets, KMS keys, SQS queues, IAM roles, Lambda functions,
-permissions, event source mappings and Kinesis streams; it silently skips
+permissions, event source mappings, Kinesis streams and DynamoDB tables
+(key schema, billing mode, encryption; not the TTL or point-in-time
+recovery settings, reported as gaps); it silently skips
 resource types it does not model (the stack is still CREATE_COMPLETE):
 AWS::CloudTrail::Trail, AWS::Logs::MetricFilter, AWS::CloudWatch::Alarm,
 policies of buckets, topics and queues, subscription filters and more. The
@@ -26,6 +28,7 @@ target/debug/trailwatch: `make build-debug`).
 """
 
 import argparse
+import ast
 import io
 import json
 import os
@@ -196,6 +199,7 @@ def check_common(c, template, phys, skipped, checks, name, eventbridge_enabled):
         want_conc = 10 if fn == "EventBridgeFunction" else 5
         conc = c["lambda"].get_function_concurrency(FunctionName=phys[fn]).get("ReservedConcurrentExecutions")
         checks.check(conc == want_conc, f"{name}: {fn} reserved concurrency {conc}")
+    check_state_table(c, template, phys, checks, name)
     fn_arn = None
     if "EventBridgeFunction" in phys:
         fn_arn = c["lambda"].get_function(FunctionName=phys["EventBridgeFunction"])["Configuration"]["FunctionArn"]
@@ -229,6 +233,52 @@ def check_common(c, template, phys, skipped, checks, name, eventbridge_enabled):
             checks.check(groups[0].get("retentionInDays") == 365, f"{name}: {lg} retention 365")
             checks.setting(bool(groups[0].get("kmsKeyId")), res[lg]["Properties"].get("KmsKeyId") == {"Fn::GetAtt": ["Key", "Arn"]}, "log group KmsKeyId")
     return rules
+
+
+def check_state_table(c, template, phys, checks, name):
+    """The DynamoDB state table: its key schema, on demand, the functions' access."""
+    table = phys.get("StateTable")
+    if not checks.check(table == f"{name}-state", f"{name}: StateTable created as {name}-state ({table})"):
+        return
+    desc = c["dynamodb"].describe_table(TableName=table)["Table"]
+    keys = sorted((k["AttributeName"], k["KeyType"]) for k in desc["KeySchema"])
+    checks.check(keys == [("pk", "HASH"), ("sk", "RANGE")], f"{name}: StateTable key schema pk HASH, sk RANGE ({keys})")
+    types = sorted((a["AttributeName"], a["AttributeType"]) for a in desc["AttributeDefinitions"])
+    checks.check(types == [("pk", "S"), ("sk", "S")], f"{name}: StateTable pk and sk are strings ({types})")
+    checks.check(desc.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST", f"{name}: StateTable on demand")
+    props = template["Resources"]["StateTable"]["Properties"]
+    checks.setting(desc.get("SSEDescription", {}).get("Status") == "ENABLED", props.get("SSESpecification") == {"SSEEnabled": True}, "DynamoDB SSESpecification")
+    ttl = c["dynamodb"].describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    checks.setting(
+        ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == "expires",
+        props.get("TimeToLiveSpecification") == {"AttributeName": "expires", "Enabled": True},
+        "DynamoDB TimeToLiveSpecification (expires)",
+    )
+    pitr = c["dynamodb"].describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    checks.setting(
+        pitr.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED",
+        props.get("PointInTimeRecoverySpecification") == {"PointInTimeRecoveryEnabled": True},
+        "DynamoDB PointInTimeRecoverySpecification",
+    )
+    want = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    for fn in ("EventBridgeFunction", "LogsFunction"):
+        if fn not in phys:
+            continue
+        env = c["lambda"].get_function(FunctionName=phys[fn])["Configuration"].get("Environment", {}).get("Variables", {})
+        checks.check(env.get("TRAILWATCH_STATE_TABLE") == table, f"{name}: {fn} TRAILWATCH_STATE_TABLE is the state table")
+        role = phys.get(f"{fn}Role")
+        if not role:
+            continue
+        doc = c["iam"].get_role_policy(RoleName=role, PolicyName="least-privilege")["PolicyDocument"]
+        if isinstance(doc, str):
+            # moto's CloudFormation stores an inline policy as the Python repr of the document.
+            doc = ast.literal_eval(doc)
+        # (An Fn::If that gave AWS::NoValue is left in the list as None by moto.)
+        on_dynamodb = [st for st in doc["Statement"] if isinstance(st, dict) and "dynamodb:" in json.dumps(st.get("Action"))]
+        checks.check(
+            len(on_dynamodb) == 1 and on_dynamodb[0]["Action"] == want and on_dynamodb[0]["Resource"] == desc["TableArn"],
+            f"{name}: {fn}Role may only {', '.join(want)} on the state table ({on_dynamodb})",
+        )
 
 
 def check_created_if_modelled(c, template, phys, skipped, checks, name, log_group):
@@ -278,7 +328,7 @@ def main():
     checks = Checks()
     try:
         c = {s: boto3.client(s, endpoint_url=url, region_name=REGION) for s in
-             ("cloudformation", "s3", "sns", "events", "logs", "lambda", "sqs", "kms", "kinesis", "cloudwatch", "iam")}
+             ("cloudformation", "s3", "sns", "events", "logs", "lambda", "sqs", "kms", "kinesis", "cloudwatch", "iam", "dynamodb")}
 
         # Function code: a stand-in bootstrap (moto stores it, never runs it).
         c["s3"].create_bucket(Bucket="trailwatch-code")

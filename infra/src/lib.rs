@@ -32,8 +32,9 @@
 //! patterns into one subscription pattern), `parameters` (parameters,
 //! interface, conditions, outputs), `cis` (the CloudWatch controls the
 //! rules define), and `resources::*` by area: `keys`
-//! (KMS key and topics), `trail` (trail, buckets, log group), `functions`,
-//! `event_rules`, `subscription`, `alarms` (metric filters and alarms).
+//! (KMS key and topics), `trail` (trail, buckets, log group), `state` (the
+//! DynamoDB state table), `functions`, `event_rules`, `subscription`,
+//! `alarms` (metric filters and alarms).
 
 mod cis;
 mod error;
@@ -53,7 +54,7 @@ pub use error::InfraError;
 pub use packing::{group_patterns, union_filter, PatternGroup};
 pub use template::Template;
 
-use resources::{alarms, event_rules, functions, keys, subscription, trail};
+use resources::{alarms, event_rules, functions, keys, state, subscription, trail};
 use template::Builder;
 
 /// SAM (the default) or plain CloudFormation.
@@ -125,6 +126,7 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
 
     keys::key_and_topics(&mut b)?;
     trail::trail(&mut b)?;
+    state::state_table(&mut b)?;
     functions::functions(&mut b, flavor)?;
     let rule_ids = event_rules::event_rules(&mut b, &groups)?;
     subscription::subscription(&mut b, subscription_pattern.as_deref(), !filters.is_empty())?;
@@ -138,7 +140,7 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     }
     let n_event = event_patterns.len();
     let description = format!(
-        "trailwatch: CloudTrail detection from {} rules ({} event_pattern in {} EventBridge rules, {} filter_pattern); trail, log group, KMS key, SNS topic, Lambda functions, metric filters and alarms.",
+        "trailwatch: CloudTrail detection from {} rules ({} event_pattern in {} EventBridge rules, {} filter_pattern); trail, log group, KMS key, SNS topic, Lambda functions, DynamoDB state table, metric filters and alarms.",
         rules.len(),
         n_event,
         groups.len(),
@@ -228,6 +230,48 @@ mod tests {
         // No Serverless resources in the plain flavour.
         let plain = generate(&all, Flavor::Plain).expect("generates");
         assert!(!plain.to_yaml().contains("AWS::Serverless"));
+    }
+
+    #[test]
+    fn the_state_table_and_only_its_item_calls_for_both_functions() {
+        for flavor in [Flavor::Sam, Flavor::Plain] {
+            let t = generate(&mixed_rules(), flavor).expect("generates");
+            let res = t.doc["Resources"].as_object().expect("resources");
+            let table = &res["StateTable"];
+            assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+            let p = &table["Properties"];
+            assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+            assert_eq!(p["TableName"], json!({"Fn::Sub": "${AWS::StackName}-state"}));
+            assert_eq!(
+                p["KeySchema"],
+                json!([{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+            );
+            assert_eq!(p["TimeToLiveSpecification"], json!({"AttributeName": "expires", "Enabled": true}));
+            assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+            assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+            for f in ["EventBridgeFunction", "LogsFunction"] {
+                assert_eq!(
+                    res[f]["Properties"]["Environment"]["Variables"]["TRAILWATCH_STATE_TABLE"],
+                    json!({"Ref": "StateTable"}),
+                    "{f}"
+                );
+                let statements = res[&format!("{f}Role")]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .expect("statements");
+                let on_dynamodb: Vec<&Value> =
+                    statements.iter().filter(|s| s.to_string().contains("dynamodb:")).collect();
+                assert_eq!(
+                    on_dynamodb,
+                    [&json!({
+                        "Sid": "StateTable",
+                        "Effect": "Allow",
+                        "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                        "Resource": {"Fn::GetAtt": ["StateTable", "Arn"]}
+                    })],
+                    "{f}: one statement, the four item calls, the table's ARN alone"
+                );
+            }
+        }
     }
 
     #[test]

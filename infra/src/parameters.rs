@@ -161,6 +161,7 @@ pub(crate) fn outputs() -> Value {
         "TrailBucketName": {"Condition": "CreateTrail", "Description": "The bucket of the trail's log files.", "Value": r("TrailBucket")},
         "EventBridgeFunctionName": {"Value": r("EventBridgeFunction")},
         "LogsFunctionName": {"Value": r("LogsFunction")},
+        "StateTableName": {"Description": "The DynamoDB table of the functions' state (alert claims, counts, observations).", "Value": r("StateTable")},
         "EventBridgeFunctionDLQUrl": {"Description": "Events the EventBridge function failed on after retries.", "Value": r("EventBridgeFunctionDLQ")},
         "LogsFunctionDLQUrl": {"Description": "Payloads the logs function failed on after retries.", "Value": r("LogsFunctionDLQ")}
     })

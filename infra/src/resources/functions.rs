@@ -1,10 +1,11 @@
 //! The two functions, each with its log group, role, dead-letter queue and
-//! asynchronous-invocation settings; the reasons for their sizes and limits
-//! are comments in the template.
+//! asynchronous-invocation settings, and the state table's name; the
+//! reasons for their sizes and limits are comments in the template.
 
 use serde_json::{json, Value};
 
 use crate::intrinsics::{ga, iff, no_value, r, sub};
+use crate::resources::state::{state_statement, STATE_TABLE};
 use crate::template::Builder;
 use crate::{Flavor, InfraError};
 
@@ -105,6 +106,7 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
                 "Condition": {"StringEquals": {"cloudwatch:namespace": r("MetricsNamespace")}}
             }),
             json!({"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": ga(&dlq, "Arn")}),
+            state_statement(),
         ];
         if s.id == "LogsFunction" {
             statements.push(iff(
@@ -121,7 +123,7 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
         b.add(&role, json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "Description": format!("trailwatch {} function: its logs, publish to the alert topic, metrics in its namespace, its dead-letter queue.", s.suffix),
+                "Description": format!("trailwatch {} function: its logs, publish to the alert topic, metrics in its namespace, its dead-letter queue, items of the state table.", s.suffix),
                 "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow",
                     "Principal": {"Service": "lambda.amazonaws.com"},
@@ -133,7 +135,7 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
         b.note_at(
             &role,
             &["Properties", "Policies"],
-            "PutMetricData has no resource-level permissions: the namespace condition is what limits it (used when\nMetricsMode=api; EMF needs only the log permissions). kms: only through SNS, for the encrypted topic.",
+            "PutMetricData has no resource-level permissions: the namespace condition is what limits it (used when\nMetricsMode=api; EMF needs only the log permissions). kms: only through SNS, for the encrypted topic.\nState: the four item calls the store makes (GetItem, PutItem, UpdateItem, Query), on the state table\nonly; no Scan, DeleteItem, batch or table calls (TTL deletes expired items).",
         );
         // Each function evaluates the rules of its own path, so that one
         // record does not alert twice: the EventBridge function the event
@@ -148,11 +150,12 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             "TRAILWATCH_TOPIC_ARN": r("AlertTopic"),
             "TRAILWATCH_METRICS": r("MetricsMode"),
             "TRAILWATCH_NAMESPACE": r("MetricsNamespace"),
-            "TRAILWATCH_MATCH": matchers
+            "TRAILWATCH_MATCH": matchers,
+            "TRAILWATCH_STATE_TABLE": r(STATE_TABLE)
         }});
         let checkov = json!({"skip": [
-            {"id": "CKV_AWS_117", "comment": "No VPC: the function calls only SNS and CloudWatch public endpoints and reaches no private resource; a VPC would add NAT or endpoints and cold-start cost for no isolation gain."},
-            {"id": "CKV_AWS_173", "comment": "The environment holds no secrets (topic ARN, metrics mode, namespace); Lambda encrypts it at rest with its AWS managed key. A customer managed key here would widen the key policy beyond CloudTrail, CloudWatch Logs and SNS."}
+            {"id": "CKV_AWS_117", "comment": "No VPC: the function calls only SNS, CloudWatch and DynamoDB public endpoints and reaches no private resource; a VPC would add NAT or endpoints and cold-start cost for no isolation gain."},
+            {"id": "CKV_AWS_173", "comment": "The environment holds no secrets (topic ARN, metrics mode, namespace, rule selection, state table name); Lambda encrypts it at rest with its AWS managed key. A customer managed key here would widen the key policy beyond CloudTrail, CloudWatch Logs and SNS."}
         ]});
         let mut properties = json!({
             "FunctionName": sub(&name),

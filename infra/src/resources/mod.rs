@@ -5,5 +5,6 @@ pub(crate) mod alarms;
 pub(crate) mod event_rules;
 pub(crate) mod functions;
 pub(crate) mod keys;
+pub(crate) mod state;
 pub(crate) mod subscription;
 pub(crate) mod trail;
