@@ -348,6 +348,19 @@ def create(endpoint):
     return sqs, topic, queue
 
 
+def create_state_table(endpoint, name):
+    """The state table as the template makes it (pk/sk strings, on demand,
+    TTL on `expires`), in moto."""
+    import boto3
+
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, **AWS_KW)
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    return name
+
+
 def sqs_client(endpoint):
     import boto3
 

@@ -180,6 +180,11 @@ pub mod local {
                 .collect()
         }
 
+        /// Create the state table (as the template makes it) named `name`.
+        pub fn state_table(&self, name: &str) -> Result<()> {
+            ctl(&["table", &self.endpoint(), name]).map(|_| ())
+        }
+
         /// Stop the server (as a network failure would).
         pub fn stop(&mut self) {
             self.server = None;

@@ -5,6 +5,7 @@ Rust end-to-end tests (tests/src/lib.rs), which start the server themselves:
                                         to it; print their ids as JSON
   moto_ctl.py drain ENDPOINT QUEUE_URL  print every message in the queue as one JSON line,
                                         deleting each
+  moto_ctl.py table ENDPOINT NAME       create the state table as the template makes it
 
 The helpers live in scripts/trailwatch_local.py, with the rest the scripts share.
 """
@@ -13,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from trailwatch_local import bodies, create, sqs_client  # noqa: E402
+from trailwatch_local import bodies, create, create_state_table, sqs_client  # noqa: E402
 
 
 def setup(endpoint):
@@ -27,7 +28,7 @@ def drain(endpoint, queue):
 
 
 if __name__ == "__main__":
-    commands = {"setup": setup, "drain": drain}
+    commands = {"setup": setup, "drain": drain, "table": create_state_table}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])

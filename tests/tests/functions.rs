@@ -170,3 +170,49 @@ fn both_functions_deliver_every_alert_and_fail_when_sns_is_down() {
     let emf = eb.stdout();
     assert!(emf.contains("\"DeliveryFailures\":1"), "failed deliveries are counted");
 }
+
+/// A StopLogging call, written after the CloudTrail record shape AWS
+/// documents.
+fn stop_logging(n: u32, minute: u32) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLEPRINCIPAL4", "arn": "arn:aws:iam::111122223333:user/eve",
+                         "accountId": "111122223333", "userName": "eve"},
+        "eventTime": format!("2026-11-30T09:{minute:02}:00Z"), "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging", "awsRegion": "us-east-1", "sourceIPAddress": "192.0.2.30", "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"name": "management"}, "responseElements": null,
+        "eventID": format!("3f2b9c10-0000-4000-8000-{n:012}"), "eventType": "AwsApiCall", "recipientAccountId": "111122223333"
+    })
+}
+
+/// With `TRAILWATCH_STATE_TABLE` (moto's DynamoDB): an invocation AWS
+/// retries, and the same actor stopping logging again within the hour,
+/// send one alert; the rest is counted as suppressed.
+#[test]
+fn with_a_state_table_retries_and_repeats_send_one_alert() {
+    let moto = Moto::start().expect("moto");
+    moto.state_table("trailwatch-state").expect("the state table");
+    let env = [
+        ("TRAILWATCH_TOPIC_ARN", moto.topic.clone()),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("TRAILWATCH_STATE_TABLE", "trailwatch-state".to_string()),
+    ];
+    let eb = Function::start("trailwatch-eventbridge", &env).expect("EventBridge function");
+    let first = encode::eventbridge_event(stop_logging(1, 5)).expect("an event");
+    for _ in 0..3 {
+        eb.invoke(&first).expect("invoke").expect("the invocation succeeds");
+    }
+    let later = encode::eventbridge_event(stop_logging(2, 40)).expect("an event");
+    eb.invoke(&later).expect("invoke").expect("the invocation succeeds");
+    let delivered = delivered(&moto.drain().expect("drain"));
+    let stops: Vec<_> = delivered.keys().filter(|(rule, _)| rule == "cloudtrail-logging-stopped").collect();
+    assert_eq!(stops.len(), 1, "{delivered:?}");
+    assert_eq!(delivered.values().filter(|n| **n > 1).count(), 0, "nothing delivered twice: {delivered:?}");
+    let suppressed: u64 = eb
+        .stdout()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("Suppressed").and_then(Value::as_u64))
+        .sum();
+    assert!(suppressed >= 3, "the two retries and the repeat are counted: {suppressed}");
+}

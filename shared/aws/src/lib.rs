@@ -15,15 +15,17 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use trailwatch_engine::handler::Handler;
+use trailwatch_engine::handler::{Clock, Handler};
 use trailwatch_engine::rules::{self, RuleSet};
 
 use crate::cloudwatch::CloudWatch;
 use crate::config::Config;
+use crate::dynamodb::DynamoDb;
 use crate::sns::Sns;
 
-/// The handler as the functions run it: alerts to SNS, counts to CloudWatch.
-pub type Function = Handler<Sns, CloudWatch>;
+/// The handler as the functions run it: alerts to SNS, counts to
+/// CloudWatch, state in DynamoDB (when `TRAILWATCH_STATE_TABLE` is set).
+pub type Function = Handler<Sns, CloudWatch, DynamoDb>;
 
 /// Set up once, then serve invocations until the runtime stops.
 pub async fn serve(function: &'static str) -> Result<(), Error> {
@@ -54,16 +56,19 @@ pub async fn serve(function: &'static str) -> Result<(), Error> {
 pub async fn cold_start(function: &str) -> Result<Function, Error> {
     let config = Config::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(build(&config, aws_sdk_sns::Client::new(&sdk), aws_sdk_cloudwatch::Client::new(&sdk), function)?)
+    let state = dynamodb::store(&config, &sdk);
+    Ok(build(&config, aws_sdk_sns::Client::new(&sdk), aws_sdk_cloudwatch::Client::new(&sdk), state, function)?)
 }
 
 /// The function from its configuration and SDK clients: the built-in pack
 /// plus the configured directory, narrowed to the configured language,
-/// compiled once.
+/// compiled once; with a state store, dedup, thresholds and exactly-once
+/// alerts on the wall clock.
 pub fn build(
     config: &Config,
     sns: aws_sdk_sns::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    state: Option<DynamoDb>,
     function: &str,
 ) -> Result<Function, rules::RuleError> {
     let mut loaded = rules::load(config.rules_dir.as_deref())?;
@@ -72,5 +77,6 @@ pub fn build(
         RuleSet::new(loaded),
         Sns::new(sns, config.topic_arn.clone()),
         CloudWatch::new(config.metrics, cloudwatch, &config.namespace, function),
-    ))
+    )
+    .with_state(state, Clock::Wall))
 }

@@ -54,7 +54,7 @@ fn function(metrics: MetricsMode, sns: &[&Rule], cloudwatch: &[&Rule]) -> Functi
     let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, sns, |c| c
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1))));
     let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, cloudwatch);
-    trailwatch_aws::build(&config(metrics), sns, cloudwatch, "eventbridge").expect("the built-in rules load")
+    trailwatch_aws::build(&config(metrics), sns, cloudwatch, None, "eventbridge").expect("the built-in rules load")
 }
 
 fn published(id: &str) -> impl Fn() -> PublishOutput {

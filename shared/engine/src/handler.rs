@@ -262,12 +262,13 @@ impl<S: Sink, M: Metrics> Handler<S, M> {
 impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// The same handler with a state store: dedup, thresholds and
     /// exactly-once alerts, on `clock`.
-    pub fn with_state<T: Store>(self, store: T, clock: Clock) -> Handler<S, M, T> {
+    /// `store` may be `None` (no state) where the store is configured.
+    pub fn with_state<T: Store>(self, store: impl Into<Option<T>>, clock: Clock) -> Handler<S, M, T> {
         Handler {
             rules: self.rules,
             sink: self.sink,
             metrics: self.metrics,
-            state: Some(store),
+            state: store.into(),
             clock,
             dedup: self.dedup,
             metrics_failures: self.metrics_failures,
