@@ -10,6 +10,16 @@ come from `trailwatch replay` (the library, not the functions) on the same
 records. At the end, for every expected alert: it was delivered (it reached
 the SQS queue subscribed to the topic), or its invocation failed (so that
 AWS would retry it). Prints and asserts the counts.
+
+With --state the functions keep state in a DynamoDB table (moto's, served
+one request at a time, see trailwatch_local.SERIAL_MOTO), and every failed
+invocation is retried, as AWS retries it, until it succeeds. The records'
+times are moved into the last hour (keeping their order), so that the
+functions' wall clock and replay's record clock agree. Expected: what
+`trailwatch replay` publishes (one alert per rule and dedup key, thresholds),
+per rule; delivered: what reached the queue. Asserted: nothing lost, nothing
+sent twice, though retries repeat the invocations whose alerts went out
+before their failure.
 """
 import argparse
 import collections
@@ -26,8 +36,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from trailwatch_local import (bodies, create, demo_records, eventbridge_event, invoke,  # noqa: E402
-                              logs_payload, start_function, start_moto, stop, trailwatch_bin)
+from trailwatch_local import (bodies, create, create_state_table, demo_records, eventbridge_event,  # noqa: E402
+                              invoke, logs_payload, start_function, start_moto, stop, trailwatch_bin)
 
 
 class Faults:
@@ -93,7 +103,10 @@ def main():
     ap.add_argument("--fail", type=float, default=0.25, help="share of Publish calls answered 500")
     ap.add_argument("--throttle", type=float, default=0.10, help="share answered 400 Throttling")
     ap.add_argument("--workers", type=int, default=4, help="function instances per function")
+    ap.add_argument("--state", action="store_true", help="state in DynamoDB, failed invocations retried: exactly once")
     a = ap.parse_args()
+    if a.state:
+        return main_state(a)
 
     tmp = tempfile.mkdtemp(prefix="trailwatch-load-")
     events_file = os.path.join(tmp, "events.jsonl")
@@ -168,6 +181,78 @@ def main():
     finally:
         stop(procs)
     print("load: every expected alert was delivered or its invocation failed (AWS would retry it)")
+    print(json.dumps(results, indent=2))
+
+
+def main_state(a):
+    tmp = tempfile.mkdtemp(prefix="trailwatch-load-state-")
+    events_file = os.path.join(tmp, "events.jsonl")
+    records, description = demo_records()
+    print(f"load --state: {len(records):,} records: {description}", flush=True)
+    base = [eventbridge_event(r) for r in records]
+    now = time.time()
+    events = []
+    for i in range(a.invocations):
+        e = json.loads(json.dumps(base[i % len(base)]))
+        e["detail"]["eventID"] = f"{e['detail'].get('eventID', 'x')}-{i}"
+        at = now - 72_000 + 70_000 * i / a.invocations
+        e["detail"]["eventTime"] = e["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        events.append(e)
+    with open(events_file, "w", encoding="utf-8") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    replay = subprocess.run([trailwatch_bin(), "replay", events_file], capture_output=True, text=True, check=True)
+    expected = collections.Counter(json.loads(line)["rule_id"] for line in replay.stdout.splitlines())
+
+    procs = []
+    log = open(os.path.join(tmp, "functions.log"), "w")
+    results = {}
+    try:
+        moto, moto_endpoint = start_moto(serial=True)
+        procs.append(moto)
+        sqs, topic, queue = create(moto_endpoint)
+        faults = Faults(a.fail, a.throttle, seed=20261201)
+        px = proxy(int(moto_endpoint.rsplit(":", 1)[1]), faults)
+        endpoint = f"http://127.0.0.1:{px.server_address[1]}"
+        for function, binary, wrap in [
+            ("eventbridge", "trailwatch-eventbridge", lambda e: e),
+            ("logs", "trailwatch-logs", lambda e: logs_payload([e["detail"]], "/aws/cloudtrail/load", "load")),
+        ]:
+            table = create_state_table(moto_endpoint, f"trailwatch-state-{function}")
+            ports = [start_function(binary, endpoint, topic, procs, log, TRAILWATCH_LOG="warn", AWS_MAX_ATTEMPTS="2",
+                                    TRAILWATCH_STATE_TABLE=table) for _ in range(a.workers)]
+            start = time.time()
+            pending, rounds, retried = list(range(len(events))), 0, 0
+            with concurrent.futures.ThreadPoolExecutor(max_workers=a.workers) as pool:
+                while pending and rounds < 30:
+                    oks = list(pool.map(lambda i: invoke(ports[i % len(ports)], wrap(events[i]))[0], pending))
+                    pending = [i for i, ok in zip(pending, oks) if not ok]
+                    retried += len(pending)
+                    rounds += 1
+            elapsed = time.time() - start
+            delivered = collections.Counter()
+            per_event = collections.Counter()
+            for body in bodies(sqs, queue):
+                alert = json.loads(body["Message"])
+                delivered[alert["rule_id"]] += 1
+                per_event[(alert["rule_id"], alert["event_id"])] += 1
+            lost = {r: n - delivered[r] for r, n in expected.items() if delivered[r] < n}
+            extra = {r: n - expected[r] for r, n in delivered.items() if n > expected[r]}
+            twice = [k for k, n in per_event.items() if n > 1]
+            results[function] = dict(invocations=len(events), retried_invocations=retried, retry_rounds=rounds,
+                                     never_succeeded=len(pending), seconds=round(elapsed, 1),
+                                     alerts_expected=sum(expected.values()), alerts_delivered=sum(delivered.values()),
+                                     lost=sum(lost.values()), duplicated=sum(extra.values()) + len(twice),
+                                     publish_calls=dict(faults.counts))
+            print(f"{function} --state: {json.dumps(results[function])}", flush=True)
+            faults.counts.clear()
+            assert not pending, f"{function}: {len(pending)} invocations never succeeded"
+            assert retried > 0, f"{function}: no invocation failed: inject more faults"
+            assert not lost, f"{function}: alerts lost: {lost}"
+            assert not extra and not twice, f"{function}: alerts sent twice: {extra} {twice[:5]}"
+    finally:
+        stop(procs)
+    print("load --state: every expected alert delivered exactly once, failed invocations retried")
     print(json.dumps(results, indent=2))
 
 

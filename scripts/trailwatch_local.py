@@ -253,13 +253,28 @@ def venv_tool(name):
     return found
 
 
-def start_moto(log=None):
+# moto's application served one request at a time. moto_server handles
+# requests on concurrent threads, and moto 5.2.5's DynamoDB does not make a
+# conditional write or an ADD atomic across them (two concurrent claims of
+# one key can both win), which DynamoDB itself does: runs that exercise the
+# state table under concurrency use this instead (tests/tests/state.rs).
+SERIAL_MOTO = """import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False,
+           request_handler=MotoRequestHandler)
+"""
+
+
+def start_moto(log=None, serial=False):
     """moto_server on a free loopback port: (process, endpoint). Its output
-    goes to the file `log` when given, else nowhere."""
+    goes to the file `log` when given, else nowhere. `serial`: one request
+    at a time (see SERIAL_MOTO)."""
     port = free_port()
     out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=out, stderr=subprocess.STDOUT)
+    command = ([venv_tool("python"), "-c", SERIAL_MOTO, str(port)] if serial
+               else [venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)])
+    proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     wait_port(port, "moto_server", proc)
     return proc, f"http://127.0.0.1:{port}"
 

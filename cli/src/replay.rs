@@ -39,6 +39,7 @@ impl Sink for Stdout {
             "count": a.count, "event_ids": a.event_ids, "title": a.title,
             "actor": a.actor, "event_name": a.event_name, "account": a.account,
             "region": a.region, "subject": a.subject(),
+            "first_seen": a.first_seen, "last_seen": a.last_seen, "group": a.group,
         });
         if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -79,6 +80,8 @@ pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, dedup: bool) -
     let runtime = tokio::runtime::Builder::new_current_thread().build().context("cannot start the async runtime")?;
     for file in &files {
         let name = file.display().to_string();
+        // Each file on its own time: an older file is not late after a newer one.
+        handler.rewind_clock();
         let payloads = match read(file, &name, via, &mut problems) {
             Some(p) => p,
             None => continue,

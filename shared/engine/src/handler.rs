@@ -263,6 +263,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// The same handler with a state store: dedup, thresholds and
     /// exactly-once alerts, on `clock`.
     /// `store` may be `None` (no state) where the store is configured.
+    /// (See also [`Handler::rewind_clock`].)
     pub fn with_state<T: Store>(self, store: impl Into<Option<T>>, clock: Clock) -> Handler<S, M, T> {
         Handler {
             rules: self.rules,
@@ -272,6 +273,15 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             clock,
             dedup: self.dedup,
             metrics_failures: self.metrics_failures,
+        }
+    }
+
+    /// Forget a watermark clock's time: the next input is unrelated to
+    /// the last (`trailwatch replay` reads each file on its own time, so
+    /// an older file is not late after a newer one).
+    pub fn rewind_clock(&self) {
+        if let Clock::Watermark(w) = &self.clock {
+            w.store(i64::MIN, Ordering::Relaxed);
         }
     }
 
@@ -400,10 +410,10 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             match store.claim(&c.key, now, now + LEASE, c.expires).await? {
                 Claim::Won => won.push((c.alert, Some(c.key))),
                 Claim::Sent | Claim::Held { .. } => {
-                    for id in c.alert.event_ids.iter().take(c.alert.count as usize) {
+                    for id in &c.fresh {
                         store.count(&c.key, id, c.expires).await?;
                     }
-                    counts.suppressed += c.alert.count;
+                    counts.suppressed += c.fresh.len() as u64;
                 }
             }
         }

@@ -78,6 +78,9 @@ pub struct Candidate {
     pub key: String,
     pub alert: Alert,
     pub expires: Millis,
+    /// The event ids of this batch's matches the candidate stands for: what
+    /// is counted as suppressed when the alert was sent already.
+    pub fresh: Vec<String>,
 }
 
 /// What a batch's matches come to.
@@ -115,7 +118,8 @@ pub async fn candidates<St: Store>(
                     let id = m.alert.event_id.clone().unwrap_or_else(|| hash(&[m.alert.record.to_string()]));
                     (format!("e#{rule}#{id}"), at + LATENESS)
                 };
-                Candidate { key, alert: m.alert, expires }
+                let fresh = m.alert.event_id.iter().cloned().collect();
+                Candidate { key, alert: m.alert, expires, fresh }
             }
             Some(t) => {
                 let bucket = at.div_euclid(t.window);
@@ -125,11 +129,8 @@ pub async fn candidates<St: Store>(
                     continue;
                 }
                 let key = format!("t#{rule}#{}#{bucket}", hash(&m.group));
-                let observation = Observation {
-                    at,
-                    event_id: m.alert.event_id.clone().unwrap_or_else(|| hash(&[m.alert.record.to_string()])),
-                    value: m.value.clone(),
-                };
+                let event_id = m.alert.event_id.clone().unwrap_or_else(|| hash(&[m.alert.record.to_string()]));
+                let observation = Observation { at, event_id: event_id.clone(), value: m.value.clone() };
                 let seen = store.observe(&key, observation, end + LATENESS, start, end - 1).await?;
                 let n = match &t.distinct {
                     Some(_) => {
@@ -149,18 +150,23 @@ pub async fn candidates<St: Store>(
                 alert.first_seen = seen.first().map(|o| o.at);
                 alert.last_seen = seen.last().map(|o| o.at);
                 alert.group = t.group_by.iter().cloned().zip(m.group.iter().cloned()).collect();
-                Candidate { key, alert, expires: end + LATENESS }
+                Candidate { key, alert, expires: end + LATENESS, fresh: vec![event_id] }
             }
         };
         match at_key.get(&candidate.key) {
             // A window's later candidate in the same batch counts more.
-            Some(&i) if candidate.key.starts_with("t#") => out.candidates[i] = candidate,
+            Some(&i) if candidate.key.starts_with("t#") => {
+                let mut fresh = std::mem::take(&mut out.candidates[i].fresh);
+                fresh.extend(candidate.fresh.iter().cloned());
+                out.candidates[i] = Candidate { fresh, ..candidate };
+            }
             Some(&i) => {
-                let kept = &mut out.candidates[i].alert;
-                kept.count += candidate.alert.count;
-                if kept.event_ids.len() < MAX_EVENT_IDS {
-                    kept.event_ids.extend(candidate.alert.event_ids);
-                    kept.event_ids.truncate(MAX_EVENT_IDS);
+                let kept = &mut out.candidates[i];
+                kept.alert.count += candidate.alert.count;
+                kept.fresh.extend(candidate.fresh);
+                if kept.alert.event_ids.len() < MAX_EVENT_IDS {
+                    kept.alert.event_ids.extend(candidate.alert.event_ids);
+                    kept.alert.event_ids.truncate(MAX_EVENT_IDS);
                 }
             }
             None => {
