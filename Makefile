@@ -76,8 +76,9 @@ lint-infra: venv ## cfn-lint and checkov on the generated template
 deploy-moto: venv build-debug ## Deploy the template into a local moto CloudFormation and check it
 	$(PY) scripts/deploy-moto.py
 
-load: venv build-debug ## 10,000 invocations of each function, SNS failing a share: nothing lost
+load: venv build-debug ## 10,000 invocations of each function, SNS failing a share: nothing lost; with DynamoDB state and retries: nothing twice
 	$(PY) scripts/load.py
+	$(PY) scripts/load.py --state
 
 demo: venv build-debug ## Replay CloudTrail records through both functions on local AWS stand-ins (DEMO_DATA=auto|shared|scenario)
 	$(PY) scripts/demo.py --data $(DEMO_DATA)
