@@ -27,6 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trailwatch_local import create_state_table  # noqa: E402
 from trailwatch_local import (ROOT, bodies, create, demo_records, eventbridge_event, invoke,  # noqa: E402
                               logs_payload, start_function, start_moto, stop, trailwatch_bin)
 
@@ -53,8 +54,13 @@ def main():
         ports = {}
         for path in ("eventbridge", "logs"):
             logs[path] = os.path.join(OUT, f"{path}.log")
-            ports[path] = start_function(f"trailwatch-{path}", endpoint, topic, procs, log=open(logs[path], "w"))
-        print("both functions under cargo lambda's emulator: "
+            # Each function its own state table (DynamoDB in moto): dedup,
+            # thresholds, exactly-once alerts; lateness judged on the
+            # records' own time, as for a backfill of history.
+            table = create_state_table(endpoint, f"trailwatch-demo-{path}")
+            ports[path] = start_function(f"trailwatch-{path}", endpoint, topic, procs, log=open(logs[path], "w"),
+                                         TRAILWATCH_STATE_TABLE=table, TRAILWATCH_CLOCK="records")
+        print("both functions under cargo lambda's emulator, state in DynamoDB (moto): "
               + ", ".join(f"{p} on 127.0.0.1:{port}" for p, port in ports.items()))
 
         by_path = {}
@@ -74,6 +80,19 @@ def main():
         stop(procs)
         print("stopped moto and the emulators")
     report(by_path, logs)
+    without_dedup(records)
+
+
+def without_dedup(records):
+    """The alert volume without dedup: every match, as `trailwatch replay
+    --no-dedup` prints it on the same records."""
+    path = os.path.join(OUT, "records.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"Records": records}, f)
+    every = subprocess.run([trailwatch_bin(), "replay", "--no-dedup", path], capture_output=True, text=True, check=True)
+    deduped = subprocess.run([trailwatch_bin(), "replay", path], capture_output=True, text=True, check=True)
+    print(f"\nAlert volume: {len(deduped.stdout.splitlines())} with dedup (what the functions sent above, per path), "
+          f"{len(every.stdout.splitlines())} without (one per match: `trailwatch replay --no-dedup`)")
 
 
 def pack_alert_rules():

@@ -80,8 +80,6 @@ pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, dedup: bool) -
     let runtime = tokio::runtime::Builder::new_current_thread().build().context("cannot start the async runtime")?;
     for file in &files {
         let name = file.display().to_string();
-        // Each file on its own time: an older file is not late after a newer one.
-        handler.rewind_clock();
         let payloads = match read(file, &name, via, &mut problems) {
             Some(p) => p,
             None => continue,

@@ -23,6 +23,10 @@ pub struct Config {
     /// `TRAILWATCH_STATE_TABLE`: the DynamoDB table of alert claims and
     /// observations ([`crate::dynamodb`]); `None`: no state.
     pub state_table: Option<String>,
+    /// `TRAILWATCH_CLOCK`: what "now" is for lateness and leases: `wall`
+    /// (the default) or `records` (the latest event time seen, for
+    /// backfilling history through the functions).
+    pub records_clock: bool,
 }
 
 /// A setting that is missing or wrong.
@@ -42,6 +46,8 @@ pub enum ConfigError {
     BadNamespace(String),
     #[error("TRAILWATCH_STATE_TABLE=\"{0}\" is not a DynamoDB table name (3-255 characters: letters, digits, _ - .)")]
     BadStateTable(String),
+    #[error("TRAILWATCH_CLOCK=\"{0}\": use wall (the default) or records (backfilling history)")]
+    BadClock(String),
 }
 
 impl Config {
@@ -81,7 +87,12 @@ impl Config {
                 return Err(ConfigError::BadStateTable(table.clone()));
             }
         }
-        Ok(Config { topic_arn, metrics, namespace, rules_dir, selection, state_table })
+        let records_clock = match get("TRAILWATCH_CLOCK").as_deref().unwrap_or("wall") {
+            "wall" | "" => false,
+            "records" => true,
+            other => return Err(ConfigError::BadClock(other.to_string())),
+        };
+        Ok(Config { topic_arn, metrics, namespace, rules_dir, selection, state_table, records_clock })
     }
 }
 
@@ -112,6 +123,9 @@ mod tests {
         );
         assert!(matches!(cfg(&[arn, ("TRAILWATCH_MATCH", "x")]), Err(ConfigError::BadMatch(_))));
         assert_eq!(c.state_table, None);
+        assert!(!c.records_clock);
+        assert_eq!(cfg(&[arn, ("TRAILWATCH_CLOCK", "records")]).map(|c| c.records_clock), Ok(true));
+        assert!(matches!(cfg(&[arn, ("TRAILWATCH_CLOCK", "utc")]), Err(ConfigError::BadClock(_))));
         assert_eq!(
             cfg(&[arn, ("TRAILWATCH_STATE_TABLE", "trailwatch-state")]).map(|c| c.state_table),
             Ok(Some("trailwatch-state".into()))

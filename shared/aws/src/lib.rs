@@ -11,6 +11,7 @@ pub mod config;
 pub mod dynamodb;
 pub mod sns;
 
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -78,5 +79,5 @@ pub fn build(
         Sns::new(sns, config.topic_arn.clone()),
         CloudWatch::new(config.metrics, cloudwatch, &config.namespace, function),
     )
-    .with_state(state, Clock::Wall))
+    .with_state(state, if config.records_clock { Clock::Watermark(AtomicI64::new(i64::MIN)) } else { Clock::Wall }))
 }

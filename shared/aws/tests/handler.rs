@@ -46,6 +46,7 @@ fn config(metrics: MetricsMode) -> Config {
         rules_dir: None,
         selection: Selection::All,
         state_table: None,
+        records_clock: false,
     }
 }
 
