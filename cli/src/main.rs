@@ -171,8 +171,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     continue;
                 }
                 let (how, pattern) = match &r.pattern {
-                    rules::Pattern::Event(p) => ("event_pattern", p.text()),
-                    rules::Pattern::Filter(p) => ("filter_pattern", p.text()),
+                    rules::Pattern::Event(p) => ("event_pattern", p.text().to_string()),
+                    rules::Pattern::Filter(p) => ("filter_pattern", p.text().to_string()),
+                    rules::Pattern::Sequence(q) => ("sequence", q.steps.join(" ")),
                 };
                 let action = match r.action {
                     rules::Action::Alert => "alert",
@@ -219,7 +220,7 @@ fn rules_test(out: &mut impl Write, dir: Option<&Path>, dataset: Option<&Path>) 
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for rule in &all {
         let base = if rule.origin.starts_with("builtin:") { None } else { Path::new(&rule.origin).parent() };
-        let report = rules::run_tests(rule, base, dataset);
+        let report = rules::run_tests_in(rule, &all, base, dataset);
         skipped += report.skipped;
         let skipped_note =
             if report.skipped > 0 { format!(", {} skipped: no dataset", report.skipped) } else { String::new() };

@@ -37,6 +37,7 @@ fn json_lists_every_builtin_rule_with_a_pattern_that_parses_again() {
             (Some("filter_pattern"), rules::Pattern::Filter(p)) => {
                 FilterPattern::parse(pattern).expect("parses").text() == p.text()
             }
+            (Some("sequence"), rules::Pattern::Sequence(q)) => pattern == q.steps.join(" "),
             _ => false,
         };
         assert!(same, "{}: the listed pattern is not the rule's", rule.id);

@@ -99,6 +99,8 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
                 event_patterns.push((rule.id.clone(), value));
             }
             Pattern::Filter(_) => filter_rules.push(rule),
+            // Fed by its steps' matches: no EventBridge rule or filter of its own.
+            Pattern::Sequence(_) => {}
         }
     }
     let groups = group_patterns(&event_patterns)?;
@@ -107,12 +109,16 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     }
     // The logs function is needed for filter_pattern alert rules; metric
     // ones are counted by metric filters on the log group itself.
+    // A filter_pattern step of a sequence must reach the function too,
+    // whatever its action.
+    let steps: std::collections::HashSet<&str> =
+        rules.iter().filter_map(|r| r.sequence()).flat_map(|q| q.steps.iter().map(String::as_str)).collect();
     let filters: Vec<&FilterPattern> = filter_rules
         .iter()
-        .filter(|r| r.action == Action::Alert)
+        .filter(|r| r.action == Action::Alert || steps.contains(r.id.as_str()))
         .filter_map(|r| match &r.pattern {
             Pattern::Filter(f) => Some(f),
-            Pattern::Event(_) => None,
+            Pattern::Event(_) | Pattern::Sequence(_) => None,
         })
         .collect();
     let subscription_pattern = union_filter(&filters);
@@ -140,11 +146,15 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     }
     let n_event = event_patterns.len();
     let description = format!(
-        "trailwatch: CloudTrail detection from {} rules ({} event_pattern in {} EventBridge rules, {} filter_pattern); trail, log group, KMS key, SNS topic, Lambda functions, DynamoDB state table, metric filters and alarms.",
+        "trailwatch: CloudTrail detection from {} rules ({} event_pattern in {} EventBridge rules, {} filter_pattern{}); trail, log group, KMS key, SNS topic, Lambda functions, DynamoDB state table, metric filters and alarms.",
         rules.len(),
         n_event,
         groups.len(),
-        n_filter
+        n_filter,
+        match rules.iter().filter(|r| r.sequence().is_some()).count() {
+            0 => String::new(),
+            n => format!(", {n} sequence"),
+        }
     );
     let mut doc = Map::new();
     doc.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
@@ -190,6 +200,27 @@ mod tests {
             "id: sg-open\ntitle: t\ndescription: d\nseverity: low\naction: metric\ntags: [CloudWatch.10]\nevent_pattern: {source: [aws.ec2], detail: {eventName: [AuthorizeSecurityGroupIngress]}}\n",
         ));
         all
+    }
+
+    #[test]
+    fn a_sequence_rule_has_no_resource_of_its_own_and_its_filter_steps_reach_the_logs_function() {
+        let mut all: Vec<Rule> = mixed_rules().into_iter().filter(|r| r.origin == "test").collect();
+        all.push(rule(
+            "id: odd-calls\ntitle: t\ndescription: d\nseverity: info\naction: metric\nfilter_pattern: '{ $.eventName = \"OddCall\" }'\n",
+        ));
+        let plain = generate(&all, Flavor::Plain).expect("generates");
+        all.push(rule(
+            "id: chain-test\ntitle: t\ndescription: d\nseverity: high\naction: alert\nsequence: {within: 30m, group_by: [userIdentity.arn], steps: [odd-calls, sg-open]}\n",
+        ));
+        let t = generate(&all, Flavor::Plain).expect("generates");
+        let (before, after) =
+            (plain.doc["Resources"].as_object().expect("r"), t.doc["Resources"].as_object().expect("r"));
+        assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>(), "no resource for the sequence");
+        assert!(!t.to_yaml().contains("chain-test"));
+        assert_eq!(t.event_rules, plain.event_rules);
+        let filter = |t: &Template| t.doc["Resources"]["LogsSubscription"]["Properties"]["FilterPattern"].to_string();
+        assert!(!filter(&plain).contains("OddCall"), "a metric filter rule alone is counted by its metric filter");
+        assert!(filter(&t).contains("OddCall"), "a step must reach the logs function: {}", filter(&t));
     }
 
     #[test]

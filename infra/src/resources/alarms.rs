@@ -110,6 +110,8 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
                     ),
                 )?;
             }
+            // Only alert rules are sequences.
+            Pattern::Sequence(_) => {}
             Pattern::Event(_) => {
                 let alarm_id = b.unique_id("Alarm", &rule.id);
                 b.add(

@@ -47,7 +47,7 @@ pub(crate) fn subscription(b: &mut Builder, pattern: Option<&str>, has_filter_al
     b.note_at(
         "LogsSubscription",
         &["Properties", "FilterPattern"],
-        "EventBridgeAndLogs: only records the filter_pattern alert rules can match (event_pattern rules run on\nEventBridge; metric filters count filter_pattern metric rules). LogsOnly: every record, and the logs\nfunction evaluates every rule.",
+        "EventBridgeAndLogs: only records the filter_pattern alert rules and sequence steps can match (event_pattern\nrules run on EventBridge; metric filters count filter_pattern metric rules). LogsOnly: every record, and the logs\nfunction evaluates every rule.",
     );
     b.add(
         "LogsStream",

@@ -123,7 +123,8 @@ pub struct Detection {
     /// Alerts of `alert` rules, identical ones merged (what is sent without
     /// a state store; threshold rules need one).
     pub alerts: Vec<Alert>,
-    /// Every match of an `alert` rule, for the stateful layer.
+    /// Every match of an `alert` rule, and every step of a sequence rule,
+    /// for the stateful layer.
     pub matches: Vec<Match>,
     pub counts: Counts,
 }
@@ -149,11 +150,16 @@ impl Detecting {
     /// Match one event.
     fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
         self.counts.records += 1;
-        for rule in rules.evaluate(event, ws) {
+        let matched = rules.evaluate(event, ws);
+        for rule in &matched {
             *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
             if rule.action == Action::Alert {
                 self.matches.push(Match::new(rule, event));
             }
+        }
+        // Steps (alert or metric rules) feed the sequences listing them.
+        for (sequence, steps) in rules.sequences_fed(&matched) {
+            self.matches.extend(Match::step(sequence, steps, event));
         }
     }
 
@@ -165,7 +171,7 @@ impl Detecting {
 
     /// The matches, the alerts (identical ones merged), and the counts.
     fn finish(self) -> Detection {
-        let alerts = alert::merge(self.matches.iter().filter(|m| !m.is_threshold()).map(|m| m.alert.clone()).collect());
+        let alerts = alert::merge(self.matches.iter().filter(|m| !m.is_windowed()).map(|m| m.alert.clone()).collect());
         Detection { alerts, matches: self.matches, counts: self.counts }
     }
 }
@@ -221,7 +227,8 @@ pub struct Handler<S, M, St = state::Memory> {
 pub enum Clock {
     /// The wall clock (the functions).
     Wall,
-    /// The latest event time seen so far (replaying old records).
+    /// The latest event time seen so far (replaying old records); nothing
+    /// is late on it.
     Watermark(AtomicI64),
 }
 
@@ -230,6 +237,16 @@ impl Clock {
         match self {
             Clock::Wall => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0),
             Clock::Watermark(w) => w.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The time lateness is judged against: the wall clock's now. On the
+    /// records' own time (a backfill, `trailwatch replay`) nothing is late:
+    /// the whole history counts, whatever order it is read in.
+    fn lateness_now(&self) -> Option<Millis> {
+        match self {
+            Clock::Wall => Some(self.now()),
+            Clock::Watermark(_) => None,
         }
     }
 
@@ -263,7 +280,6 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// The same handler with a state store: dedup, thresholds and
     /// exactly-once alerts, on `clock`.
     /// `store` may be `None` (no state) where the store is configured.
-    /// (See also [`Handler::rewind_clock`].)
     pub fn with_state<T: Store>(self, store: impl Into<Option<T>>, clock: Clock) -> Handler<S, M, T> {
         Handler {
             rules: self.rules,
@@ -273,15 +289,6 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             clock,
             dedup: self.dedup,
             metrics_failures: self.metrics_failures,
-        }
-    }
-
-    /// Forget a watermark clock's time: the next input is unrelated to
-    /// the last (`trailwatch replay` reads each file on its own time, so
-    /// an older file is not late after a newer one).
-    pub fn rewind_clock(&self) {
-        if let Clock::Watermark(w) = &self.clock {
-            w.store(i64::MIN, Ordering::Relaxed);
         }
     }
 
@@ -353,16 +360,15 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 None => std::mem::take(&mut d.alerts).into_iter().map(|a| (a, None)).collect(),
                 Some(store) => {
                     d.matches.iter().for_each(|m| self.clock.saw(m.at));
-                    let outcome =
-                        match remember::candidates(std::mem::take(&mut d.matches), store, self.clock.now(), self.dedup)
-                            .await
-                        {
-                            Ok(o) => o,
-                            Err(e) => {
-                                self.emit(total).await;
-                                return Err(e.into());
-                            }
-                        };
+                    let late_after = self.clock.lateness_now();
+                    let matches = std::mem::take(&mut d.matches);
+                    let outcome = match remember::candidates(matches, store, late_after, self.dedup).await {
+                        Ok(o) => o,
+                        Err(e) => {
+                            self.emit(total).await;
+                            return Err(e.into());
+                        }
+                    };
                     d.counts.late_dropped += outcome.late_dropped;
                     match self.claim(store, outcome.candidates, &mut d.counts).await {
                         Ok(won) => won,

@@ -1,5 +1,6 @@
-//! Remember: what dedup and thresholds make of a batch's matches, with a
-//! [`Store`] holding what earlier batches and other containers saw.
+//! Remember: what dedup, thresholds and sequences make of a batch's
+//! matches, with a [`Store`] holding what earlier batches and other
+//! containers saw.
 //!
 //! Windows run on `eventTime`, aligned to the epoch (a 5-minute window is
 //! 09:00-09:05, 09:05-09:10, ...), so a window's records, and so its
@@ -7,21 +8,56 @@
 //! delivers late and out of order. A record still counts while its
 //! window's state is kept, [`LATENESS`] past the window's end; a record
 //! later than that is dropped from thresholds and counted (`LateDropped`).
+//!
+//! # Sequences
+//!
+//! A sequence rule (`steps`, `within`, `group_by`, `ordered`) is fed by its
+//! step rules' matches. When a record matches step rules of a sequence, it
+//! is observed once under the group key `s#<rule>#<hash(group values)>`
+//! as an [`Observation`] whose value is the indices of the steps it fills
+//! (`"1"`, or `"0,2"` for a record two step rules match: it then fills
+//! either, as Sigma's temporal correlations count rule matches), and the
+//! group's observations within `within` either side of it come back. A
+//! *chain* is one observation per step, all within `within` of the first;
+//! `ordered` chains have non-decreasing times in step order (CloudTrail
+//! times are whole seconds, so steps in one second are in order).
+//!
+//! Alerts are claimed per group and *bucket* of the chain's first time,
+//! `s#<rule>#<hash>#<floor(first / within)>`: one alert per group and
+//! chain, and two for one group only when chains start in two buckets.
+//! For each bucket that a chain holding the new record could start in (at
+//! most two: the chain starts within `within` before the record), the
+//! earliest-starting chain whose first time is in that bucket is sought
+//! among the returned observations; a found one is a candidate alert
+//! naming its records (`event_ids`, in step order), `count` the number of
+//! steps, `first_seen`/`last_seen` and the group.
+//!
+//! The verdict for a given final set of records is the same whatever the
+//! arrival order: every chain is complete, and within range, when its
+//! last-arriving record is observed, so the buckets that alert are exactly
+//! those some chain of the final set starts in, each claimed once. Which
+//! records an alert names can depend on the order only where a group holds
+//! several chains starting in one bucket (it names the earliest-starting
+//! one present when the bucket was claimed). A record whose chains would
+//! all have ended more than [`LATENESS`] ago is dropped (`LateDropped`).
 
 use std::collections::HashMap;
 
 use crate::alert::Alert;
 use crate::event::Event;
-use crate::rules::{Rule, Threshold};
+use crate::rules::{Rule, Sequence, Threshold};
 use crate::state::{parse_event_time, Millis, Observation, StateError, Store};
 
-/// How long after a window ends its records still count. CloudTrail
-/// delivers an event within about 5 minutes on average, with no guarantee
-/// (CloudTrail User Guide, "CloudTrail concepts" / FAQ: "typically delivers
-/// events within an average of about 5 minutes of an API call"); a day
-/// covers delivery retried over hours, and records later than that are
-/// dropped from windows with a metric rather than counted into state that
-/// may have expired.
+/// How long after a window ends its records still count (on the wall
+/// clock; on the records' own time nothing is late). AWS: "CloudTrail
+/// typically delivers logs within an average of about 5 minutes of an API
+/// call. This time is not guaranteed", and a trail whose bucket is
+/// unreachable is redelivered "for 30 days" (CloudTrail User Guide,
+/// "Getting and viewing your CloudTrail log files"); EventBridge delivers
+/// service events "on a best effort basis" (EventBridge reference, "AWS
+/// CloudTrail events"). A day covers delivery retried over hours; a record
+/// later than that is dropped from windows and counted (`LateDropped`)
+/// rather than counted into state that may have expired.
 pub const LATENESS: Millis = 24 * 3_600_000;
 
 /// How many event ids an alert from a window names (its `count` is exact).
@@ -40,6 +76,8 @@ pub struct Match {
     value: Option<String>,
     period: Millis,
     threshold: Option<Threshold>,
+    /// A sequence's match: the sequence and the steps the record fills.
+    sequence: Option<(Sequence, Vec<usize>)>,
 }
 
 impl Match {
@@ -62,12 +100,24 @@ impl Match {
             ),
             None => (rule.dedup.key.iter().map(|p| path_value(event, p)).collect(), None),
         };
-        Match { alert, at, group, value, period: rule.dedup.period, threshold: rule.threshold.clone() }
+        Match { alert, at, group, value, period: rule.dedup.period, threshold: rule.threshold.clone(), sequence: None }
     }
 
-    /// Whether this match only counts toward a threshold.
-    pub fn is_threshold(&self) -> bool {
-        self.threshold.is_some()
+    /// The record `event` filling `steps` (indices) of the sequence rule
+    /// `rule`; `None` if `rule` is not a sequence.
+    pub fn step(rule: &Rule, steps: Vec<usize>, event: &Event) -> Option<Match> {
+        let q = rule.sequence()?.clone();
+        let alert = Alert::new(rule, event);
+        let at = event.record().event_time.as_deref().and_then(parse_event_time);
+        let group = q.group_by.iter().map(|p| path_value(event, p)).collect();
+        let value = Some(steps.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+        Some(Match { alert, at, group, value, period: 0, threshold: None, sequence: Some((q, steps)) })
+    }
+
+    /// Whether this match only counts toward a window (a threshold or a
+    /// sequence): without a state store it sends nothing.
+    pub fn is_windowed(&self) -> bool {
+        self.threshold.is_some() || self.sequence.is_some()
     }
 }
 
@@ -98,17 +148,40 @@ pub struct Outcome {
 /// the handler's clock (wall time in the functions).
 /// With `dedup` false every match of an ordinary rule is its own alert
 /// (claimed by its event id, so still sent once).
+/// `now` judges lateness (`None`: nothing is late, on the records' own
+/// time); a match without a readable `eventTime` takes `now` (or 0).
 pub async fn candidates<St: Store>(
     matches: Vec<Match>,
     store: &St,
-    now: Millis,
+    now: Option<Millis>,
     dedup: bool,
 ) -> Result<Outcome, StateError> {
     let mut out = Outcome::default();
     let mut at_key: HashMap<String, usize> = HashMap::new();
     for m in matches {
-        let at = m.at.unwrap_or(now);
+        let at = m.at.or(now).unwrap_or(0);
         let rule = m.alert.rule_id.clone();
+        if let Some((q, _)) = &m.sequence {
+            if now.is_some_and(|now| at.saturating_add(q.within).saturating_add(LATENESS) < now) {
+                out.late_dropped += 1;
+                continue;
+            }
+            for candidate in sequence_candidates(&m, q, at, store).await? {
+                match at_key.get(&candidate.key) {
+                    Some(&i) => {
+                        let mut fresh = std::mem::take(&mut out.candidates[i].fresh);
+                        fresh.extend(candidate.fresh.iter().cloned());
+                        fresh.dedup();
+                        out.candidates[i] = Candidate { fresh, ..candidate };
+                    }
+                    None => {
+                        at_key.insert(candidate.key.clone(), out.candidates.len());
+                        out.candidates.push(candidate);
+                    }
+                }
+            }
+            continue;
+        }
         let candidate = match &m.threshold {
             None => {
                 let (key, expires) = if dedup && m.period > 0 {
@@ -124,7 +197,7 @@ pub async fn candidates<St: Store>(
             Some(t) => {
                 let bucket = at.div_euclid(t.window);
                 let (start, end) = (bucket * t.window, (bucket + 1) * t.window);
-                if end + LATENESS < now {
+                if now.is_some_and(|now| end + LATENESS < now) {
                     out.late_dropped += 1;
                     continue;
                 }
@@ -176,6 +249,107 @@ pub async fn candidates<St: Store>(
         }
     }
     Ok(out)
+}
+
+/// The candidate alerts of a sequence match: observe it, then, for each
+/// bucket a chain holding it could start in, the earliest-starting chain
+/// of the group with its first time in that bucket (module doc).
+async fn sequence_candidates<St: Store>(
+    m: &Match,
+    q: &Sequence,
+    at: Millis,
+    store: &St,
+) -> Result<Vec<Candidate>, StateError> {
+    let rule = &m.alert.rule_id;
+    let group = format!("s#{rule}#{}", hash(&m.group));
+    let event_id = m.alert.event_id.clone().unwrap_or_else(|| hash(&[m.alert.record.to_string()]));
+    let expires = at.saturating_add(q.within).saturating_add(LATENESS);
+    let observation = Observation { at, event_id: event_id.clone(), value: m.value.clone() };
+    let seen =
+        store.observe(&group, observation, expires, at.saturating_sub(q.within), at.saturating_add(q.within)).await?;
+    let steps = q.steps.len();
+    // Per step, the (time, event id) of the observations filling it, in
+    // time order (the store returns them so).
+    let mut by_step: Vec<Vec<(Millis, &str)>> = vec![Vec::new(); steps];
+    for o in &seen {
+        for s in o.value.as_deref().unwrap_or("").split(',').filter_map(|s| s.parse::<usize>().ok()) {
+            if let Some(list) = by_step.get_mut(s) {
+                list.push((o.at, o.event_id.as_str()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let first_bucket = at.saturating_sub(q.within).div_euclid(q.within);
+    for bucket in first_bucket..=at.div_euclid(q.within) {
+        let lo = (bucket * q.within).max(at.saturating_sub(q.within));
+        let hi = ((bucket + 1) * q.within - 1).min(at);
+        let Some(chain) = earliest_chain(&by_step, q, lo, hi) else { continue };
+        let mut alert = m.alert.clone();
+        alert.count = steps as u64;
+        let mut ids: Vec<String> = Vec::new();
+        for (_, id) in &chain {
+            if !ids.iter().any(|i| i == id) {
+                ids.push((*id).to_string());
+            }
+        }
+        let fresh = if ids.contains(&event_id) { vec![event_id.clone()] } else { Vec::new() };
+        alert.event_ids = ids;
+        alert.first_seen = chain.iter().map(|(t, _)| *t).min();
+        alert.last_seen = chain.iter().map(|(t, _)| *t).max();
+        alert.group = q.group_by.iter().cloned().zip(m.group.iter().cloned()).collect();
+        let key = format!("{group}#{bucket}");
+        out.push(Candidate { key, alert, expires, fresh });
+    }
+    Ok(out)
+}
+
+/// The chain (per step, its time and event id) whose first time is the
+/// earliest in `[lo, hi]`, if any: ordered, each step the earliest filling
+/// it at or after the previous step; unordered, each step the earliest
+/// filling it at or after the first time. Every step within `within` of
+/// the first.
+fn earliest_chain<'a>(
+    by_step: &[Vec<(Millis, &'a str)>],
+    q: &Sequence,
+    lo: Millis,
+    hi: Millis,
+) -> Option<Vec<(Millis, &'a str)>> {
+    // The earliest filling of `step` at or after `t`.
+    let next = |step: usize, t: Millis| -> Option<(Millis, &'a str)> {
+        let list = &by_step[step];
+        let i = list.partition_point(|(at, _)| *at < t);
+        list.get(i).copied()
+    };
+    // Candidate first times, ascending: a step-0 time (ordered) or any
+    // observation's time (unordered).
+    let mut starts: Vec<Millis> = if q.ordered {
+        by_step[0].iter().map(|(t, _)| *t).collect()
+    } else {
+        by_step.iter().flatten().map(|(t, _)| *t).collect()
+    };
+    starts.retain(|t| (lo..=hi).contains(t));
+    starts.sort_unstable();
+    starts.dedup();
+    for start in starts {
+        let deadline = start.saturating_add(q.within);
+        let mut chain = Vec::with_capacity(by_step.len());
+        let mut t = start;
+        for step in 0..by_step.len() {
+            match next(step, if q.ordered { t } else { start }) {
+                Some(found) if found.0 <= deadline => {
+                    t = found.0;
+                    chain.push(found);
+                }
+                _ => break,
+            }
+        }
+        // Unordered, the first time is `start` only if some step is
+        // filled at it; the earliest such start is the first time found.
+        if chain.len() == by_step.len() && chain.iter().any(|(t, _)| *t == start) {
+            return Some(chain);
+        }
+    }
+    None
 }
 
 /// The value at a dotted path of the record (`userIdentity.arn`), as text:

@@ -1,9 +1,10 @@
 //! Detection rules as data: loading, validating, and compiling a rule set.
 //!
 //! A rule is one YAML file: `id`, `title`, `description`, `severity`,
-//! `tags`, exactly one of `event_pattern` (EventBridge) or `filter_pattern`
-//! (CloudWatch Logs), an `action` (`alert` or `metric`), optional
-//! `suppress` patterns of known-good activity, and `tests`. The built-in
+//! `tags`, exactly one of `event_pattern` (EventBridge), `filter_pattern`
+//! (CloudWatch Logs) or `sequence` (fed by other rules' matches), an
+//! `action` (`alert` or `metric`), optional `suppress` patterns of
+//! known-good activity, and `tests`. The built-in
 //! pack ships inside the binaries; a user's directory adds rules, replaces
 //! built-in ones with the same id, and disables ids listed in its
 //! `disabled.yaml`.
@@ -61,7 +62,24 @@ pub enum Pattern {
     Event(EventPattern),
     /// A CloudWatch Logs filter pattern, on the record (the log message).
     Filter(FilterPattern),
+    /// No pattern of its own: a sequence rule is fed by its steps' matches
+    /// (the step rules' patterns, suppressions applied).
+    Sequence(Sequence),
 }
+
+/// Alert when every step rule matched records with equal `group_by`
+/// values within `within` of event time (in step order if `ordered`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sequence {
+    pub within: Millis,
+    pub group_by: Vec<String>,
+    pub ordered: bool,
+    /// The step rules' ids, in order.
+    pub steps: Vec<String>,
+}
+
+/// The most steps a sequence may have.
+pub const MAX_SEQUENCE_STEPS: usize = 16;
 
 /// One rule test: a record and whether the rule must match it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +141,9 @@ impl Selection {
             (Selection::All, _)
                 | (Selection::EventPatterns, Pattern::Event(_))
                 | (Selection::FilterPatterns, Pattern::Filter(_))
+                // Fed by whichever function matches its steps: the state
+                // store is shared, so steps seen by both functions chain.
+                | (_, Pattern::Sequence(_))
         )
     }
 }
@@ -170,7 +191,21 @@ struct RuleFile {
     #[serde(default)]
     threshold: Option<ThresholdFile>,
     #[serde(default)]
+    sequence: Option<SequenceFile>,
+    #[serde(default)]
     tests: Vec<RuleTest>,
+}
+
+/// The YAML form of `sequence`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SequenceFile {
+    within: String,
+    #[serde(default)]
+    group_by: Vec<String>,
+    #[serde(default)]
+    ordered: bool,
+    steps: Vec<String>,
 }
 
 /// The YAML form of `dedup`.
@@ -249,15 +284,54 @@ impl Rule {
                 file.id
             )));
         }
-        let pattern = match (file.event_pattern, file.filter_pattern) {
-            (Some(p), None) => {
+        let pattern = match (file.event_pattern, file.filter_pattern, file.sequence) {
+            (None, None, Some(q)) => {
+                if file.action != Action::Alert {
+                    return Err(invalid("sequence: only an alert rule is a sequence".into()));
+                }
+                if file.threshold.is_some() || file.dedup.is_some() || !file.suppress.is_empty() {
+                    return Err(invalid(
+                        "sequence: a sequence rule takes no threshold, dedup or suppress (it alerts once per group and chain; suppress the step rules)".into(),
+                    ));
+                }
+                let within = parse_duration(&q.within).map_err(|e| invalid(format!("sequence.within: {e}")))?;
+                if within == 0 {
+                    return Err(invalid("sequence.within: give a time such as 30m".into()));
+                }
+                check_paths("sequence.group_by", &q.group_by).map_err(invalid)?;
+                if q.steps.len() < 2 || q.steps.len() > MAX_SEQUENCE_STEPS {
+                    return Err(invalid(format!("sequence.steps: give 2 to {MAX_SEQUENCE_STEPS} rule ids")));
+                }
+                for (i, step) in q.steps.iter().enumerate() {
+                    if *step == file.id {
+                        return Err(invalid(format!("sequence.steps[{i}]: a sequence cannot be its own step")));
+                    }
+                    if q.steps[..i].contains(step) {
+                        return Err(invalid(format!("sequence.steps[{i}]: \"{step}\" is listed twice")));
+                    }
+                }
+                for (i, t) in file.tests.iter().enumerate() {
+                    if t.records.is_none() {
+                        return Err(invalid(format!(
+                            "tests[{i}]: a sequence rule is tested with records cases (records: [...], alerts: N)"
+                        )));
+                    }
+                }
+                Pattern::Sequence(Sequence { within, group_by: q.group_by, ordered: q.ordered, steps: q.steps })
+            }
+            (_, _, Some(_)) => {
+                return Err(invalid("a sequence rule has no event_pattern or filter_pattern of its own".into()))
+            }
+            (Some(p), None, None) => {
                 Pattern::Event(EventPattern::from_value(&p).map_err(|e| invalid(format!("event_pattern: {e}")))?)
             }
-            (None, Some(p)) => {
+            (None, Some(p), None) => {
                 Pattern::Filter(FilterPattern::parse(&p).map_err(|e| invalid(format!("filter_pattern: {e}")))?)
             }
-            (None, None) => return Err(invalid("give the rule an event_pattern or a filter_pattern".into())),
-            (Some(_), Some(_)) => {
+            (None, None, None) => {
+                return Err(invalid("give the rule an event_pattern, a filter_pattern or a sequence".into()))
+            }
+            (Some(_), Some(_), None) => {
                 return Err(invalid("give the rule exactly one of event_pattern and filter_pattern, not both".into()))
             }
         };
@@ -326,6 +400,38 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// A sequence rule's sequence.
+    pub fn sequence(&self) -> Option<&Sequence> {
+        match &self.pattern {
+            Pattern::Sequence(q) => Some(q),
+            _ => None,
+        }
+    }
+}
+
+/// Every step of every sequence rule names a rule of the set that is not
+/// itself a sequence.
+fn check_steps(rules: &[Rule]) -> Result<(), RuleError> {
+    let by_id: HashMap<&str, &Rule> = rules.iter().map(|r| (r.id.as_str(), r)).collect();
+    for rule in rules {
+        let Some(q) = rule.sequence() else { continue };
+        for (i, step) in q.steps.iter().enumerate() {
+            let reason = match by_id.get(step.as_str()) {
+                None => format!(
+                    "sequence.steps[{i}]: no rule has the id \"{step}\" (built-in or in the rules directory; is it disabled?)"
+                ),
+                Some(r) if r.sequence().is_some() => {
+                    format!("sequence.steps[{i}]: \"{step}\" is a sequence rule; a step is an event_pattern or filter_pattern rule")
+                }
+                Some(_) => continue,
+            };
+            return Err(RuleError::Invalid { file: rule.origin.clone(), reason });
+        }
+    }
+    Ok(())
+}
+
 /// Dotted record paths (`userIdentity.arn`): non-empty names, no empty
 /// segment.
 fn check_paths(what: &str, paths: &[String]) -> Result<(), String> {
@@ -349,6 +455,7 @@ pub fn load(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
         rules.push(rule);
     }
     let Some(dir) = user_dir else {
+        check_steps(&rules)?;
         return Ok(rules);
     };
     let (user, disabled) = load_dir(dir)?;
@@ -371,6 +478,7 @@ pub fn load(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
         }
     }
     rules.retain(|r| !disabled.contains(&r.id));
+    check_steps(&rules)?;
     Ok(rules)
 }
 
@@ -434,6 +542,11 @@ pub struct RuleSet {
     filters: Vec<usize>,
     suppressions: PatternSet,
     suppression_rule: Vec<usize>,
+    /// Rule `i` is step `s` of the sequence rule `q` for each `(q, s)` of
+    /// `fed[i]`.
+    fed: Vec<Vec<(usize, usize)>>,
+    /// Whether any rule feeds a sequence.
+    feeds: bool,
 }
 
 /// Per-thread working memory for [`RuleSet::evaluate`].
@@ -460,13 +573,27 @@ impl RuleSet {
                     patterns.push(p);
                 }
                 Pattern::Filter(_) => filters.push(i),
+                Pattern::Sequence(_) => {}
             }
             for s in &rule.suppress {
                 suppression_rule.push(i);
                 suppressions.push(s);
             }
         }
+        // A step missing from the set (another function's language, or a
+        // rule set built without it) simply never feeds its sequence.
+        let index: HashMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+        let mut fed = vec![Vec::new(); rules.len()];
+        for (q, rule) in rules.iter().enumerate() {
+            for (s, step) in rule.sequence().map(|q| q.steps.as_slice()).unwrap_or_default().iter().enumerate() {
+                if let Some(&i) = index.get(step.as_str()).filter(|&&i| rules[i].sequence().is_none()) {
+                    fed[i].push((q, s));
+                }
+            }
+        }
         RuleSet {
+            feeds: fed.iter().any(|f| !f.is_empty()),
+            fed,
             patterns: PatternSet::new(patterns),
             suppressions: PatternSet::new(suppressions),
             pattern_rule,
@@ -479,6 +606,29 @@ impl RuleSet {
     /// The rules, in load order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The sequence rules that `matched` (rules of this set matching one
+    /// record) feed, each with the indices of the steps the record fills,
+    /// in load order.
+    pub fn sequences_fed(&self, matched: &[&Rule]) -> Vec<(&Rule, Vec<usize>)> {
+        if !self.feeds {
+            return Vec::new();
+        }
+        let mut out: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+        for rule in matched {
+            let Some(i) = self.rules.iter().position(|r| std::ptr::eq(r, *rule)) else { continue };
+            for &(q, s) in &self.fed[i] {
+                out.entry(q).or_default().push(s);
+            }
+        }
+        out.into_iter()
+            .map(|(q, mut steps)| {
+                steps.sort_unstable();
+                steps.dedup();
+                (&self.rules[q], steps)
+            })
+            .collect()
     }
 
     /// The rules that match this event and are not suppressed for it, in
@@ -517,6 +667,8 @@ impl RuleSet {
         let hit = match &rule.pattern {
             Pattern::Event(p) => p.matches(event.value()),
             Pattern::Filter(f) => f.matches_value(log_message(event, &mut String::new()), event.detail()),
+            // Fed by its steps' matches, never by one record alone.
+            Pattern::Sequence(_) => false,
         };
         hit && !rule.suppress.iter().any(|s| s.matches(event.value()))
     }
@@ -552,10 +704,27 @@ pub struct TestReport {
 /// `dataset` is the shared CloudTrail dataset's directory
 /// (`../shared/data/cloudtrail`), where `dataset:` cases find their record:
 /// without it they are counted as skipped, never as passed.
+/// A sequence rule's steps are taken from the built-in pack; use
+/// [`run_tests_in`] to take them from a loaded rule set.
 pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> TestReport {
+    let pack = if rule.sequence().is_some() { load(None).unwrap_or_default() } else { Vec::new() };
+    run_tests_in(rule, &pack, base, dataset)
+}
+
+/// Run a rule's tests, a sequence rule's `records` cases with its steps
+/// taken from `rules` (the loaded set the rule belongs to).
+pub fn run_tests_in(rule: &Rule, rules: &[Rule], base: Option<&Path>, dataset: Option<&Path>) -> TestReport {
     let mut report = TestReport { rule: rule.id.clone(), passed: 0, skipped: 0, failures: Vec::new() };
     let own = |expect: bool| rule.tests.iter().any(|t| t.dataset.is_none() && t.expect == Some(expect));
-    if !own(true) || !own(false) {
+    if rule.sequence().is_some() {
+        let case = |alerting: bool| rule.tests.iter().any(|t| t.alerts.is_some_and(|n| (n > 0) == alerting));
+        if !case(true) || !case(false) {
+            report.failures.push(
+                "a sequence rule needs records cases of its own, one that alerts and one that does not (alerts: 0)"
+                    .into(),
+            );
+        }
+    } else if !own(true) || !own(false) {
         report.failures.push(
             "the rule needs tests of its own, a record it must match and one it must not (dataset cases run only beside ../shared)"
                 .into(),
@@ -564,7 +733,7 @@ pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> Te
     for (i, t) in rule.tests.iter().enumerate() {
         let label = t.name.clone().unwrap_or_else(|| format!("tests[{i}]"));
         if let (Some(records), Some(want)) = (&t.records, t.alerts) {
-            match alerts_of(rule, records) {
+            match alerts_of(rule, rules, records) {
                 Ok(got) if got == want => report.passed += 1,
                 Ok(got) => report.failures.push(format!("{label}: expected {want} alerts, got {got}")),
                 Err(e) => report.failures.push(format!("{label}: {e}")),
@@ -603,14 +772,18 @@ pub fn run_tests(rule: &Rule, base: Option<&Path>, dataset: Option<&Path>) -> Te
 /// How many alerts `rule` sends for `records` delivered one by one, as
 /// EventBridge delivers them, through the handler with state in memory on
 /// the records' own time.
-fn alerts_of(rule: &Rule, records: &[Value]) -> Result<u64, String> {
+/// A sequence rule's steps come from `rules`.
+fn alerts_of(rule: &Rule, rules: &[Rule], records: &[Value]) -> Result<u64, String> {
     use crate::handler::{Clock, Handler};
-    let handler = Handler::new(
-        RuleSet::new(vec![rule.clone()]),
-        crate::sink::Memory::default(),
-        crate::metrics::Tally::default(),
-    )
-    .with_state(crate::state::Memory::default(), Clock::Watermark(std::sync::atomic::AtomicI64::new(i64::MIN)));
+    let mut set = vec![rule.clone()];
+    for step in rule.sequence().map(|q| q.steps.as_slice()).unwrap_or_default() {
+        match rules.iter().find(|r| r.id == *step) {
+            Some(r) => set.push(r.clone()),
+            None => return Err(format!("the step rule \"{step}\" is not loaded")),
+        }
+    }
+    let handler = Handler::new(RuleSet::new(set), crate::sink::Memory::default(), crate::metrics::Tally::default())
+        .with_state(crate::state::Memory::default(), Clock::Watermark(std::sync::atomic::AtomicI64::new(i64::MIN)));
     for (i, r) in records.iter().enumerate() {
         let event = Event::from_item(r.clone()).map_err(|e| format!("records[{i}]: {e}"))?.into_value();
         // In-memory sink, metrics and state never wait: one poll finishes.
@@ -815,5 +988,60 @@ mod tests {
         let report = run_tests(&rule, None, None);
         assert_eq!(report.passed, 4, "{:?}", report.failures);
         assert_eq!(report.failures, vec!["wrong on purpose: expected 2 alerts, got 1".to_string()]);
+    }
+
+    fn sequence_text(id: &str, steps: &str) -> String {
+        format!(
+            "id: {id}\ntitle: t\ndescription: d\nseverity: high\naction: alert\nsequence: {{within: 30m, group_by: [requestParameters.userName], ordered: true, steps: [{steps}]}}\n"
+        )
+    }
+
+    #[test]
+    fn a_sequence_step_must_name_a_loaded_rule_that_is_not_a_sequence() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), "chain.yaml", &sequence_text("my-chain", "iam-admin-policy-attached, no-such-rule"));
+        let err = load(Some(dir.path())).expect_err("an unknown step is refused");
+        assert!(err.to_string().contains("sequence.steps[1]: no rule has the id \"no-such-rule\""), "{err}");
+        assert!(err.to_string().contains("chain.yaml"), "{err}");
+        // A step may be a user's rule, alert or metric.
+        write(dir.path(), "mine.yaml", &rule_text("no-such-rule", "CreateUser"));
+        let rules = load(Some(dir.path())).expect("loads");
+        assert_eq!(rules.iter().find(|r| r.id == "my-chain").and_then(Rule::sequence).map(|q| q.steps.len()), Some(2));
+        // A disabled step is missing.
+        write(dir.path(), DISABLED_FILE, "[no-such-rule]\n");
+        assert!(load(Some(dir.path())).is_err());
+        std::fs::remove_file(dir.path().join(DISABLED_FILE)).expect("rm");
+        // A sequence is not a step.
+        write(dir.path(), "outer.yaml", &sequence_text("outer", "my-chain, no-such-rule"));
+        let err = load(Some(dir.path())).expect_err("a sequence step is refused");
+        assert!(err.to_string().contains("is a sequence rule"), "{err}");
+    }
+
+    #[test]
+    fn a_sequence_rule_has_no_pattern_and_only_records_cases() {
+        let ok = sequence_text("seq", "a, b");
+        let rule = Rule::from_yaml("t.yaml", &ok).expect("valid");
+        assert!(matches!(rule.pattern, Pattern::Sequence(ref q) if q.within == 1_800_000 && q.ordered));
+        for (bad, why) in [
+            (format!("{ok}event_pattern: {{detail: {{eventName: [X]}}}}\n"), "no event_pattern"),
+            (format!("{ok}tests:\n  - {{match: true, record: {{eventName: X}}}}\n"), "records cases"),
+            (format!("{ok}dedup: {{period: 5m}}\n"), "no threshold, dedup"),
+            (sequence_text("seq", "a"), "2 to 16"),
+            (sequence_text("seq", "a, a"), "listed twice"),
+            (sequence_text("seq", "seq, a"), "its own step"),
+            (ok.replace("action: alert", "action: metric"), "only an alert rule"),
+            (ok.replace("30m", "0"), "sequence.within"),
+        ] {
+            let err = Rule::from_yaml("t.yaml", &bad).expect_err(why);
+            assert!(err.to_string().contains(why), "{why}: {err}");
+        }
+        // Never matched by one record; compiled into a set without a pattern.
+        let set = RuleSet::new(vec![rule.clone()]);
+        let event = Event::from_record(serde_json::json!({"eventName": "X", "eventTime": "t"})).expect("a record");
+        assert!(set.evaluate(&event, &mut Workspace::default()).is_empty());
+        assert!(!RuleSet::rule_matches(&rule, &event));
+        for s in [Selection::All, Selection::EventPatterns, Selection::FilterPatterns] {
+            assert!(s.keeps(&rule));
+        }
     }
 }

@@ -207,3 +207,210 @@ fn a_threshold_match_whose_window_closed_long_ago_is_dropped_and_counted() {
     assert!(h.sink().take().is_empty(), "five matches, but their window closed years ago");
     assert_eq!(h.metrics().counts().late_dropped, 5);
 }
+
+// ---- sequences
+
+const CHAIN_ORDERED: &str = r#"
+id: chain-ordered-test
+title: New user made admin and given a key
+description: test
+severity: high
+action: alert
+sequence:
+  within: 30m
+  group_by: [requestParameters.userName]
+  ordered: true
+  steps: [iam-user-created, iam-admin-policy-attached, iam-access-key-created-for-user]
+"#;
+
+const CHAIN_ANY_ORDER: &str = r#"
+id: chain-any-order-test
+title: New user, admin policy and key, in any order
+description: test
+severity: high
+action: alert
+sequence:
+  within: 30m
+  group_by: [requestParameters.userName]
+  ordered: false
+  steps: [iam-user-created, iam-admin-policy-attached, iam-access-key-created-for-user]
+"#;
+
+/// An IAM call by bob on `user` at 14:mm:ss.
+fn iam(event_name: &str, minute: u32, second: u32, user: &str, n: u32) -> Value {
+    let mut params = json!({"userName": user});
+    if event_name == "AttachUserPolicy" {
+        params["policyArn"] = json!("arn:aws:iam::aws:policy/AdministratorAccess");
+    }
+    let mut r =
+        record(event_name, &format!("2025-03-04T14:{minute:02}:{second:02}Z"), "us-east-1", "203.0.113.77", n, params);
+    r["eventSource"] = json!("iam.amazonaws.com");
+    r["userIdentity"] = json!({"type": "IAMUser", "principalId": "AIDACKCEVSQ6C2EXAMPLE",
+                               "arn": "arn:aws:iam::111122223333:user/bob", "accountId": "111122223333", "userName": "bob"});
+    r
+}
+
+/// CreateUser, AttachUserPolicy, CreateAccessKey for `user`, at these
+/// (minute, second) times.
+fn chain(user: &str, times: [(u32, u32); 3], n: u32) -> Vec<Value> {
+    ["CreateUser", "AttachUserPolicy", "CreateAccessKey"]
+        .iter()
+        .zip(times)
+        .enumerate()
+        .map(|(i, (name, (m, s)))| iam(name, m, s, user, n + i as u32))
+        .collect()
+}
+
+/// What a sequence alert says: rule, count, event ids, first and last
+/// seen, group.
+type SequenceAlert = (String, u64, Vec<String>, Option<i64>, Option<i64>, Vec<(String, String)>);
+
+/// The test sequences' alerts for these records, delivered one record per
+/// EventBridge invocation in this order.
+fn sequence_alerts(records: &[Value]) -> Vec<SequenceAlert> {
+    let h = handler(&[CHAIN_ORDERED, CHAIN_ANY_ORDER]);
+    for r in records {
+        let event = encode::eventbridge_event(r.clone()).expect("an event");
+        assert!(matches!(run(h.handle(event)), Ok(Response::Summary(_))));
+    }
+    let mut out: Vec<SequenceAlert> = h
+        .sink()
+        .take()
+        .into_iter()
+        .filter(|a| a.rule_id.ends_with("-test"))
+        .map(|a| (a.rule_id, a.count, a.event_ids, a.first_seen, a.last_seen, a.group))
+        .collect();
+    out.sort();
+    out
+}
+
+fn ids(records: &[Value]) -> Vec<String> {
+    records.iter().map(|r| r["eventID"].as_str().unwrap_or("").to_string()).collect()
+}
+
+fn rules_of(alerts: &[SequenceAlert]) -> Vec<&str> {
+    alerts.iter().map(|a| a.0.as_str()).collect()
+}
+
+#[test]
+fn a_chain_in_order_alerts_once_naming_its_records() {
+    let records = chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1);
+    let got = sequence_alerts(&records);
+    assert_eq!(rules_of(&got), vec!["chain-any-order-test", "chain-ordered-test"], "{got:?}");
+    let ordered = &got[1];
+    let t0 = state::parse_event_time("2025-03-04T14:30:00Z");
+    let t2 = state::parse_event_time("2025-03-04T14:32:05Z");
+    let group = vec![("requestParameters.userName".to_string(), "ops-backup".to_string())];
+    assert_eq!(ordered, &("chain-ordered-test".to_string(), 3, ids(&records), t0, t2, group));
+    // Delivered again (a retry), and a repeated last step: nothing more.
+    let h = handler(&[CHAIN_ORDERED]);
+    let mut again = records.clone();
+    again.extend(records.iter().cloned());
+    again.push(iam("CreateAccessKey", 33, 0, "ops-backup", 9));
+    for r in &again {
+        run(h.handle(encode::eventbridge_event(r.clone()).expect("an event"))).expect("handled");
+    }
+    let sent: Vec<_> = h.sink().take().into_iter().filter(|a| a.rule_id == "chain-ordered-test").collect();
+    assert_eq!(sent.len(), 1);
+    assert!(h.metrics().counts().suppressed >= 1, "the repeats are counted into the alert");
+}
+
+#[test]
+fn a_chain_in_one_batch_alerts_once() {
+    let h = handler(&[CHAIN_ORDERED]);
+    run(h.handle(logs(&chain("ops-backup", [(30, 0), (30, 0), (30, 0)], 1)))).expect("handled");
+    let sent: Vec<_> = h.sink().take().into_iter().filter(|a| a.rule_id == "chain-ordered-test").collect();
+    assert_eq!(sent.len(), 1, "three steps in one second are in order");
+    assert_eq!(sent[0].event_ids.len(), 3);
+}
+
+#[test]
+fn steps_out_of_order_alert_only_an_unordered_sequence() {
+    // The key is created before the policy is attached.
+    let mut records = chain("ops-backup", [(30, 0), (32, 5), (31, 10)], 1);
+    let got = sequence_alerts(&records);
+    assert_eq!(rules_of(&got), vec!["chain-any-order-test"], "{got:?}");
+    // Whatever order they arrive in.
+    records.reverse();
+    assert_eq!(rules_of(&sequence_alerts(&records)), vec!["chain-any-order-test"]);
+}
+
+#[test]
+fn steps_too_far_apart_do_not_alert() {
+    // 31 minutes from the user to the key.
+    let records = chain("ops-backup", [(0, 0), (10, 0), (31, 0)], 1);
+    assert_eq!(sequence_alerts(&records), vec![]);
+    // Exactly 30 minutes is within.
+    let records = chain("ops-backup", [(0, 0), (10, 0), (30, 0)], 1);
+    assert_eq!(rules_of(&sequence_alerts(&records)), vec!["chain-any-order-test", "chain-ordered-test"]);
+}
+
+#[test]
+fn a_shuffled_chain_gives_the_same_single_alert() {
+    let records = chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1);
+    let expected = sequence_alerts(&records);
+    assert_eq!(expected.len(), 2);
+    for order in [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let shuffled: Vec<Value> = order.iter().map(|&i| records[i].clone()).collect();
+        assert_eq!(sequence_alerts(&shuffled), expected, "arrival order {order:?}");
+    }
+    // With a second, later CreateUser in the same bucket: still one alert,
+    // naming the earliest chain, whatever the order.
+    let mut more = records.clone();
+    more.push(iam("CreateUser", 31, 0, "ops-backup", 7));
+    let expected = sequence_alerts(&more);
+    assert_eq!(expected.iter().filter(|a| a.0 == "chain-ordered-test").count(), 1);
+    let mut reversed = more.clone();
+    reversed.reverse();
+    assert_eq!(rules_of(&sequence_alerts(&reversed)), rules_of(&expected));
+}
+
+#[test]
+fn two_groups_give_two_alerts() {
+    let mut records = chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1);
+    records.extend(chain("build-bot", [(30, 30), (31, 40), (32, 50)], 4));
+    // Interleaved: the two users' calls alternate.
+    let interleaved: Vec<Value> = [0, 3, 1, 4, 2, 5].iter().map(|&i| records[i].clone()).collect();
+    let got = sequence_alerts(&interleaved);
+    let ordered: Vec<&SequenceAlert> = got.iter().filter(|a| a.0 == "chain-ordered-test").collect();
+    assert_eq!(ordered.len(), 2, "{got:?}");
+    let mut users: Vec<&str> = ordered.iter().map(|a| a.5[0].1.as_str()).collect();
+    users.sort();
+    assert_eq!(users, vec!["build-bot", "ops-backup"]);
+    // A key for another user does not complete a chain.
+    let mixed = vec![records[0].clone(), records[1].clone(), records[5].clone()];
+    assert_eq!(sequence_alerts(&mixed), vec![]);
+}
+
+#[test]
+fn a_sequence_step_whose_chain_ended_long_ago_is_dropped_and_counted() {
+    let h = Handler::new(
+        RuleSet::new(
+            rules::load(None)
+                .expect("the pack")
+                .into_iter()
+                .chain([Rule::from_yaml("chain.yaml", CHAIN_ORDERED).expect("valid")])
+                .collect(),
+        ),
+        Memory::default(),
+        Tally::default(),
+    )
+    .with_state(state::Memory::default(), Clock::Wall);
+    for mut r in chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1) {
+        r["eventTime"] = json!(r["eventTime"].as_str().unwrap_or("").replace("2025-03-04", "2020-01-01"));
+        run(h.handle(encode::eventbridge_event(r).expect("an event"))).expect("handled");
+    }
+    assert!(!h.sink().take().iter().any(|a| a.rule_id == "chain-ordered-test"));
+    assert!(h.metrics().counts().late_dropped >= 3, "{}", h.metrics().counts().late_dropped);
+}
+
+#[test]
+fn without_a_store_a_sequence_sends_nothing() {
+    let mut all = rules::load(None).expect("the pack");
+    all.push(Rule::from_yaml("chain.yaml", CHAIN_ORDERED).expect("valid"));
+    let h = Handler::new(RuleSet::new(all), Memory::default(), Tally::default());
+    run(h.handle(logs(&chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1)))).expect("handled");
+    let sent = h.sink().take();
+    assert!(!sent.iter().any(|a| a.rule_id == "chain-ordered-test"));
+    assert!(sent.iter().any(|a| a.rule_id == "iam-admin-policy-attached"), "the steps' own alerts still go");
+}
