@@ -38,7 +38,9 @@
 //! those some chain of the final set starts in, each claimed once. Which
 //! records an alert names can depend on the order only where a group holds
 //! several chains starting in one bucket (it names the earliest-starting
-//! one present when the bucket was claimed). A record whose chains would
+//! one present when the bucket was claimed); the alert's own record
+//! fields (actor, event name, `record`) are those of the record whose
+//! arrival completed the chain. A record whose chains would
 //! all have ended more than [`LATENESS`] ago is dropped (`LateDropped`).
 
 use std::collections::HashMap;
