@@ -153,3 +153,33 @@ async fn kinesis_reports_only_the_item_whose_alerts_failed() {
     let answer = serde_json::to_value(&response).expect("serialisable");
     assert_eq!(answer, json!({"batchItemFailures": [{"itemIdentifier": second}]}));
 }
+
+/// DynamoDB unavailable: the invocation fails so that AWS retries it, and
+/// nothing was published (the claim comes before the publish).
+#[tokio::test]
+async fn the_state_table_unavailable_fails_the_invocation_before_anything_is_sent() {
+    let publish = mock!(aws_sdk_sns::Client::publish).then_output(published("m-6"));
+    let unavailable = mock!(aws_sdk_dynamodb::Client::update_item)
+        .sequence()
+        .http_status(
+            503,
+            Some(r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"unavailable"}"#.into()),
+        )
+        .times(2)
+        .build();
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, &[&publish]);
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[]);
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&unavailable], |c| c
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2)));
+    let f = trailwatch_aws::build(
+        &config(MetricsMode::Off),
+        sns,
+        cloudwatch,
+        Some(trailwatch_aws::dynamodb::DynamoDb::new(dynamodb, "trailwatch-state")),
+        "eventbridge",
+    )
+    .expect("the built-in rules load");
+    let err = f.handle(eventbridge(stop_logging("e-1", "us-east-1"))).await.expect_err("must fail for a retry");
+    assert!(matches!(err, InvocationError::State(_)), "{err}");
+    assert_eq!(publish.num_calls(), 0, "nothing published before the claim");
+}
