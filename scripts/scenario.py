@@ -646,16 +646,18 @@ def build(seed=SEED):
         t += datetime.timedelta(seconds=rng.randint(lo, hi))
         return t
 
+    # The three together are the backdoor chain (a sequence rule naming all three).
     attack(nxt(), role, "iam", "CreateUser", {"userName": backdoor},
            {"user": {"path": "/", "userName": backdoor, "userId": backdoor_pid,
-                     "arn": f"arn:aws:iam::{ACCOUNT}:user/{backdoor}", "createDate": iam_date(t)}})
+                     "arn": f"arn:aws:iam::{ACCOUNT}:user/{backdoor}", "createDate": iam_date(t)}},
+           expect=["iam-backdoor-user-chain"])
     attack(nxt(), role, "iam", "AttachUserPolicy",
            {"userName": backdoor, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
-           expect=["iam-admin-policy-attached"])
+           expect=["iam-admin-policy-attached", "iam-backdoor-user-chain"])
     attack(nxt(), role, "iam", "CreateAccessKey", {"userName": backdoor},
            {"accessKey": {"userName": backdoor, "accessKeyId": backdoor_key, "status": "Active",
                           "createDate": iam_date(t)}},
-           expect=["iam-access-key-created-for-user"])
+           expect=["iam-access-key-created-for-user", "iam-backdoor-user-chain"])
     attack(nxt(), role, "iam", "CreateLoginProfile", {"userName": backdoor, "passwordResetRequired": False},
            {"loginProfile": {"userName": backdoor, "createDate": iam_date(t), "passwordResetRequired": False}},
            expect=["iam-login-profile-created"])
