@@ -122,7 +122,7 @@ def main():
     with open(events_file, "w", encoding="utf-8") as f:
         for e in events:
             f.write(json.dumps(e) + "\n")
-    replay = subprocess.run([trailwatch_bin(), "replay", "--no-dedup", events_file],
+    replay = subprocess.run([trailwatch_bin(), "replay", "--no-state", events_file],
                             capture_output=True, text=True, check=True)
     expected = collections.Counter()
     for line in replay.stdout.splitlines():

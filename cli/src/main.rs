@@ -56,6 +56,11 @@ enum Command {
         /// what would be published after dedup and thresholds.
         #[arg(long)]
         no_dedup: bool,
+        /// Without state, as the functions run without TRAILWATCH_STATE_TABLE:
+        /// each batch's matches sent, identical ones merged; no thresholds
+        /// or sequences.
+        #[arg(long, conflicts_with = "no_dedup")]
+        no_state: bool,
     },
     /// Test an EventBridge event pattern against an event, like
     /// `aws events test-event-pattern`.
@@ -148,7 +153,14 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Replay { paths, via, rules, no_dedup } => replay::run(&paths, via, rules.as_deref(), !no_dedup),
+        Command::Replay { paths, via, rules, no_dedup, no_state } => {
+            let state = match (no_state, no_dedup) {
+                (true, _) => replay::State::None,
+                (false, true) => replay::State::NoDedup,
+                (false, false) => replay::State::Dedup,
+            };
+            replay::run(&paths, via, rules.as_deref(), state)
+        }
         Command::Infra { command } => infra::run(command),
         Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),
         Command::TestEventPattern { event_pattern, event } => {

@@ -60,13 +60,28 @@ struct Problems {
     failed: u64,
 }
 
-pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, dedup: bool) -> Result<ExitCode> {
+/// What replay remembers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// State in memory: dedup, thresholds, sequences (what is published).
+    Dedup,
+    /// State in memory, every match sent (thresholds still count).
+    NoDedup,
+    /// No state, as the functions without a state table.
+    None,
+}
+
+pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: State) -> Result<ExitCode> {
     let handler = Handler::new(RuleSet::new(rules::load(rules_dir)?), Stdout::default(), Tally::default());
-    // State in memory, on the records' own time: dedup, thresholds and
-    // one alert per key, as the functions with their store; --no-dedup
-    // prints every match (thresholds still count).
-    let handler = handler.with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(i64::MIN)));
-    let handler = if dedup { handler } else { handler.without_dedup() };
+    // State in memory, on the records' own time, as the functions with
+    // their store; --no-dedup prints every match (thresholds still count);
+    // --no-state runs as the functions without a state table.
+    let memory: Option<state::Memory> = match mode {
+        State::None => None,
+        State::Dedup | State::NoDedup => Some(state::Memory::default()),
+    };
+    let handler = handler.with_state::<state::Memory>(memory, Clock::Watermark(AtomicI64::new(i64::MIN)));
+    let handler = if mode == State::NoDedup { handler.without_dedup() } else { handler };
     let mut problems = Problems::default();
     let files = collect(paths, &mut problems);
     let progress = std::io::stderr().is_terminal().then(|| {
