@@ -111,6 +111,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use sha2::{Digest, Sha256};
@@ -215,15 +216,23 @@ impl DynamoDb {
     }
 }
 
+impl DynamoDb {
+    /// An `UpdateItem` of the alert `key`'s item (its claim, status and
+    /// counts), to complete with the expression.
+    fn update_alert(&self, key: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(alert_pk(key)))
+            .key("sk", AttributeValue::S("claim".into()))
+    }
+}
+
 impl Store for DynamoDb {
     async fn claim(&self, key: &str, now: Millis, lease_until: Millis, expires: Millis) -> Result<Claim, StateError> {
         for _ in 0..CLAIM_ATTEMPTS {
             let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(alert_pk(key)))
-                .key("sk", AttributeValue::S("claim".into()))
+                .update_alert(key)
                 .update_expression("SET #status = :claimed, #lease = :lease, #expires = :expires")
                 .condition_expression("attribute_not_exists(#status) OR (#status = :claimed AND #lease <= :now)")
                 .expression_attribute_names("#status", "status")
@@ -263,11 +272,7 @@ impl Store for DynamoDb {
     }
 
     async fn mark_sent(&self, key: &str) -> Result<(), StateError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(alert_pk(key)))
-            .key("sk", AttributeValue::S("claim".into()))
+        self.update_alert(key)
             .update_expression("SET #status = :sent")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sent", AttributeValue::S(SENT.into()))
@@ -279,11 +284,7 @@ impl Store for DynamoDb {
 
     async fn release(&self, key: &str) -> Result<(), StateError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(alert_pk(key)))
-            .key("sk", AttributeValue::S("claim".into()))
+            .update_alert(key)
             .update_expression("SET #lease = :zero")
             .condition_expression("#status = :claimed")
             .expression_attribute_names("#status", "status")
@@ -306,11 +307,7 @@ impl Store for DynamoDb {
 
     async fn count(&self, key: &str, event_id: &str, expires: Millis) -> Result<u64, StateError> {
         let update = || {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(alert_pk(key)))
-                .key("sk", AttributeValue::S("claim".into()))
+            self.update_alert(key)
                 .expression_attribute_names("#suppressed", "suppressed")
                 .expression_attribute_names("#expires", "expires")
                 .expression_attribute_values(":one", AttributeValue::N("1".into()))
