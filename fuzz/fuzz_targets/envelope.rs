@@ -31,7 +31,7 @@ fn consume(decoded: Result<Decoded, EnvelopeError>) {
     let Ok(decoded) = decoded else { return };
     let mut ws = Workspace::default();
     let d = detect(rules(), &decoded.events, &mut ws);
-    for a in &d.alerts {
+    for a in &d.alerts() {
         let _ = (a.subject(), a.body(), a.attributes(), a.sns_message());
     }
 }
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
             let mut ws = Workspace::default();
             for (_, contents) in parts {
                 let Ok(contents) = contents else { continue };
-                for a in &contents.detect(rules(), &mut ws).alerts {
+                for a in &contents.detect(rules(), &mut ws).alerts() {
                     let _ = (a.subject(), a.body(), a.attributes(), a.sns_message());
                 }
             }

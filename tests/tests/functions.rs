@@ -19,11 +19,11 @@ use trailwatch_tests::{eventbridge_events, records};
 type Tally = BTreeMap<(String, String), usize>;
 
 fn expected(rules: &RuleSet, events: &[Event], ws: &mut Workspace, tally: &mut Tally) -> usize {
-    let d = detect(rules, events, ws);
-    for a in &d.alerts {
+    let alerts = detect(rules, events, ws).alerts();
+    for a in &alerts {
         *tally.entry((a.rule_id.clone(), a.event_id.clone().unwrap_or_default())).or_default() += 1;
     }
-    d.alerts.len()
+    alerts.len()
 }
 
 fn delivered(messages: &[Value]) -> Tally {
@@ -152,7 +152,7 @@ fn both_functions_deliver_every_alert_and_fail_when_sns_is_down() {
         .enumerate()
         .filter(|(_, c)| {
             let events: Vec<Event> = c.iter().filter_map(|r| Event::from_record(r.clone()).ok()).collect();
-            !detect(&rules, &events, &mut ws).alerts.is_empty()
+            !detect(&rules, &events, &mut ws).alerts().is_empty()
         })
         .map(|(i, _)| format!("{:056}", i + 1))
         .collect();

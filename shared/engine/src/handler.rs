@@ -120,9 +120,6 @@ pub fn open(payload: Value) -> Result<(Via, Vec<Part>), EnvelopeError> {
 /// What matching a set of events produced.
 #[derive(Debug, Default)]
 pub struct Detection {
-    /// Alerts of `alert` rules, identical ones merged (what is sent without
-    /// a state store; threshold rules need one).
-    pub alerts: Vec<Alert>,
     /// Every match of an `alert` rule, and every step of a sequence rule,
     /// for the stateful layer.
     pub matches: Vec<Match>,
@@ -171,9 +168,21 @@ impl Detecting {
 
     /// The matches, the alerts (identical ones merged), and the counts.
     fn finish(self) -> Detection {
-        let alerts = alert::merge(self.matches.iter().filter(|m| !m.is_windowed()).map(|m| m.alert.clone()).collect());
-        Detection { alerts, matches: self.matches, counts: self.counts }
+        Detection { matches: self.matches, counts: self.counts }
     }
+}
+
+impl Detection {
+    /// What is sent without a state store: the alerts of `alert` rules,
+    /// identical ones merged (thresholds and sequences need a store).
+    pub fn alerts(&self) -> Vec<Alert> {
+        merged(self.matches.clone())
+    }
+}
+
+/// The stateless alerts of these matches (see [`Detection::alerts`]).
+fn merged(matches: Vec<Match>) -> Vec<Alert> {
+    alert::merge(matches.into_iter().filter(|m| !m.is_windowed()).map(|m| m.alert).collect())
 }
 
 /// An invocation that must fail so that AWS retries it.
@@ -357,7 +366,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             }
             let mut d = contents.detect(&self.rules, &mut ws);
             let alerts = match &self.state {
-                None => std::mem::take(&mut d.alerts).into_iter().map(|a| (a, None)).collect(),
+                None => merged(std::mem::take(&mut d.matches)).into_iter().map(|a| (a, None)).collect(),
                 Some(store) => {
                     d.matches.iter().for_each(|m| self.clock.saw(m.at));
                     let late_after = self.clock.lateness_now();
