@@ -155,9 +155,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Replay { paths, via, rules, no_dedup, no_state } => {
             let state = match (no_state, no_dedup) {
-                (true, _) => replay::State::None,
-                (false, true) => replay::State::NoDedup,
-                (false, false) => replay::State::Dedup,
+                (true, _) => replay::Mode::None,
+                (false, true) => replay::Mode::NoDedup,
+                (false, false) => replay::Mode::Dedup,
             };
             replay::run(&paths, via, rules.as_deref(), state)
         }

@@ -62,7 +62,7 @@ struct Problems {
 
 /// What replay remembers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub enum Mode {
     /// State in memory: dedup, thresholds, sequences (what is published).
     Dedup,
     /// State in memory, every match sent (thresholds still count).
@@ -71,17 +71,17 @@ pub enum State {
     None,
 }
 
-pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: State) -> Result<ExitCode> {
+pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: Mode) -> Result<ExitCode> {
     let handler = Handler::new(RuleSet::new(rules::load(rules_dir)?), Stdout::default(), Tally::default());
     // State in memory, on the records' own time, as the functions with
     // their store; --no-dedup prints every match (thresholds still count);
     // --no-state runs as the functions without a state table.
     let memory: Option<state::Memory> = match mode {
-        State::None => None,
-        State::Dedup | State::NoDedup => Some(state::Memory::default()),
+        Mode::None => None,
+        Mode::Dedup | Mode::NoDedup => Some(state::Memory::default()),
     };
     let handler = handler.with_state::<state::Memory>(memory, Clock::Watermark(AtomicI64::new(i64::MIN)));
-    let handler = if mode == State::NoDedup { handler.without_dedup() } else { handler };
+    let handler = if mode == Mode::NoDedup { handler.without_dedup() } else { handler };
     let mut problems = Problems::default();
     let files = collect(paths, &mut problems);
     let progress = std::io::stderr().is_terminal().then(|| {
