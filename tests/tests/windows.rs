@@ -1,5 +1,5 @@
-//! Thresholds and distinct counts give the same alerts whatever the arrival
-//! order, through every delivery path (EventBridge one event at a time,
+//! Thresholds, distinct counts and ordered sequences give the same alerts
+//! whatever the arrival order, through every delivery path (EventBridge one event at a time,
 //! CloudWatch Logs payloads, Kinesis batches), with the in-memory store and
 //! with DynamoDB (moto) alike: the handler in process, a memory sink.
 
@@ -37,6 +37,32 @@ action: alert
 threshold: {count: 4, window: 5m, group_by: [sourceIPAddress]}
 "#;
 
+const STEPS: [(&str, &str); 3] = [("made", "CreateUser"), ("admin", "AttachUserPolicy"), ("keyed", "CreateAccessKey")];
+
+const CHAIN: &str = r#"
+id: chain
+title: New user made admin and given a key
+description: test
+severity: high
+action: alert
+sequence: {within: 30m, group_by: [requestParameters.userName], ordered: true, steps: [made, admin, keyed]}
+"#;
+
+/// A step rule: counts its IAM call (a metric rule), feeding the chain.
+fn step(id: &str, event_name: &str) -> String {
+    format!("id: {id}\ntitle: {id}\ndescription: test\nseverity: low\naction: metric\nevent_pattern: {{detail: {{eventName: [{event_name}]}}}}\n")
+}
+
+/// An IAM call on `user` at 09:mm:ss, written after AWS's documented
+/// record shape.
+fn iam(event_name: &str, minute: u32, second: u32, user: &str, n: u32) -> Value {
+    let mut r = read(minute, second, "", "203.0.113.77", n);
+    r["eventSource"] = json!("iam.amazonaws.com");
+    r["eventName"] = json!(event_name);
+    r["requestParameters"] = json!({"userName": user});
+    r
+}
+
 /// A GetSecretValue call, written after AWS's documented record shape.
 fn read(minute: u32, second: u32, secret: &str, ip: &str, n: u32) -> Value {
     json!({
@@ -67,6 +93,14 @@ fn records() -> Vec<Value> {
         read(11, 0, "db-password", "203.0.113.8", 9),
         read(12, 0, "db-password", "203.0.113.8", 10),
         read(13, 0, "db-password", "203.0.113.8", 11),
+        // The chain, in order within 30 minutes for ops-backup (one alert);
+        // for reports the key came before the policy (none).
+        iam("CreateUser", 2, 0, "ops-backup", 12),
+        iam("AttachUserPolicy", 14, 0, "ops-backup", 13),
+        iam("CreateAccessKey", 29, 59, "ops-backup", 14),
+        iam("CreateUser", 3, 0, "reports", 15),
+        iam("CreateAccessKey", 4, 0, "reports", 16),
+        iam("AttachUserPolicy", 5, 0, "reports", 17),
     ]
 }
 
@@ -91,7 +125,9 @@ fn payloads(via: &str, records: &[Value]) -> Vec<Value> {
 
 /// (rule, count) of each alert the test rules send, sorted.
 async fn alerts<St: Store>(store: St, via: &str, records: &[Value]) -> Vec<(String, u64)> {
-    let rules = [SWEEP, BURST].iter().map(|t| Rule::from_yaml("t.yaml", t).expect("valid")).collect();
+    let steps: Vec<String> = STEPS.iter().map(|(id, name)| step(id, name)).collect();
+    let texts = [SWEEP, BURST, CHAIN].into_iter().chain(steps.iter().map(String::as_str));
+    let rules = texts.map(|t| Rule::from_yaml("t.yaml", t).expect("valid")).collect();
     let h = Handler::new(RuleSet::new(rules), Memory::default(), Tally::default())
         .with_state(store, Clock::Watermark(AtomicI64::new(0)));
     for p in payloads(via, records) {
@@ -113,8 +149,9 @@ async fn dynamodb(endpoint: &str, table: &str) -> DynamoDb {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thresholds_give_the_same_alerts_in_any_order_on_every_path_with_either_store() {
-    let want = vec![("burst".to_string(), 4), ("burst".to_string(), 4), ("sweep".to_string(), 3)];
+async fn thresholds_and_sequences_give_the_same_alerts_in_any_order_on_every_path_with_either_store() {
+    let want =
+        vec![("burst".to_string(), 4), ("burst".to_string(), 4), ("chain".to_string(), 3), ("sweep".to_string(), 3)];
     let moto = Moto::start().expect("moto_server (make venv)");
     let mut tables = 0;
     for via in ["eventbridge", "logs", "kinesis"] {

@@ -366,7 +366,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             }
             let mut d = contents.detect(&self.rules, &mut ws);
             let alerts = match &self.state {
-                None => merged(std::mem::take(&mut d.matches)).into_iter().map(|a| (a, None)).collect(),
+                None => merged(std::mem::take(&mut d.matches)).into_iter().map(|a| (a, Vec::new())).collect(),
                 Some(store) => {
                     d.matches.iter().for_each(|m| self.clock.saw(m.at));
                     let late_after = self.clock.lateness_now();
@@ -410,41 +410,62 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
         }
     }
 
-    /// Claim each candidate: the won ones are returned to send (with their
-    /// keys); the others were sent already, or are being sent, and their
-    /// matches are counted into them.
+    /// Claim each candidate: the won ones are returned to send, with the
+    /// keys to mark sent (a chain's and those of the step alerts folded
+    /// into it); the others were sent already, or are being sent, and their
+    /// matches are counted into them. A folded alert whose chain was not
+    /// won is claimed on its own.
     async fn claim(
         &self,
         store: &St,
         candidates: Vec<remember::Candidate>,
         counts: &mut Counts,
-    ) -> Result<Vec<(Alert, Option<String>)>, StateError> {
+    ) -> Result<Vec<(Alert, Vec<String>)>, StateError> {
         let mut won = Vec::new();
-        for c in candidates {
-            let now = self.clock.now();
-            match store.claim(&c.key, now, now + LEASE, c.expires).await? {
-                Claim::Won => won.push((c.alert, Some(c.key))),
-                Claim::Sent | Claim::Held { .. } => {
-                    for id in &c.fresh {
-                        store.count(&c.key, id, c.expires).await?;
+        let mut queue: std::collections::VecDeque<remember::Candidate> = candidates.into();
+        while let Some(mut c) = queue.pop_front() {
+            if self.claimed(store, &c, counts).await? {
+                let mut keys = vec![c.key];
+                for f in std::mem::take(&mut c.folded) {
+                    if self.claimed(store, &f, counts).await? {
+                        counts.folded += 1;
+                        keys.push(f.key);
                     }
-                    counts.suppressed += c.fresh.len() as u64;
                 }
+                won.push((c.alert, keys));
+            } else {
+                queue.extend(std::mem::take(&mut c.folded));
             }
         }
         Ok(won)
     }
 
-    /// Publish each alert; with state, mark its claim sent, or release it
-    /// when the sink did not take it.
-    async fn deliver(&self, alerts: &[(Alert, Option<String>)], counts: &mut Counts) -> Vec<DeliveryError> {
+    /// Claim one candidate's key: whether it was won; if not, its matches
+    /// are counted into the alert that holds it.
+    async fn claimed(&self, store: &St, c: &remember::Candidate, counts: &mut Counts) -> Result<bool, StateError> {
+        let now = self.clock.now();
+        match store.claim(&c.key, now, now + LEASE, c.expires).await? {
+            Claim::Won => Ok(true),
+            Claim::Sent | Claim::Held { .. } => {
+                for id in &c.fresh {
+                    store.count(&c.key, id, c.expires).await?;
+                }
+                counts.suppressed += c.fresh.len() as u64;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Publish each alert; with state, mark its claims sent, or release
+    /// them when the sink did not take it.
+    async fn deliver(&self, alerts: &[(Alert, Vec<String>)], counts: &mut Counts) -> Vec<DeliveryError> {
         let mut errors = Vec::new();
-        for (a, key) in alerts {
+        for (a, keys) in alerts {
             match self.sink.publish(a).await {
                 Ok(receipt) => {
                     counts.alerts_published += 1;
                     tracing::info!(rule_id = %a.rule_id, event_id = a.event_id.as_deref().unwrap_or(""), count = a.count, receipt = %receipt, "alert published");
-                    if let (Some(store), Some(key)) = (&self.state, key) {
+                    for (store, key) in self.state.iter().flat_map(|s| keys.iter().map(move |k| (s, k))) {
                         if let Err(e) = store.mark_sent(key).await {
                             // Sent, but not marked: a retry after the lease may repeat it.
                             tracing::error!(rule_id = %a.rule_id, error = %e, "alert sent but not marked sent");
@@ -454,7 +475,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 Err(e) => {
                     counts.delivery_failures += 1;
                     tracing::error!(rule_id = %a.rule_id, error = %e, "alert not delivered");
-                    if let (Some(store), Some(key)) = (&self.state, key) {
+                    for (store, key) in self.state.iter().flat_map(|s| keys.iter().map(move |k| (s, k))) {
                         if let Err(e) = store.release(key).await {
                             tracing::error!(rule_id = %a.rule_id, error = %e, "claim not released; the retry waits out the lease");
                         }

@@ -33,6 +33,9 @@ pub struct Counts {
     pub suppressed: u64,
     /// Threshold matches whose window closed too long ago.
     pub late_dropped: u64,
+    /// Step alerts sent as part of the sequence alert they led to, not on
+    /// their own.
+    pub folded: u64,
 }
 
 impl Counts {
@@ -48,10 +51,11 @@ impl Counts {
         self.metrics_failures += other.metrics_failures;
         self.suppressed += other.suppressed;
         self.late_dropped += other.late_dropped;
+        self.folded += other.folded;
     }
 
     /// The per-function metrics, by name.
-    pub fn totals(&self) -> [(&'static str, u64); 7] {
+    pub fn totals(&self) -> [(&'static str, u64); 8] {
         [
             ("Records", self.records),
             ("Malformed", self.malformed),
@@ -60,6 +64,7 @@ impl Counts {
             ("MetricsFailures", self.metrics_failures),
             ("Suppressed", self.suppressed),
             ("LateDropped", self.late_dropped),
+            ("Folded", self.folded),
         ]
     }
 }

@@ -42,6 +42,20 @@
 //! fields (actor, event name, `record`) are those of the record whose
 //! arrival completed the chain. A record whose chains would
 //! all have ended more than [`LATENESS`] ago is dropped (`LateDropped`).
+//!
+//! # Folding
+//!
+//! A step rule that alerts on its own (an administrator policy attached)
+//! and the sequence its record completes would send two alerts on one
+//! story. Where the step's alert and the completed chain are in one batch
+//! and the step alert stands only for records of the chain, the step alert
+//! is *folded* into the chain's: it is claimed with it, sent as part of it
+//! (the chain names the records) and marked sent with it, so later matches
+//! in its dedup period are counted into it as usual. If the chain's alert
+//! was sent or is being sent elsewhere, a folded alert goes on its own way
+//! (claimed, and sent if it was not). A step alert sent by an earlier batch
+//! (EventBridge brings one record per invocation) stays sent: folding never
+//! holds an alert back to wait for a chain.
 
 use std::collections::HashMap;
 
@@ -133,6 +147,10 @@ pub struct Candidate {
     /// The event ids of this batch's matches the candidate stands for: what
     /// is counted as suppressed when the alert was sent already.
     pub fresh: Vec<String>,
+    /// A sequence's alert: the alerts of its step rules, in this batch,
+    /// whose records all lie in the chain; sent as this one alert when it
+    /// is, each on its own otherwise (module doc, "Folding").
+    pub folded: Vec<Candidate>,
 }
 
 /// What a batch's matches come to.
@@ -160,6 +178,8 @@ pub async fn candidates<St: Store>(
 ) -> Result<Outcome, StateError> {
     let mut out = Outcome::default();
     let mut at_key: HashMap<String, usize> = HashMap::new();
+    // The step rules of each sequence candidate, by its index.
+    let mut steps_of: HashMap<usize, Vec<String>> = HashMap::new();
     for m in matches {
         let at = m.at.or(now).unwrap_or(0);
         let rule = m.alert.rule_id.clone();
@@ -169,18 +189,21 @@ pub async fn candidates<St: Store>(
                 continue;
             }
             for candidate in sequence_candidates(&m, q, at, store).await? {
-                match at_key.get(&candidate.key) {
+                let i = match at_key.get(&candidate.key) {
                     Some(&i) => {
                         let mut fresh = std::mem::take(&mut out.candidates[i].fresh);
                         fresh.extend(candidate.fresh.iter().cloned());
                         fresh.dedup();
                         out.candidates[i] = Candidate { fresh, ..candidate };
+                        i
                     }
                     None => {
                         at_key.insert(candidate.key.clone(), out.candidates.len());
                         out.candidates.push(candidate);
+                        out.candidates.len() - 1
                     }
-                }
+                };
+                steps_of.insert(i, q.steps.clone());
             }
             continue;
         }
@@ -194,7 +217,7 @@ pub async fn candidates<St: Store>(
                     (format!("e#{rule}#{id}"), at + LATENESS)
                 };
                 let fresh = m.alert.event_id.iter().cloned().collect();
-                Candidate { key, alert: m.alert, expires, fresh }
+                Candidate { key, alert: m.alert, expires, fresh, folded: Vec::new() }
             }
             Some(t) => {
                 let bucket = at.div_euclid(t.window);
@@ -225,7 +248,7 @@ pub async fn candidates<St: Store>(
                 alert.first_seen = seen.first().map(|o| o.at);
                 alert.last_seen = seen.last().map(|o| o.at);
                 alert.group = t.group_by.iter().cloned().zip(m.group.iter().cloned()).collect();
-                Candidate { key, alert, expires: end + LATENESS, fresh: vec![event_id] }
+                Candidate { key, alert, expires: end + LATENESS, fresh: vec![event_id], folded: Vec::new() }
             }
         };
         match at_key.get(&candidate.key) {
@@ -250,7 +273,43 @@ pub async fn candidates<St: Store>(
             }
         }
     }
+    out.candidates = fold(std::mem::take(&mut out.candidates), &steps_of);
     Ok(out)
+}
+
+/// Fold into each sequence candidate the candidates of its step rules
+/// whose records (this batch's matches) all lie in its chain: one alert
+/// telling the whole story rather than one per step. A candidate folds
+/// into the first chain that holds it.
+fn fold(candidates: Vec<Candidate>, steps_of: &HashMap<usize, Vec<String>>) -> Vec<Candidate> {
+    if steps_of.is_empty() {
+        return candidates;
+    }
+    let into: Vec<Option<usize>> = candidates
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            if steps_of.contains_key(&j) || c.key.starts_with("t#") || c.fresh.is_empty() {
+                return None;
+            }
+            let mut chains: Vec<usize> = steps_of.keys().copied().collect();
+            chains.sort_unstable();
+            chains.into_iter().find(|i| {
+                steps_of[i].contains(&c.alert.rule_id)
+                    && c.fresh.iter().all(|id| candidates[*i].alert.event_ids.contains(id))
+            })
+        })
+        .collect();
+    let mut out: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
+    for (j, i) in into.into_iter().enumerate() {
+        let Some(i) = i else { continue };
+        if let Some(step) = out[j].take() {
+            if let Some(chain) = out[i].as_mut() {
+                chain.folded.push(step);
+            }
+        }
+    }
+    out.into_iter().flatten().collect()
 }
 
 /// The candidate alerts of a sequence match: observe it, then, for each
@@ -300,7 +359,7 @@ async fn sequence_candidates<St: Store>(
         alert.last_seen = chain.iter().map(|(t, _)| *t).max();
         alert.group = q.group_by.iter().cloned().zip(m.group.iter().cloned()).collect();
         let key = format!("{group}#{bucket}");
-        out.push(Candidate { key, alert, expires, fresh });
+        out.push(Candidate { key, alert, expires, fresh, folded: Vec::new() });
     }
     Ok(out)
 }

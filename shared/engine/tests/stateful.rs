@@ -414,3 +414,69 @@ fn without_a_store_a_sequence_sends_nothing() {
     assert!(!sent.iter().any(|a| a.rule_id == "chain-ordered-test"));
     assert!(sent.iter().any(|a| a.rule_id == "iam-admin-policy-attached"), "the steps' own alerts still go");
 }
+
+// ---- folding: a completed chain's alert stands for its steps' alerts
+
+/// The pack's rules that alert on this chain (its step rules and the
+/// backdoor-user sequence), with counts, in the order sent.
+fn chain_rules(h: &Stateful) -> Vec<(String, u64)> {
+    rule_ids(h).into_iter().filter(|(r, _)| r.starts_with("iam-") && r != "iam-user-created").collect()
+}
+
+#[test]
+fn a_chain_completed_in_one_batch_is_one_alert_its_steps_folded_in() {
+    let h = handler(&[]);
+    let records = chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1);
+    run(h.handle(logs(&records))).expect("handled");
+    assert_eq!(chain_rules(&h), vec![("iam-backdoor-user-chain".to_string(), 3)]);
+    assert_eq!(h.metrics().counts().folded, 2, "the admin-policy and access-key alerts");
+    // The folded alerts were marked sent with the chain: a later match in
+    // their dedup period (bob, same account, region and hour) is counted
+    // into them, not sent.
+    run(h.handle(logs(&[iam("AttachUserPolicy", 40, 0, "reports", 9)]))).expect("handled");
+    assert_eq!(chain_rules(&h), vec![]);
+    assert_eq!(h.metrics().counts().suppressed, 1);
+}
+
+#[test]
+fn one_record_per_invocation_folds_only_the_step_that_completes_the_chain() {
+    let h = handler(&[]);
+    for r in chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1) {
+        run(h.handle(encode::eventbridge_event(r).expect("an event"))).expect("handled");
+    }
+    // The policy alert went out when its record came; the key completed
+    // the chain and was sent as part of it.
+    assert_eq!(
+        chain_rules(&h),
+        vec![("iam-admin-policy-attached".to_string(), 1), ("iam-backdoor-user-chain".to_string(), 3)]
+    );
+    assert_eq!(h.metrics().counts().folded, 1);
+}
+
+#[test]
+fn a_refused_chain_alert_and_its_folded_steps_are_sent_once_by_the_retry() {
+    let h = handler(&[]);
+    let payload = logs(&chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1));
+    h.sink().set_refusing(true);
+    assert!(run(h.handle(payload.clone())).is_err(), "the invocation fails so that AWS retries it");
+    h.sink().set_refusing(false);
+    run(h.handle(payload.clone())).expect("the retry");
+    assert_eq!(chain_rules(&h), vec![("iam-backdoor-user-chain".to_string(), 3)], "released, then won again");
+    run(h.handle(payload)).expect("a third delivery");
+    assert_eq!(chain_rules(&h), vec![]);
+}
+
+#[test]
+fn a_step_alert_with_records_outside_the_chain_is_not_folded() {
+    let h = handler(&[]);
+    // bob also attaches an admin policy to another user in the same batch:
+    // the policy alert (one per actor and hour) names a record the chain
+    // does not, so it is sent on its own; the key alert folds.
+    let mut records = chain("ops-backup", [(30, 0), (31, 10), (32, 5)], 1);
+    records.push(iam("AttachUserPolicy", 33, 0, "reports", 9));
+    run(h.handle(logs(&records))).expect("handled");
+    let mut got = chain_rules(&h);
+    got.sort();
+    assert_eq!(got, vec![("iam-admin-policy-attached".to_string(), 2), ("iam-backdoor-user-chain".to_string(), 3)]);
+    assert_eq!(h.metrics().counts().folded, 1);
+}
