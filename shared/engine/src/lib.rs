@@ -8,7 +8,8 @@
 //! filter patterns) engines, [`alert`] renders what matched, a [`sink`]
 //! delivers it and [`metrics`] counts. [`handler`] is that path, run the
 //! same way by the Lambda functions, `trailwatch replay` and the tests;
-//! [`encode`] builds each delivery format from records.
+//! [`encode`] builds each delivery format from records. [`sigma`] reads
+//! rules written in the Sigma language (not wired into the handler yet).
 //!
 //! No `unsafe` here: memory safety rests on the compiler, which is also why
 //! the fuzz targets may run without a sanitizer (fuzz/README.md).
@@ -25,5 +26,6 @@ pub mod pattern;
 pub mod record;
 pub mod remember;
 pub mod rules;
+pub mod sigma;
 pub mod sink;
 pub mod state;
