@@ -84,12 +84,14 @@ pub(crate) fn parse(section: &Value) -> Result<Correlation, Problem> {
         Some(t @ ("value_sum" | "value_avg" | "value_percentile")) => {
             return Err(refused("type", format!("correlation type {t} is not supported: trailwatch counts events and distinct values, it does not sum, average or rank them")));
         }
-        Some(t) => return Err(invalid(
-            "type",
-            format!(
+        Some(t) => {
+            return Err(invalid(
+                "type",
+                format!(
                 "unknown correlation type \"{t}\"; the types are event_count, value_count, temporal, temporal_ordered"
             ),
-        )),
+            ))
+        }
         None => return Err(invalid("correlation", "correlation.type is required")),
     };
     let rules = strings(map.get("rules"), "rules")?;
