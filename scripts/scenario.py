@@ -562,6 +562,15 @@ def build(seed=SEED):
     def attack(when, who, service, name, req=None, resp=None, expect=(), **kw):
         return s.call(when, who, service, name, req, resp, expect=expect, step=step["name"], **kw)
 
+    # 09:06 password guessing at the console from the attacker's address:
+    # five failures within one five-minute window (the threshold rule).
+    step["name"] = "09:06 console password guessing from 203.0.113.66"
+    guessed = Actor(s.iam_user("bob", None, bob_pid), ATTACKER_IP, BROWSER)
+    t = at(6, 5)
+    for _ in range(5):
+        t += datetime.timedelta(seconds=rng.randint(8, 30))
+        s.sign_in(t, guessed, ok=False, mfa=False, expect=["signin-console-password-guessing"], step=step["name"])
+
     # 09:12 the leaked key, from the attacker's address.
     step["name"] = "09:12 leaked CI key used from 203.0.113.66"
     ident = stolen.identity
@@ -622,14 +631,26 @@ def build(seed=SEED):
             ("bedrock", "ListFoundationModels", None)]:
         t += datetime.timedelta(seconds=rng.randint(3, 14))
         attack(t, role, service, name, req)
-    for secret in ("prod/payments/db", "prod/orders/db", "prod/stripe/api-key"):
+    # A sweep: ten different secrets in well under ten minutes (the
+    # threshold rule's count, distinct secretId by principal).
+    for secret in ("prod/payments/db", "prod/orders/db", "prod/stripe/api-key", "prod/orders/redis",
+                   "prod/search/opensearch-admin", "prod/mail/smtp", "prod/ci/github-token", "prod/analytics/warehouse",
+                   "prod/payments/hsm-pin", "prod/sso/okta-api-token"):
         t += datetime.timedelta(seconds=rng.randint(2, 6))
-        attack(t, role, "secretsmanager", "GetSecretValue", {"secretId": secret})
+        attack(t, role, "secretsmanager", "GetSecretValue", {"secretId": secret},
+               expect=["secretsmanager-secrets-sweep"])
     t += datetime.timedelta(seconds=9)
     attack(t, role, "secretsmanager", "BatchGetSecretValue", {"filters": [{"key": "name", "values": ["prod/"]}]},
            expect=["secretsmanager-batch-secret-retrieval"])
     t += datetime.timedelta(seconds=11)
     attack(t, role, "ssm", "GetParametersByPath", {"path": "/prod/", "recursive": True, "withDecryption": True})
+    # A SecureString sweep: three different sets of parameters decrypted.
+    for names in (["/prod/payments/api-key"], ["/prod/orders/db-password", "/prod/orders/db-user"],
+                  ["/prod/ci/deploy-token"]):
+        t += datetime.timedelta(seconds=rng.randint(2, 6))
+        attack(t, role, "ssm", "GetParameters", {"names": names, "withDecryption": True},
+               {"parameters": [{"name": n, "type": "SecureString", "version": 1} for n in names],
+                "invalidParameters": []}, expect=["ssm-securestring-parameters-sweep"])
     t += datetime.timedelta(seconds=20)
     attack(t, role, "ec2", "DescribeInstanceAttribute", {"instanceId": "i-0c1d2e3f4a5b60718", "attribute": "userData"})
     t += datetime.timedelta(seconds=8)

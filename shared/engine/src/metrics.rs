@@ -159,6 +159,6 @@ mod tests {
         assert_eq!((total["Records"].as_u64(), total["Malformed"].as_u64()), (Some(5), Some(1)));
         assert_eq!(total["MetricsFailures"].as_u64(), Some(2));
         let names = &total["_aws"]["CloudWatchMetrics"][0]["Metrics"];
-        assert_eq!(names.as_array().map(Vec::len), Some(7), "{names}");
+        assert_eq!(names.as_array().map(Vec::len), Some(8), "{names}");
     }
 }

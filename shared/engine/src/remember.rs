@@ -167,7 +167,8 @@ pub struct Outcome {
 /// window reaches its count, an alert for that group and window. `now` is
 /// the handler's clock (wall time in the functions).
 /// With `dedup` false every match of an ordinary rule is its own alert
-/// (claimed by its event id, so still sent once).
+/// (claimed by its event id, so still sent once) and none is folded into a
+/// sequence's.
 /// `now` judges lateness (`None`: nothing is late, on the records' own
 /// time); a match without a readable `eventTime` takes `now` (or 0).
 pub async fn candidates<St: Store>(
@@ -273,7 +274,11 @@ pub async fn candidates<St: Store>(
             }
         }
     }
-    out.candidates = fold(std::mem::take(&mut out.candidates), &steps_of);
+    if dedup {
+        // Without dedup every match is printed as its own alert (rule
+        // authors), folded into nothing.
+        out.candidates = fold(std::mem::take(&mut out.candidates), &steps_of);
+    }
     Ok(out)
 }
 
