@@ -703,3 +703,12 @@ fn prefilter_shapes() {
     assert_eq!(r.prefilter(), Some(json!({"detail": {"eventName": [{"equals-ignore-case": "DeleteUser"}]}})));
     assert_eq!(r.fields(), vec!["eventName".to_string()]);
 }
+
+// Hostile conditions are refused, not overflowed.
+#[test]
+fn deep_conditions_are_refused() {
+    let deep = format!("{}s{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(try_rule(&format!("    s:\n        a: b\n    condition: '{deep}'\n")).is_err());
+    let nots = "not ".repeat(10_000);
+    assert!(try_rule(&format!("    s:\n        a: b\n    condition: '{nots} s'\n")).is_err());
+}

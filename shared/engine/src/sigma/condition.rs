@@ -101,7 +101,11 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     at: usize,
     names: &'a [String],
+    depth: usize,
 }
+
+/// The deepest nesting of parentheses and `not` a condition may have.
+const MAX_DEPTH: usize = 64;
 
 /// Parse a condition over the named search identifiers.
 pub(crate) fn parse(text: &str, names: &[String]) -> Result<Cond, String> {
@@ -109,7 +113,7 @@ pub(crate) fn parse(text: &str, names: &[String]) -> Result<Cond, String> {
     if tokens.is_empty() {
         return Err("the condition is empty".into());
     }
-    let mut p = Parser { tokens, at: 0, names };
+    let mut p = Parser { tokens, at: 0, names, depth: 0 };
     let cond = p.or()?;
     match p.tokens.get(p.at) {
         None => Ok(cond),
@@ -162,11 +166,18 @@ impl Parser<'_> {
     }
 
     fn not(&mut self) -> Result<Cond, String> {
-        if self.peek() == Some(&Token::Not) {
-            self.at += 1;
-            return Ok(Cond::Not(Box::new(self.not()?)));
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("the condition nests deeper than {MAX_DEPTH} levels"));
         }
-        self.primary()
+        let c = if self.peek() == Some(&Token::Not) {
+            self.at += 1;
+            self.not().map(|c| Cond::Not(Box::new(c)))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        c
     }
 
     fn primary(&mut self) -> Result<Cond, String> {
