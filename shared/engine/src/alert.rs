@@ -50,6 +50,10 @@ pub struct Alert {
     /// A window's alert: its group, as (record path, value) pairs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group: Vec<(String, String)>,
+    /// A sequence's alert: the rule ids of its steps' alerts sent as part
+    /// of it rather than on their own (folded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<String>,
     /// The first matching record (the EventBridge event's `detail`).
     pub record: Value,
 }
@@ -106,6 +110,7 @@ impl Alert {
             first_seen: None,
             last_seen: None,
             group: Vec::new(),
+            folded: Vec::new(),
             record: event.detail().clone(),
         }
     }
@@ -173,6 +178,12 @@ impl Alert {
             b.push_str(&format!("Count:   {} matching events in the window\n", self.count));
         } else if self.count > 1 {
             b.push_str(&format!("Count:   {} identical events\n", self.count));
+        }
+        if !self.folded.is_empty() {
+            b.push_str(&format!(
+                "Also:    the alerts of {} on these events, sent as this one\n",
+                self.folded.join(", ")
+            ));
         }
         b.push_str(&format!("\n{}\n", self.description.trim()));
         b.push_str(&format!("\nRule:    {}", self.rule_id));

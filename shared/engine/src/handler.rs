@@ -429,6 +429,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 for f in std::mem::take(&mut c.folded) {
                     if self.claimed(store, &f, counts).await? {
                         counts.folded += 1;
+                        c.alert.folded.push(f.alert.rule_id);
                         keys.push(f.key);
                     }
                 }
