@@ -54,6 +54,24 @@ pub struct Alert {
     /// of it rather than on their own (folded).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub folded: Vec<String>,
+    /// What happened, in the record's own values (the rule's `summary`
+    /// template filled in), when the rule has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The record fields that matter for this rule, as (path, value).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<(String, String)>,
+    /// What to check first and how to contain it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub falsepositives: Vec<String>,
+    /// The rule's author (a Sigma rule's, which DRL 1.1 requires every
+    /// alert to keep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// The first matching record (the EventBridge event's `detail`).
     pub record: Value,
 }
@@ -92,7 +110,11 @@ impl Alert {
             rule_id: rule.id.clone(),
             title: rule.title.clone(),
             description: rule.description.clone(),
-            severity: rule.severity,
+            severity: rule
+                .severity_when
+                .iter()
+                .find(|(p, _)| p.matches(event.value()))
+                .map_or(rule.severity, |(_, severity)| *severity),
             tags: rule.tags.clone(),
             event_id: r.event_id.clone(),
             count: 1,
@@ -111,6 +133,12 @@ impl Alert {
             last_seen: None,
             group: Vec::new(),
             folded: Vec::new(),
+            summary: rule.summary.as_deref().map(|t| fill(t, event)),
+            context: rule.context.iter().map(|p| (p.clone(), event.path_text(p))).collect(),
+            runbook: rule.runbook.clone(),
+            references: rule.references.clone(),
+            falsepositives: rule.falsepositives.clone(),
+            author: rule.author.clone(),
             record: event.detail().clone(),
         }
     }
@@ -128,17 +156,16 @@ impl Alert {
         )
     }
 
-    /// A one-line subject: what happened, who, where (≤ 99 ASCII chars).
+    /// A one-line subject: what happened, who, where (≤ 99 ASCII chars);
+    /// the rule's summary, when it has one, says what and who.
     pub fn subject(&self) -> String {
         let count = if self.count > 1 { format!(" (x{})", self.count) } else { String::new() };
-        let raw = format!(
-            "[{}] {}{count}: {} in {}/{}",
-            self.severity.as_str().to_uppercase(),
-            self.title,
-            short_actor(&self.actor),
-            self.account.as_deref().unwrap_or("?"),
-            self.region.as_deref().unwrap_or("?"),
-        );
+        let severity = self.severity.as_str().to_uppercase();
+        let (account, region) = (self.account.as_deref().unwrap_or("?"), self.region.as_deref().unwrap_or("?"));
+        let raw = match &self.summary {
+            Some(summary) => format!("[{severity}] {summary}{count} in {account}/{region}"),
+            None => format!("[{severity}] {}{count}: {} in {account}/{region}", self.title, short_actor(&self.actor)),
+        };
         // SNS subjects are ASCII, without line breaks or control characters.
         let clean: String = raw.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
         if clean.len() <= SUBJECT_MAX_CHARS {
@@ -159,6 +186,15 @@ impl Alert {
         let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         let mut b = String::new();
         b.push_str(&format!("{} ({} severity)\n\n", self.title, self.severity.as_str()));
+        if let Some(summary) = &self.summary {
+            b.push_str(&format!("{summary}\n\n"));
+        }
+        for (path, value) in &self.context {
+            b.push_str(&format!("{path}: {}\n", if value.is_empty() { "-" } else { value }));
+        }
+        if !self.context.is_empty() {
+            b.push('\n');
+        }
         b.push_str(&format!("Who:     {}\n", self.actor));
         b.push_str(&format!(
             "Did:     {} ({}){}\n",
@@ -186,11 +222,23 @@ impl Alert {
             ));
         }
         b.push_str(&format!("\n{}\n", self.description.trim()));
+        if let Some(runbook) = &self.runbook {
+            b.push_str(&format!("\nWhat to do:\n{}\n", runbook.trim_end()));
+        }
+        if !self.falsepositives.is_empty() {
+            b.push_str(&format!("\nKnown false positives: {}\n", self.falsepositives.join("; ")));
+        }
         b.push_str(&format!("\nRule:    {}", self.rule_id));
         if !self.tags.is_empty() {
             b.push_str(&format!(" ({})", self.tags.join(", ")));
         }
         b.push('\n');
+        if let Some(author) = &self.author {
+            b.push_str(&format!("Author:  {author}\n"));
+        }
+        for r in &self.references {
+            b.push_str(&format!("See:     {r}\n"));
+        }
         if let Some(url) = self.console_url() {
             b.push_str(&format!("Event:   {url}\n"));
         }
@@ -249,6 +297,22 @@ impl Alert {
         let machine = self.to_json(budget).to_string();
         json!({"default": machine, "email": body}).to_string()
     }
+}
+
+/// A summary template with each `{dotted.path}` replaced by the record's
+/// value there ("?" where the record has none).
+fn fill(template: &str, event: &Event) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        out.push_str(&rest[..open]);
+        let value = event.path_text(rest[open + 1..open + close].trim());
+        out.push_str(if value.is_empty() { "?" } else { &value });
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn short_actor(actor: &str) -> &str {
@@ -327,6 +391,77 @@ action: alert
             obj.extend(more);
         }
         Event::from_record(r).expect("a record")
+    }
+
+    const TOLD: &str = r#"
+id: stop-told
+title: CloudTrail logging stopped
+description: Someone stopped a trail.
+severity: high
+summary: "{userIdentity.arn} stopped trail {requestParameters.name} ({requestParameters.missing})"
+context: [requestParameters.name, errorCode]
+runbook: |
+  1. Start logging again: aws cloudtrail start-logging --name <trail>.
+references: [https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_StopLogging.html]
+falsepositives: [a planned trail migration]
+author: Jane Doe
+severity_when:
+  - severity: critical
+    event_pattern: {detail: {userIdentity: {type: [Root]}}}
+  - severity: low
+    event_pattern: {detail: {errorCode: [{exists: true}]}}
+event_pattern: {detail: {eventName: [StopLogging]}}
+action: alert
+"#;
+
+    #[test]
+    fn a_rule_tells_what_happened_in_the_records_own_values_and_what_to_do() {
+        let r = Rule::from_yaml("test:told.yaml", TOLD).expect("a valid rule");
+        let a = Alert::new(&r, &event("e-1", "111122223333", "us-east-1", json!({})));
+        assert_eq!(
+            a.summary.as_deref(),
+            Some("arn:aws:iam::111122223333:user/alice stopped trail management (?)"),
+            "placeholders filled, a missing value shown as ?"
+        );
+        assert_eq!(
+            a.subject(),
+            "[HIGH] arn:aws:iam::111122223333:user/alice stopped trail management (?) in 111122223333/us-east-1"
+        );
+        assert_eq!(
+            a.context,
+            vec![("requestParameters.name".to_string(), "management".to_string()), ("errorCode".into(), String::new())]
+        );
+        let body = a.body();
+        let (context, who) = (body.find("requestParameters.name: management"), body.find("Who:"));
+        assert!(context.is_some() && context < who, "context comes first:\n{body}");
+        for line in [
+            "errorCode: -",
+            "What to do:\n1. Start logging again",
+            "Known false positives: a planned trail migration",
+            "Author:  Jane Doe",
+            "See:     https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_StopLogging.html",
+        ] {
+            assert!(body.contains(line), "{line:?} missing:\n{body}");
+        }
+        // Severity by record: the first severity_when that matches.
+        let root = event(
+            "e-2",
+            "111122223333",
+            "us-east-1",
+            json!({"userIdentity": {"type": "Root", "arn": "arn:aws:iam::111122223333:root"}}),
+        );
+        assert_eq!(Alert::new(&r, &root).severity, Severity::Critical);
+        let failed = event("e-3", "111122223333", "us-east-1", json!({"errorCode": "AccessDenied"}));
+        assert_eq!(Alert::new(&r, &failed).severity, Severity::Low);
+    }
+
+    #[test]
+    fn a_summary_placeholder_must_be_a_record_path() {
+        let bad = TOLD.replace("({requestParameters.missing})", "({requestParameters..name})");
+        let err = Rule::from_yaml("test:bad.yaml", &bad).expect_err("an empty path segment");
+        assert!(err.to_string().contains("summary"), "{err}");
+        let unclosed = TOLD.replace("({requestParameters.missing})", "({requestParameters.name");
+        assert!(Rule::from_yaml("test:bad.yaml", &unclosed).is_err());
     }
 
     /// Defect: the merge key ignored account and region, so StopLogging in

@@ -103,8 +103,8 @@ impl Match {
         let at = event.record().event_time.as_deref().and_then(parse_event_time);
         let (group, value) = match &rule.threshold {
             Some(t) => (
-                t.group_by.iter().map(|p| path_value(event, p)).collect(),
-                t.distinct.as_deref().map(|p| path_value(event, p)),
+                t.group_by.iter().map(|p| event.path_text(p)).collect(),
+                t.distinct.as_deref().map(|p| event.path_text(p)),
             ),
             None if rule.dedup.key.is_empty() => (
                 vec![
@@ -114,7 +114,7 @@ impl Match {
                 ],
                 None,
             ),
-            None => (rule.dedup.key.iter().map(|p| path_value(event, p)).collect(), None),
+            None => (rule.dedup.key.iter().map(|p| event.path_text(p)).collect(), None),
         };
         Match { alert, at, group, value, period: rule.dedup.period, threshold: rule.threshold.clone(), sequence: None }
     }
@@ -125,7 +125,7 @@ impl Match {
         let q = rule.sequence()?.clone();
         let alert = Alert::new(rule, event);
         let at = event.record().event_time.as_deref().and_then(parse_event_time);
-        let group = q.group_by.iter().map(|p| path_value(event, p)).collect();
+        let group = q.group_by.iter().map(|p| event.path_text(p)).collect();
         let value = Some(steps.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
         Some(Match { alert, at, group, value, period: 0, threshold: None, sequence: Some((q, steps)) })
     }
@@ -416,23 +416,6 @@ fn earliest_chain<'a>(
         }
     }
     None
-}
-
-/// The value at a dotted path of the record (`userIdentity.arn`), as text:
-/// a string as it is, anything else as JSON, a missing one as "".
-fn path_value(event: &Event, path: &str) -> String {
-    let mut v = event.detail();
-    for part in path.split('.') {
-        match v.get(part) {
-            Some(next) => v = next,
-            None => return String::new(),
-        }
-    }
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 /// A stable 64-bit FNV-1a hash of values, in hex: keys stay short whatever

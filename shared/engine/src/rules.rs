@@ -167,6 +167,22 @@ pub struct Rule {
     pub tests: Vec<RuleTest>,
     /// Where the rule was loaded from (`builtin:<file>` or a path).
     pub origin: String,
+    /// What the alert's first line says, with `{dotted.path}` placeholders
+    /// filled from the record (`{userIdentity.arn} deleted trail
+    /// {requestParameters.name}`); the title when absent.
+    pub summary: Option<String>,
+    /// The record paths that matter for this rule, shown first in alerts.
+    pub context: Vec<String>,
+    /// What to check first and how to contain it.
+    pub runbook: Option<String>,
+    pub references: Vec<String>,
+    /// Known benign causes.
+    pub falsepositives: Vec<String>,
+    /// Who wrote the rule (kept in every alert of a Sigma rule: DRL 1.1).
+    pub author: Option<String>,
+    /// Severity by record: the first whose pattern matches the event
+    /// replaces `severity` (root, a failed call, ...).
+    pub severity_when: Vec<(EventPattern, Severity)>,
 }
 
 /// The YAML form of a rule.
@@ -194,6 +210,28 @@ struct RuleFile {
     sequence: Option<SequenceFile>,
     #[serde(default)]
     tests: Vec<RuleTest>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    context: Vec<String>,
+    #[serde(default)]
+    runbook: Option<String>,
+    #[serde(default)]
+    references: Vec<String>,
+    #[serde(default)]
+    falsepositives: Vec<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    severity_when: Vec<SeverityWhenFile>,
+}
+
+/// The YAML form of one `severity_when` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeverityWhenFile {
+    severity: Severity,
+    event_pattern: Value,
 }
 
 /// The YAML form of `sequence`.
@@ -383,7 +421,28 @@ impl Rule {
                 Some(Threshold { count: t.count, window, group_by: t.group_by, distinct: t.distinct })
             }
         };
+        check_paths("context", &file.context).map_err(invalid)?;
+        if let Some(summary) = &file.summary {
+            check_paths("summary", &placeholders(summary).map_err(invalid)?).map_err(invalid)?;
+        }
+        let severity_when = file
+            .severity_when
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                EventPattern::from_value(&w.event_pattern)
+                    .map(|p| (p, w.severity))
+                    .map_err(|e| invalid(format!("severity_when[{i}].event_pattern: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Rule {
+            summary: file.summary,
+            context: file.context,
+            runbook: file.runbook,
+            references: file.references,
+            falsepositives: file.falsepositives,
+            author: file.author,
+            severity_when,
             id: file.id,
             title: file.title,
             description: file.description,
@@ -430,6 +489,21 @@ fn check_steps(rules: &[Rule]) -> Result<(), RuleError> {
         }
     }
     Ok(())
+}
+
+/// The `{dotted.path}` placeholders of a summary template, in order; an
+/// unclosed `{` is an error.
+pub fn placeholders(template: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return Err(format!("summary: \"{template}\" opens a {{ it does not close"));
+        };
+        out.push(rest[open + 1..open + close].trim().to_string());
+        rest = &rest[open + close + 1..];
+    }
+    Ok(out)
 }
 
 /// Dotted record paths (`userIdentity.arn`): non-empty names, no empty

@@ -110,6 +110,24 @@ impl Event {
         self.value.get("detail").unwrap_or(&Value::Null)
     }
 
+    /// The value at a dotted path of the record (`userIdentity.arn`), as
+    /// text: a string as it is, anything else as JSON, a missing or null
+    /// one as "".
+    pub fn path_text(&self, path: &str) -> String {
+        let mut v = self.detail();
+        for part in path.split('.') {
+            match v.get(part) {
+                Some(next) => v = next,
+                None => return String::new(),
+            }
+        }
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
     /// The record's common fields, typed.
     pub fn record(&self) -> &Record {
         &self.record
