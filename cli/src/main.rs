@@ -103,11 +103,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = bench::Mode::Stream)]
         mode: bench::Mode,
     },
+    /// Check Sigma rule files: which load, which are refused and why.
+    Sigma {
+        #[command(subcommand)]
+        command: SigmaCommand,
+    },
     /// Generate infrastructure as code from the rules.
     Infra {
         #[command(subcommand)]
         command: infra::Command,
     },
+}
+
+#[derive(Subcommand)]
+enum SigmaCommand {
+    /// Report every Sigma file of a directory (recursively): loaded (with
+    /// the ids of its rules and any warning), refused (valid Sigma that
+    /// trailwatch cannot run) or invalid, with the reason and the line.
+    /// Exits 0 when every file loads, 1 when some are refused, 2 on
+    /// invalid ones.
+    Check { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -177,8 +192,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "{}", filter::test_metric_filter(&pattern, &log_event_messages))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sigma { command: SigmaCommand::Check { dir } } => sigma_check(&mut out, &dir),
         Command::Rules { command: RulesCommand::List { dir, tags, json } } => {
-            for r in rules::load(dir.as_deref())? {
+            let (loaded, notes) = rules::load_noted(dir.as_deref())?;
+            for e in &notes.refused {
+                note!("trailwatch: {e}");
+            }
+            for w in &notes.warnings {
+                note!("trailwatch: warning: {w}");
+            }
+            for r in loaded {
                 if !tags.is_empty() && !r.tags.iter().any(|t| tags.contains(t)) {
                     continue;
                 }
@@ -186,6 +209,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     rules::Pattern::Event(p) => ("event_pattern", p.text().to_string()),
                     rules::Pattern::Filter(p) => ("filter_pattern", p.text().to_string()),
                     rules::Pattern::Sequence(q) => ("sequence", q.steps.join(" ")),
+                    rules::Pattern::Sigma(s) => {
+                        ("sigma", s.prefilter().map(|p| p.text().to_string()).unwrap_or_default())
+                    }
                 };
                 let action = match r.action {
                     rules::Action::Alert => "alert",
@@ -195,6 +221,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let line = json!({
                         "id": r.id, "title": r.title, "severity": r.severity.as_str(), "action": action,
                         "tags": r.tags, "matcher": how, "pattern": pattern, "tests": r.tests.len(), "origin": r.origin,
+                        "author": r.author,
                     });
                     writeln!(out, "{line}")?;
                 } else {
@@ -216,6 +243,47 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rules_test(&mut out, dir.as_deref(), dataset.as_deref())
         }
     }
+}
+
+/// `trailwatch sigma check DIR`: a line per Sigma file, then the totals.
+fn sigma_check(out: &mut impl Write, dir: &Path) -> Result<ExitCode> {
+    use trailwatch_engine::sigma;
+    anyhow::ensure!(dir.is_dir(), "{} is not a directory of Sigma rules", dir.display());
+    let files = rules::rule_files(dir)?;
+    let mut parsed = Vec::new();
+    let (mut loaded, mut refused, mut invalid) = (0, 0, 0);
+    for path in &files {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if !sigma::looks_like_sigma(&text) {
+            continue;
+        }
+        match sigma::parse_file(&path.display().to_string(), &text, &sigma::SigmaOptions::default()) {
+            Ok(rules) => {
+                loaded += 1;
+                let ids: Vec<String> = rules.iter().map(|r| r.id.clone().unwrap_or_else(|| r.title.clone())).collect();
+                writeln!(out, "loaded   {}: {}", path.display(), ids.join(", "))?;
+                parsed.extend(rules);
+            }
+            Err(e) if e.is_refusal() => {
+                refused += 1;
+                writeln!(out, "refused  {e}")?;
+            }
+            Err(e) => {
+                invalid += 1;
+                writeln!(out, "invalid  {e}")?;
+            }
+        }
+    }
+    if let Err(e) = sigma::resolve_correlations(&mut parsed) {
+        invalid += 1;
+        writeln!(out, "invalid  {e}")?;
+    }
+    writeln!(out, "{loaded} loaded, {refused} refused, {invalid} invalid")?;
+    Ok(match (refused, invalid) {
+        (_, 1..) => ExitCode::from(2),
+        (1.., 0) => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    })
 }
 
 /// `trailwatch rules test`: every rule's cases, a line per rule, then the

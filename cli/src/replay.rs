@@ -40,6 +40,7 @@ impl Sink for Stdout {
             "actor": a.actor, "event_name": a.event_name, "account": a.account,
             "region": a.region, "subject": a.subject(),
             "first_seen": a.first_seen, "last_seen": a.last_seen, "group": a.group,
+            "folded": a.folded, "author": a.author,
         });
         if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
             if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -88,7 +88,7 @@ pub fn cis_controls(rules: &[Rule]) -> Result<CisControls<'_>, InfraError> {
         let ids: Vec<&str> = tagged.iter().map(|r| r.id.as_str()).collect();
         let mut filters = tagged.iter().filter_map(|r| match &r.pattern {
             Pattern::Filter(f) => Some((*r, f.text())),
-            Pattern::Event(_) | Pattern::Sequence(_) => None,
+            Pattern::Event(_) | Pattern::Sequence(_) | Pattern::Sigma(_) => None,
         });
         let Some((source, pattern)) = filters.next() else {
             found.notes.push(format!(

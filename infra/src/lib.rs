@@ -91,16 +91,26 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     // Which rule goes where.
     let mut event_patterns: Vec<(String, Value)> = Vec::new();
     let mut filter_rules: Vec<&Rule> = Vec::new();
+    // Sigma rules with no eventSource/eventName to route on.
+    let mut unrouted: Vec<&str> = Vec::new();
     for rule in rules {
-        match &rule.pattern {
-            Pattern::Event(p) => {
+        // A Sigma rule is routed by its prefilter, which every record it
+        // can match also matches.
+        let routed = match &rule.pattern {
+            Pattern::Event(p) => Some(p),
+            Pattern::Sigma(s) => s.prefilter(),
+            Pattern::Filter(_) | Pattern::Sequence(_) => None,
+        };
+        match (&rule.pattern, routed) {
+            (_, Some(p)) => {
                 let value: Value = serde_json::from_str(p.text())
                     .map_err(|source| InfraError::PatternNotJson { rule: rule.id.clone(), source })?;
                 event_patterns.push((rule.id.clone(), value));
             }
-            Pattern::Filter(_) => filter_rules.push(rule),
+            (Pattern::Filter(_), None) => filter_rules.push(rule),
+            (Pattern::Sigma(_), None) => unrouted.push(&rule.id),
             // Fed by its steps' matches: no EventBridge rule or filter of its own.
-            Pattern::Sequence(_) => {}
+            _ => {}
         }
     }
     let groups = group_patterns(&event_patterns)?;
@@ -118,11 +128,19 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
         .filter(|r| r.action == Action::Alert || steps.contains(r.id.as_str()))
         .filter_map(|r| match &r.pattern {
             Pattern::Filter(f) => Some(f),
-            Pattern::Event(_) | Pattern::Sequence(_) => None,
+            Pattern::Event(_) | Pattern::Sequence(_) | Pattern::Sigma(_) => None,
         })
         .collect();
-    let subscription_pattern = union_filter(&filters);
-    if !filters.is_empty() && subscription_pattern.is_none() {
+    // A Sigma rule that names no eventSource or eventName could match any
+    // record: the logs function sees every record when one is loaded.
+    let subscription_pattern = if unrouted.is_empty() { union_filter(&filters) } else { None };
+    if !unrouted.is_empty() {
+        b.notes.push(format!(
+            "the Sigma rules {} constrain neither eventSource nor eventName, so no EventBridge pattern can route them without sending every event: they run on the logs path, whose subscription filter then sends every record (deploy with DetectionPath=EventBridgeAndLogs or LogsOnly)",
+            unrouted.join(", ")
+        ));
+    }
+    if !filters.is_empty() && unrouted.is_empty() && subscription_pattern.is_none() {
         b.notes.push(format!(
             "the {} filter_pattern alert rules cannot be joined into one subscription filter pattern (not all JSON patterns, or over {} characters): with DetectionPath=EventBridgeAndLogs the subscription sends every record, so records matching event_pattern alert rules may alert twice",
             filters.len(),
@@ -135,7 +153,8 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     state::state_table(&mut b)?;
     functions::functions(&mut b, flavor)?;
     let rule_ids = event_rules::event_rules(&mut b, &groups)?;
-    subscription::subscription(&mut b, subscription_pattern.as_deref(), !filters.is_empty())?;
+    let logs_needed = !filters.is_empty() || !unrouted.is_empty();
+    subscription::subscription(&mut b, subscription_pattern.as_deref(), logs_needed)?;
     let n_filter = filter_rules.len();
     alarms::metric_alarms(&mut b, rules)?;
     alarms::queue_alarms(&mut b, !groups.is_empty())?;
@@ -165,7 +184,7 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     doc.insert("Metadata".into(), parameters::interface(flavor));
     doc.insert("Parameters".into(), parameters::parameters(flavor));
     doc.insert("Rules".into(), parameters::template_rules());
-    doc.insert("Conditions".into(), parameters::conditions(!filters.is_empty()));
+    doc.insert("Conditions".into(), parameters::conditions(logs_needed));
     doc.insert("Resources".into(), Value::Object(std::mem::take(&mut b.resources)));
     doc.insert("Outputs".into(), parameters::outputs());
     Ok(Template { doc: Value::Object(doc), comments: b.comments, notes: b.notes, event_rules: rule_ids })
@@ -200,6 +219,37 @@ mod tests {
             "id: sg-open\ntitle: t\ndescription: d\nseverity: low\naction: metric\ntags: [CloudWatch.10]\nevent_pattern: {source: [aws.ec2], detail: {eventName: [AuthorizeSecurityGroupIngress]}}\n",
         ));
         all
+    }
+
+    /// Sigma rules are routed by their prefilters (eventSource/eventName):
+    /// each in exactly one EventBridge rule; one naming neither runs on the
+    /// logs path, whose subscription then sends every record, and the
+    /// template says why.
+    #[test]
+    fn sigma_rules_are_routed_by_their_prefilters_or_said_to_need_the_logs_path() {
+        let dir = std::env::temp_dir().join(format!("trailwatch-infra-sigma-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let routed = "title: Trail deleted\nid: 0c1d2e3f-0000-4000-8000-000000000001\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  selection: {eventSource: cloudtrail.amazonaws.com, eventName: DeleteTrail}\n  condition: selection\nlevel: high\n";
+        let unrouted = "title: Root used\nid: 0c1d2e3f-0000-4000-8000-000000000002\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  selection: {userIdentity.type: Root}\n  condition: selection\nlevel: high\n";
+        std::fs::write(dir.join("routed.yml"), routed).expect("write");
+        std::fs::write(dir.join("unrouted.yml"), unrouted).expect("write");
+        let all = rules::load(Some(&dir)).expect("loads");
+        let _ = std::fs::remove_dir_all(&dir);
+        let t = generate(&all, Flavor::Sam).expect("generates");
+        let packed: Vec<&String> = t.event_rules.iter().flat_map(|(_, ids)| ids).collect();
+        assert_eq!(
+            packed.iter().filter(|id| id.ends_with("0001")).count(),
+            1,
+            "the routed rule is in one EventBridge rule"
+        );
+        assert!(!packed.iter().any(|id| id.ends_with("0002")));
+        assert!(
+            t.notes.iter().any(|n| n.contains("0c1d2e3f-0000-4000-8000-000000000002") && n.contains("logs path")),
+            "{:?}",
+            t.notes
+        );
+        let filter = &t.doc["Resources"]["LogsSubscription"]["Properties"]["FilterPattern"];
+        assert_eq!(filter, &json!(""), "every record reaches the logs function");
     }
 
     #[test]

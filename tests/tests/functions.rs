@@ -216,3 +216,41 @@ fn with_a_state_table_retries_and_repeats_send_one_alert() {
         .sum();
     assert!(suppressed >= 3, "the two retries and the repeat are counted: {suppressed}");
 }
+
+/// The EventBridge function with SigmaHQ's CloudTrail rules in
+/// `TRAILWATCH_RULES_DIR` (read from ../shared/sigma): the Stratus
+/// detonations raise alerts under the Sigma rules' ids, each keeping its
+/// rule's author (Detection Rule License 1.1), exactly as the library
+/// computes them.
+#[test]
+fn the_eventbridge_function_runs_sigma_rules_from_its_rules_directory() {
+    let sigma_dir = trailwatch_tests::shared().expect("the shared folder").join("sigma/rules");
+    let moto = Moto::start().expect("moto");
+    let env = [
+        ("TRAILWATCH_TOPIC_ARN", moto.topic.clone()),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("TRAILWATCH_RULES_DIR", sigma_dir.display().to_string()),
+    ];
+    let eb = Function::start("trailwatch-eventbridge", &env).expect("EventBridge function");
+    let loaded = rules::load(Some(&sigma_dir)).expect("the Sigma rules load");
+    let sigma: BTreeMap<String, Option<String>> =
+        loaded.iter().filter(|r| r.origin.ends_with(".yml")).map(|r| (r.id.clone(), r.author.clone())).collect();
+    assert_eq!(sigma.len(), 57, "every SigmaHQ CloudTrail rule of rules/ loads");
+    let rules = RuleSet::new(loaded);
+    let mut ws = Workspace::default();
+    let mut want = Tally::new();
+    for e in &eventbridge_events().expect("events")[2900..] {
+        expected(&rules, &[decode_one(e.clone())], &mut ws, &mut want);
+        eb.invoke(e).expect("invoke").expect("the invocation succeeds");
+    }
+    let messages = moto.drain().expect("drain");
+    assert_eq!(delivered(&messages), want, "every expected alert, Sigma rules' included");
+    let mut from_sigma = 0;
+    for m in &messages {
+        let alert: Value = serde_json::from_str(m["Message"].as_str().expect("a message")).expect("the JSON alert");
+        let Some(author) = sigma.get(alert["rule_id"].as_str().unwrap_or_default()) else { continue };
+        from_sigma += 1;
+        assert_eq!(alert["author"].as_str(), author.as_deref(), "the Sigma rule's author is kept: {alert}");
+    }
+    assert!(from_sigma >= 10, "the detonations set off Sigma rules: {from_sigma}");
+}

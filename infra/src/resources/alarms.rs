@@ -112,7 +112,8 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
             }
             // Only alert rules are sequences.
             Pattern::Sequence(_) => {}
-            Pattern::Event(_) => {
+            // Counted by the functions' Matches metric.
+            Pattern::Event(_) | Pattern::Sigma(_) => {
                 let alarm_id = b.unique_id("Alarm", &rule.id);
                 b.add(
                     &alarm_id,

@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::event::Event;
 use crate::filter::FilterPattern;
 use crate::pattern::{EventPattern, PatternSet, Scratch};
+use crate::sigma::{self, SigmaBody, SigmaError, SigmaRule, Stateful};
 use crate::state::{parse_duration, Millis};
 
 /// How bad a match is.
@@ -65,6 +66,33 @@ pub enum Pattern {
     /// No pattern of its own: a sequence rule is fed by its steps' matches
     /// (the step rules' patterns, suppressions applied).
     Sequence(Sequence),
+    /// A Sigma detection, on the record.
+    Sigma(SigmaPattern),
+}
+
+/// A Sigma rule's detection compiled into the rule set: the detections a
+/// record must match (one; or, for a Sigma count correlation, any of the
+/// rules it counts), and an EventBridge pattern over-approximating them on
+/// `eventSource`/`eventName`, which the set's shared index runs so the
+/// detection is evaluated only on the records it may match.
+#[derive(Debug, Clone)]
+pub struct SigmaPattern {
+    detections: Vec<sigma::Detection>,
+    prefilter: Option<EventPattern>,
+}
+
+impl SigmaPattern {
+    /// Whether the record matches any of the detections.
+    pub fn matches(&self, record: &Value) -> bool {
+        self.detections.iter().any(|d| d.matches(record))
+    }
+
+    /// The over-approximating event pattern, if the detections have one:
+    /// every event whose record matches also matches it. Without one the
+    /// rule is evaluated on every record (and routed by the logs path).
+    pub fn prefilter(&self) -> Option<&EventPattern> {
+        self.prefilter.as_ref()
+    }
 }
 
 /// Alert when every step rule matched records with equal `group_by`
@@ -141,6 +169,10 @@ impl Selection {
             (Selection::All, _)
                 | (Selection::EventPatterns, Pattern::Event(_))
                 | (Selection::FilterPatterns, Pattern::Filter(_))
+                // A Sigma rule goes the way the template routes it: by
+                // EventBridge when it has a prefilter, else by the logs.
+                | (Selection::EventPatterns, Pattern::Sigma(SigmaPattern { prefilter: Some(_), .. }))
+                | (Selection::FilterPatterns, Pattern::Sigma(SigmaPattern { prefilter: None, .. }))
                 // Fed by whichever function matches its steps: the state
                 // store is shared, so steps seen by both functions chain.
                 | (_, Pattern::Sequence(_))
@@ -517,8 +549,29 @@ fn check_paths(what: &str, paths: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Load the built-in pack and, optionally, a user's directory on top of it.
+/// What loading found besides rules: Sigma rules refused (valid Sigma
+/// that trailwatch cannot run, with the reason and line) and warnings.
+#[derive(Debug, Default)]
+pub struct LoadNotes {
+    pub refused: Vec<SigmaError>,
+    pub warnings: Vec<String>,
+}
+
+/// Load the built-in pack and, optionally, a user's directory on top of it;
+/// refused Sigma rules and warnings are logged.
 pub fn load(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
+    let (rules, notes) = load_noted(user_dir)?;
+    for e in &notes.refused {
+        tracing::warn!(error = %e, "Sigma rule refused, not loaded");
+    }
+    for w in &notes.warnings {
+        tracing::warn!(warning = %w, "rule loaded with a warning");
+    }
+    Ok(rules)
+}
+
+/// [`load`], returning the refused Sigma rules and the warnings.
+pub fn load_noted(user_dir: Option<&Path>) -> Result<(Vec<Rule>, LoadNotes), RuleError> {
     let mut rules = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for (name, text) in BUILTIN {
@@ -530,9 +583,9 @@ pub fn load(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
     }
     let Some(dir) = user_dir else {
         check_steps(&rules)?;
-        return Ok(rules);
+        return Ok((rules, LoadNotes::default()));
     };
-    let (user, disabled) = load_dir(dir)?;
+    let (user, disabled, notes) = load_dir(dir)?;
     let builtin: HashSet<String> = rules.iter().map(|r| r.id.clone()).collect();
     let mut user_ids: HashMap<String, String> = HashMap::new();
     for rule in &user {
@@ -553,31 +606,242 @@ pub fn load(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
     }
     rules.retain(|r| !disabled.contains(&r.id));
     check_steps(&rules)?;
-    Ok(rules)
+    Ok((rules, notes))
 }
 
-/// The rules of one directory (`*.yaml`, `*.yml`, recursively) and the ids
-/// its `disabled.yaml` lists.
-pub fn load_dir(dir: &Path) -> Result<(Vec<Rule>, HashSet<String>), RuleError> {
+/// The file, in a user's rules directory, giving values to Sigma `expand`
+/// placeholders: a map of placeholder name (without `%`) to values.
+pub const PLACEHOLDERS_FILE: &str = "placeholders.yaml";
+
+/// The rules of one directory (`*.yaml`, `*.yml`, recursively: trailwatch
+/// rules and Sigma rules alike), the ids its `disabled.yaml` lists, and
+/// what loading noted. A file is a Sigma rule when it has a top-level
+/// `title` and `detection` or `correlation`. Sigma rules that are valid
+/// but cannot run here are refused (noted, not loaded); an invalid file of
+/// either kind is an error.
+pub fn load_dir(dir: &Path) -> Result<(Vec<Rule>, HashSet<String>, LoadNotes), RuleError> {
+    let mut rules = Vec::new();
+    let mut disabled = HashSet::new();
+    let mut options = sigma::SigmaOptions::default();
+    let mut sigma_files = Vec::new();
+    for path in rule_files(dir)? {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| RuleError::Io { path: path.display().to_string(), source })?;
+        let invalid = |reason: String| RuleError::Invalid { file: path.display().to_string(), reason };
+        if path.file_name().is_some_and(|n| n == DISABLED_FILE) {
+            let ids: Vec<String> =
+                serde_saphyr::from_str(&text).map_err(|e| invalid(format!("expected a list of rule ids: {e}")))?;
+            disabled.extend(ids);
+        } else if path.file_name().is_some_and(|n| n == PLACEHOLDERS_FILE) {
+            options.placeholders = serde_saphyr::from_str(&text)
+                .map_err(|e| invalid(format!("expected a map of Sigma placeholder names to lists of values: {e}")))?;
+        } else if sigma::looks_like_sigma(&text) {
+            sigma_files.push((path, text));
+        } else {
+            rules.push(Rule::from_yaml(&path.display().to_string(), &text)?);
+        }
+    }
+    let mut notes = LoadNotes::default();
+    rules.extend(load_sigma(&sigma_files, &options, &mut notes)?);
+    Ok((rules, disabled, notes))
+}
+
+/// The rule files under `dir`, sorted (see [`load_dir`]).
+pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
     let mut files = Vec::new();
     collect(dir, &mut files)?;
     files.sort();
-    let mut rules = Vec::new();
-    let mut disabled = HashSet::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| RuleError::Io { path: path.display().to_string(), source })?;
-        if path.file_name().is_some_and(|n| n == DISABLED_FILE) {
-            let ids: Vec<String> = serde_saphyr::from_str(&text).map_err(|e| RuleError::Invalid {
-                file: path.display().to_string(),
-                reason: format!("expected a list of rule ids: {e}"),
-            })?;
-            disabled.extend(ids);
-            continue;
+    Ok(files)
+}
+
+/// Top-level fields of CloudTrail records (CloudTrail user guide,
+/// "CloudTrail record contents for management, data, and network activity
+/// events", and "CloudTrail Insights events" for `insightDetails`). A
+/// Sigma rule reading another top-level field loads with a warning.
+pub const CLOUDTRAIL_FIELDS: &[&str] = &[
+    "eventTime",
+    "eventVersion",
+    "userIdentity",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "requestID",
+    "eventID",
+    "eventType",
+    "apiVersion",
+    "managementEvent",
+    "readOnly",
+    "resources",
+    "recipientAccountId",
+    "serviceEventDetails",
+    "sharedEventID",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "eventCategory",
+    "addendum",
+    "sessionCredentialFromConsole",
+    "edgeDeviceDetails",
+    "tlsDetails",
+    "eventContext",
+    "insightDetails",
+];
+
+/// Sigma files into rules: parsed, correlations resolved across the files,
+/// then each rule converted (refusals noted, see [`load_dir`]).
+fn load_sigma(
+    files: &[(PathBuf, String)],
+    options: &sigma::SigmaOptions,
+    notes: &mut LoadNotes,
+) -> Result<Vec<Rule>, RuleError> {
+    let mut parsed: Vec<SigmaRule> = Vec::new();
+    for (path, text) in files {
+        match sigma::parse_file(&path.display().to_string(), text, options) {
+            Ok(rules) => parsed.extend(rules),
+            Err(e) if e.is_refusal() => notes.refused.push(e),
+            Err(e) => return Err(RuleError::Invalid { file: path.display().to_string(), reason: sigma_reason(&e) }),
         }
-        rules.push(Rule::from_yaml(&path.display().to_string(), &text)?);
     }
-    Ok((rules, disabled))
+    sigma::resolve_correlations(&mut parsed)
+        .map_err(|e| RuleError::Invalid { file: origin_of(&e), reason: sigma_reason(&e) })?;
+    // Rules a correlation counts without `generate: true` do not alert on
+    // their own (correlation specification, "generate"); they still count.
+    let quiet: HashSet<&str> = parsed
+        .iter()
+        .filter_map(|r| match &r.body {
+            SigmaBody::Correlation(c) if !c.generate => Some(c.rules.iter().map(String::as_str)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut out = Vec::with_capacity(parsed.len());
+    for r in &parsed {
+        let mut rule = Rule::from_sigma(r, &parsed)?;
+        if quiet.contains(rule.id.as_str()) {
+            rule.action = Action::Metric;
+        }
+        for field in r.fields() {
+            let top = field.split('.').next().unwrap_or_default();
+            if !CLOUDTRAIL_FIELDS.contains(&top) {
+                notes.warnings.push(format!(
+                    "{}: Sigma rule {} reads the field \"{field}\", which CloudTrail records do not have: as written it does not match them",
+                    r.origin, rule.id
+                ));
+            }
+        }
+        let (product, service) = (r.logsource.product.as_deref(), r.logsource.service.as_deref());
+        if matches!(&r.body, SigmaBody::Detection { .. }) && (product != Some("aws") || service != Some("cloudtrail")) {
+            notes.warnings.push(format!(
+                "{}: Sigma rule {} has logsource product {} service {}, not aws/cloudtrail: it is run on CloudTrail records anyway",
+                r.origin,
+                rule.id,
+                product.unwrap_or("(none)"),
+                service.unwrap_or("(none)")
+            ));
+        }
+        out.push(rule);
+    }
+    Ok(out)
+}
+
+fn sigma_reason(e: &SigmaError) -> String {
+    match e {
+        SigmaError::Invalid { line, reason, .. } | SigmaError::Refused { line, reason, .. } => match line {
+            Some(l) => format!("line {l}: {reason}"),
+            None => reason.clone(),
+        },
+    }
+}
+
+fn origin_of(e: &SigmaError) -> String {
+    match e {
+        SigmaError::Invalid { origin, .. } | SigmaError::Refused { origin, .. } => origin.clone(),
+    }
+}
+
+impl Rule {
+    /// A trailwatch rule from a parsed Sigma rule: its `id` (else its
+    /// `name`), title, level, tags, references, false positives and author;
+    /// a detection becomes a [`Pattern::Sigma`] (with the obsolete
+    /// aggregation's threshold), an `event_count`/`value_count` correlation
+    /// a threshold over the matches of the rules it names, a
+    /// `temporal(_ordered)` one a sequence of them. `all` holds the rules
+    /// a correlation may name.
+    pub fn from_sigma(rule: &SigmaRule, all: &[SigmaRule]) -> Result<Rule, RuleError> {
+        let invalid = |reason: String| RuleError::Invalid { file: rule.origin.clone(), reason };
+        let id =
+            rule.id.clone().or_else(|| rule.name.clone()).ok_or_else(|| {
+                invalid(format!("Sigma rule \"{}\" has neither id nor name: give it an id", rule.title))
+            })?;
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(invalid(format!("Sigma rule id \"{id}\": use only letters, digits, '-', '_' and '.'")));
+        }
+        let compiled = |detections: Vec<sigma::Detection>, prefilters: Vec<Option<Value>>| {
+            // Alternatives of one `$or` over-approximate their union.
+            let prefilter = match prefilters.into_iter().collect::<Option<Vec<Value>>>() {
+                Some(mut one) if one.len() == 1 => one.pop(),
+                Some(many) if !many.is_empty() => Some(serde_json::json!({ "$or": many })),
+                _ => None,
+            };
+            let prefilter = prefilter.and_then(|p| EventPattern::from_value(&p).ok());
+            Pattern::Sigma(SigmaPattern { detections, prefilter })
+        };
+        let (pattern, threshold) = match &rule.body {
+            SigmaBody::Detection { detection, threshold } => {
+                (compiled(vec![detection.clone()], vec![rule.prefilter()]), threshold.clone())
+            }
+            SigmaBody::Correlation(c) => match &c.stateful {
+                Stateful::Sequence(q) => (Pattern::Sequence(q.clone()), None),
+                Stateful::Threshold(t) => {
+                    let mut detections = Vec::new();
+                    let mut prefilters = Vec::new();
+                    for name in &c.rules {
+                        let base = all.iter().find(|r| r.id.as_deref() == Some(name.as_str()));
+                        match base.map(|b| (&b.body, b)) {
+                            Some((SigmaBody::Detection { detection, threshold: None }, b)) => {
+                                detections.push(detection.clone());
+                                prefilters.push(b.prefilter());
+                            }
+                            _ => {
+                                return Err(invalid(format!(
+                                    "correlation \"{}\": \"{name}\" is not a plain detection rule loaded beside it",
+                                    rule.title
+                                )))
+                            }
+                        }
+                    }
+                    (compiled(detections, prefilters), Some(t.clone()))
+                }
+            },
+        };
+        Ok(Rule {
+            id,
+            title: rule.title.clone(),
+            description: rule.description.clone().unwrap_or_else(|| rule.title.clone()),
+            severity: rule.severity(),
+            tags: rule.tags.clone(),
+            pattern,
+            action: Action::Alert,
+            suppress: Vec::new(),
+            dedup: Dedup { period: DEFAULT_DEDUP_PERIOD, key: Vec::new() },
+            threshold,
+            tests: Vec::new(),
+            origin: rule.origin.clone(),
+            summary: None,
+            context: Vec::new(),
+            runbook: None,
+            references: rule.references.clone(),
+            falsepositives: rule.falsepositives.clone(),
+            author: rule.author.clone(),
+            severity_when: Vec::new(),
+        })
+    }
 }
 
 /// The rule files under `dir`, each once: symbolic links are followed, a
@@ -614,6 +878,8 @@ pub struct RuleSet {
     patterns: PatternSet,
     pattern_rule: Vec<usize>,
     filters: Vec<usize>,
+    /// Sigma rules without a prefilter: evaluated on every record.
+    sigma_unindexed: Vec<usize>,
     suppressions: PatternSet,
     suppression_rule: Vec<usize>,
     /// Rule `i` is step `s` of the sequence rule `q` for each `(q, s)` of
@@ -638,6 +904,7 @@ impl RuleSet {
         let mut pattern_rule = Vec::new();
         let mut patterns = Vec::new();
         let mut filters = Vec::new();
+        let mut sigma_unindexed = Vec::new();
         let mut suppression_rule = Vec::new();
         let mut suppressions = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
@@ -648,6 +915,12 @@ impl RuleSet {
                 }
                 Pattern::Filter(_) => filters.push(i),
                 Pattern::Sequence(_) => {}
+                // Indexed by its prefilter, verified on the hits.
+                Pattern::Sigma(SigmaPattern { prefilter: Some(p), .. }) => {
+                    pattern_rule.push(i);
+                    patterns.push(p);
+                }
+                Pattern::Sigma(SigmaPattern { prefilter: None, .. }) => sigma_unindexed.push(i),
             }
             for s in &rule.suppress {
                 suppression_rule.push(i);
@@ -672,6 +945,7 @@ impl RuleSet {
             suppressions: PatternSet::new(suppressions),
             pattern_rule,
             filters,
+            sigma_unindexed,
             suppression_rule,
             rules,
         }
@@ -710,7 +984,23 @@ impl RuleSet {
     pub fn evaluate<'a>(&'a self, event: &Event, ws: &mut Workspace) -> Vec<&'a Rule> {
         let mut matched: Vec<usize> = Vec::new();
         self.patterns.matches_into(event.value(), &mut ws.scratch, &mut ws.hits);
-        matched.extend(ws.hits.iter().map(|&p| self.pattern_rule[p]));
+        for &p in &ws.hits {
+            let i = self.pattern_rule[p];
+            // A Sigma prefilter only says the detection may match.
+            if let Pattern::Sigma(sigma) = &self.rules[i].pattern {
+                if !sigma.matches(event.detail()) {
+                    continue;
+                }
+            }
+            matched.push(i);
+        }
+        for &i in &self.sigma_unindexed {
+            if let Pattern::Sigma(sigma) = &self.rules[i].pattern {
+                if sigma.matches(event.detail()) {
+                    matched.push(i);
+                }
+            }
+        }
         if !self.filters.is_empty() {
             // Filter patterns read the record as CloudWatch Logs holds it:
             // one compact JSON line, in the record's own key order.
@@ -743,6 +1033,7 @@ impl RuleSet {
             Pattern::Filter(f) => f.matches_value(log_message(event, &mut String::new()), event.detail()),
             // Fed by its steps' matches, never by one record alone.
             Pattern::Sequence(_) => false,
+            Pattern::Sigma(sigma) => sigma.matches(event.detail()),
         };
         hit && !rule.suppress.iter().any(|s| s.matches(event.value()))
     }
@@ -945,7 +1236,7 @@ mod tests {
         write(&sub, "one.yaml", &rule_text("team-one", "CreateUser"));
         std::os::unix::fs::symlink(dir.path(), sub.join("back-to-top")).expect("symlink");
         std::os::unix::fs::symlink(&sub, dir.path().join("also-team")).expect("symlink");
-        let (rules, _) = load_dir(dir.path()).expect("a loop is not an error");
+        let (rules, _, _) = load_dir(dir.path()).expect("a loop is not an error");
         assert_eq!(rules.iter().filter(|r| r.id == "team-one").count(), 1);
         assert_eq!(rules.len(), 1);
     }
