@@ -110,6 +110,20 @@ fn matching(c: &mut Criterion) {
     for (name, events) in [("builtin/log-text", &from_logs), ("builtin/eventbridge", &from_eventbridge)] {
         g.bench_function(name, |b| b.iter(|| events.iter().map(|e| rules.evaluate(e, &mut ws).len()).sum::<usize>()));
     }
+    // The built-in pack with SigmaHQ's CloudTrail rules (../shared/sigma)
+    // compiled into the same set.
+    let shared = std::env::var_os("TRAILWATCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let sigma = shared.join("sigma/rules");
+    if sigma.is_dir() {
+        let with_sigma = RuleSet::new(rules::load(Some(&sigma)).expect("the SigmaHQ rules load"));
+        g.bench_function("builtin+sigmahq/eventbridge", |b| {
+            b.iter(|| from_eventbridge.iter().map(|e| with_sigma.evaluate(e, &mut ws).len()).sum::<usize>())
+        });
+    } else {
+        eprintln!("rules/builtin+sigmahq skipped: {} not found", sigma.display());
+    }
     g.finish();
 
     // ~1 MiB of gzip'd subscription payload.
