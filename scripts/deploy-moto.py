@@ -187,6 +187,17 @@ def check_common(c, template, phys, skipped, checks, name, eventbridge_enabled):
         env = conf.get("Environment", {}).get("Variables", {})
         checks.check(env.get("TRAILWATCH_TOPIC_ARN") == topic, f"{name}: {fn} TRAILWATCH_TOPIC_ARN is the alert topic")
         checks.check(env.get("TRAILWATCH_METRICS") == "emf" and env.get("TRAILWATCH_NAMESPACE") == "trailwatch", f"{name}: {fn} metrics env")
+        # Routes: the chat and paging topics, resolved by CloudFormation
+        # into the JSON list the functions read (TRAILWATCH_ROUTES).
+        try:
+            routes = {r["name"]: r for r in json.loads(env.get("TRAILWATCH_ROUTES", ""))}
+        except ValueError:
+            routes = {}
+        checks.check(
+            routes.get("chat", {}).get("topic_arn") == phys.get("ChatTopic") and routes["chat"].get("format") == "chat"
+            and routes.get("page", {}).get("topic_arn") == phys.get("PagingTopic") and routes["page"].get("tags") == [],
+            f"{name}: {fn} TRAILWATCH_ROUTES names the chat and paging topics: {env.get('TRAILWATCH_ROUTES')}",
+        )
         role = phys.get(f"{fn}Role")
         checks.check(role is not None and conf["Role"].endswith("/" + role), f"{name}: {fn} runs as its own role")
         dlq = phys.get(f"{fn}DLQ")

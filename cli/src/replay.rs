@@ -33,7 +33,7 @@ struct Stdout {
 }
 
 impl Sink for Stdout {
-    async fn publish(&self, a: &Alert) -> Result<String, DeliveryError> {
+    async fn publish(&self, a: &Alert, _route: Option<&str>) -> Result<String, DeliveryError> {
         let line = json!({
             "rule_id": a.rule_id, "severity": a.severity, "event_id": a.event_id,
             "count": a.count, "event_ids": a.event_ids, "title": a.title,

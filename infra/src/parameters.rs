@@ -55,6 +55,18 @@ pub(crate) fn parameters(flavor: Flavor) -> Value {
             "Type": "String", "Default": "",
             "Description": "An e-mail address subscribed to the alert topic (confirm the e-mail AWS sends). Security Hub's CloudWatch controls want the alarms' topic to have a subscriber."
         },
+        "ChatMinSeverity": {
+            "Type": "String", "Default": "medium", "AllowedValues": ["info", "low", "medium", "high", "critical"],
+            "Description": "The least severe alert sent to the chat topic (Amazon Q Developer in chat applications custom notifications)."
+        },
+        "PagingMinSeverity": {
+            "Type": "String", "Default": "critical", "AllowedValues": ["info", "low", "medium", "high", "critical"],
+            "Description": "The least severe alert sent to the paging topic."
+        },
+        "PagingTags": {
+            "Type": "String", "Default": "",
+            "Description": "Comma-separated rule tags (e.g. attack.t1562.008,attack.t1098): if set, only alerts carrying one of them are paged. Empty: every alert at or above PagingMinSeverity."
+        },
         "DetectionPath": {
             "Type": "String", "Default": "EventBridgeAndLogs", "AllowedValues": ["EventBridgeAndLogs", "LogsOnly"],
             "Description": "EventBridgeAndLogs: event_pattern rules on EventBridge (real time, this Region's events; global-service events arrive in us-east-1), filter_pattern rules on the log group. LogsOnly: EventBridge rules disabled, every record of every Region goes through the log group to the logs function."
@@ -103,6 +115,7 @@ pub(crate) fn interface(flavor: Flavor) -> Value {
         json!({"Label": {"default": "Trail"}, "Parameters": ["TrailMode", "TrailLogGroupName", "ManagementEvents", "S3DataEvents", "LambdaDataEvents", "OrganizationTrail", "OrganizationId"]}),
         json!({"Label": {"default": "Retention"}, "Parameters": ["LogRetentionDays", "LogTransitionDays", "LogExpirationDays"]}),
         json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleThreshold", "AlarmPeriodSeconds"]}),
+        json!({"Label": {"default": "Routing"}, "Parameters": ["ChatMinSeverity", "PagingMinSeverity", "PagingTags"]}),
         json!({"Label": {"default": "Functions"}, "Parameters": ["EventBridgeFunctionConcurrency", "LogsFunctionConcurrency"]}),
     ];
     if flavor == Flavor::Plain {
@@ -145,6 +158,7 @@ pub(crate) fn conditions(has_filter_alerts: bool) -> Value {
         "WantS3DataEvents": {"Fn::Equals": [r("S3DataEvents"), "true"]},
         "WantLambdaDataEvents": {"Fn::Equals": [r("LambdaDataEvents"), "true"]},
         "HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [r("AlertEmail"), ""]}]},
+        "HasPagingTags": {"Fn::Not": [{"Fn::Equals": [r("PagingTags"), ""]}]},
         "EventBridgePath": {"Fn::Equals": [r("DetectionPath"), "EventBridgeAndLogs"]},
         "UseKinesis": {"Fn::Equals": [r("LogsDelivery"), "Kinesis"]},
         "SubscribeLambda": lambda_sub,
@@ -155,6 +169,8 @@ pub(crate) fn conditions(has_filter_alerts: bool) -> Value {
 pub(crate) fn outputs() -> Value {
     json!({
         "AlertTopicArn": {"Description": "The SNS topic alerts and alarms go to.", "Value": r("AlertTopic")},
+        "ChatTopicArn": {"Description": "Alerts for chat channels (Amazon Q Developer in chat applications custom notifications).", "Value": r("ChatTopic")},
+        "PagingTopicArn": {"Description": "Alerts for the on-call pager.", "Value": r("PagingTopic")},
         "KeyArn": {"Description": "The KMS key of the trail, log groups and topics.", "Value": ga("Key", "Arn")},
         "TrailLogGroupName": {"Description": "The log group the trail delivers to.", "Value": log_group_name()},
         "TrailArn": {"Condition": "CreateTrail", "Description": "The trail.", "Value": sub(TRAIL_ARN)},

@@ -90,7 +90,7 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                 "Resource": ga(&log_group, "Arn")
             }),
-            json!({"Sid": "PublishAlerts", "Effect": "Allow", "Action": "sns:Publish", "Resource": r("AlertTopic")}),
+            json!({"Sid": "PublishAlerts", "Effect": "Allow", "Action": "sns:Publish", "Resource": [r("AlertTopic"), r("ChatTopic"), r("PagingTopic")]}),
             json!({
                 "Sid": "EncryptedTopic",
                 "Effect": "Allow",
@@ -151,7 +151,8 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
             "TRAILWATCH_METRICS": r("MetricsMode"),
             "TRAILWATCH_NAMESPACE": r("MetricsNamespace"),
             "TRAILWATCH_MATCH": matchers,
-            "TRAILWATCH_STATE_TABLE": r(STATE_TABLE)
+            "TRAILWATCH_STATE_TABLE": r(STATE_TABLE),
+            "TRAILWATCH_ROUTES": routes()
         }});
         let checkov = json!({"skip": [
             {"id": "CKV_AWS_117", "comment": "No VPC: the function calls only SNS, CloudWatch and DynamoDB public endpoints and reaches no private resource; a VPC would add NAT or endpoints and cold-start cost for no isolation gain."},
@@ -231,4 +232,15 @@ pub(crate) fn functions(b: &mut Builder, flavor: Flavor) -> Result<(), InfraErro
         );
     }
     Ok(())
+}
+
+/// `TRAILWATCH_ROUTES` for the chat and paging topics, from the routing
+/// parameters (`PagingTags` split on commas; empty: every tag).
+fn routes() -> Value {
+    json!({"Fn::Sub": [
+        r#"[{"name": "chat", "topic_arn": "${ChatTopic}", "format": "chat", "min_severity": "${ChatMinSeverity}"}, {"name": "page", "topic_arn": "${PagingTopic}", "format": "alert", "min_severity": "${PagingMinSeverity}", "tags": ${Tags}}]"#,
+        {"Tags": {"Fn::If": ["HasPagingTags",
+            {"Fn::Join": ["", ["[\"", {"Fn::Join": ["\", \"", {"Fn::Split": [",", r("PagingTags")]}]}, "\"]"]]},
+            "[]"]}}
+    ]})
 }

@@ -130,6 +130,21 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
         &["Properties"],
         "No topic policy: the default one lets this account's principals publish, which covers the functions\n(their roles allow sns:Publish on this topic only) and the CloudWatch alarms below.",
     );
+    // Routes (TRAILWATCH_ROUTES): a chat topic for Amazon Q Developer in
+    // chat applications (custom notifications) and a paging topic.
+    for (id, name, what) in [
+        ("ChatTopic", "trailwatch chat", "Alerts at or above ChatMinSeverity as Amazon Q Developer in chat applications custom notifications: add this topic to a Slack, Microsoft Teams or Chime channel configuration."),
+        ("PagingTopic", "trailwatch paging", "Alerts at or above PagingMinSeverity (and, if PagingTags is set, carrying one of its tags) as the JSON alert: subscribe the on-call pager."),
+    ] {
+        b.add(
+            id,
+            json!({
+                "Type": "AWS::SNS::Topic",
+                "Properties": {"DisplayName": name, "KmsMasterKeyId": ga("Key", "Arn")}
+            }),
+        )?;
+        b.note_at(id, &["Properties"], what);
+    }
     b.add(
         "AlertEmailSubscription",
         json!({

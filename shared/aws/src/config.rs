@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use trailwatch_engine::rules::Selection;
+use serde::Deserialize;
+use trailwatch_engine::rules::{Selection, Severity};
+use trailwatch_engine::sink::{Format, Route};
 
 use crate::cloudwatch::MetricsMode;
 
@@ -27,6 +29,27 @@ pub struct Config {
     /// (the default) or `records` (the latest event time seen, for
     /// backfilling history through the functions).
     pub records_clock: bool,
+    /// `TRAILWATCH_ROUTES`: topics besides the main one, each with the
+    /// alerts it takes and their format (a JSON list, see [`RouteSetting`]).
+    pub routes: Vec<(Route, String)>,
+}
+
+/// One route of `TRAILWATCH_ROUTES`: `[{"name": "chat", "topic_arn":
+/// "arn:aws:sns:...", "format": "chat", "min_severity": "medium"},
+/// {"name": "page", "topic_arn": "...", "min_severity": "critical",
+/// "tags": ["attack.t1562.008"]}]`. A route with an empty `topic_arn` is
+/// off (the template leaves optional topics empty).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSetting {
+    pub name: String,
+    pub topic_arn: String,
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub format: Option<Format>,
 }
 
 /// A setting that is missing or wrong.
@@ -48,6 +71,8 @@ pub enum ConfigError {
     BadStateTable(String),
     #[error("TRAILWATCH_CLOCK=\"{0}\": use wall (the default) or records (backfilling history)")]
     BadClock(String),
+    #[error("TRAILWATCH_ROUTES: {0}; give a JSON list such as [{{\"name\": \"chat\", \"topic_arn\": \"arn:aws:sns:REGION:ACCOUNT:NAME\", \"format\": \"chat\", \"min_severity\": \"medium\"}}]")]
+    BadRoutes(String),
 }
 
 impl Config {
@@ -92,8 +117,52 @@ impl Config {
             "records" => true,
             other => return Err(ConfigError::BadClock(other.to_string())),
         };
-        Ok(Config { topic_arn, metrics, namespace, rules_dir, selection, state_table, records_clock })
+        let routes = match get("TRAILWATCH_ROUTES").filter(|s| !s.trim().is_empty()) {
+            None => Vec::new(),
+            Some(text) => routes(&text)?,
+        };
+        Ok(Config { topic_arn, metrics, namespace, rules_dir, selection, state_table, records_clock, routes })
     }
+}
+
+fn is_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    parts.len() == 6 && parts[0] == "arn" && parts[2] == "sns" && !parts[5].is_empty()
+}
+
+/// `TRAILWATCH_ROUTES`, checked: unique names, topic ARNs; routes with an
+/// empty ARN left out.
+fn routes(text: &str) -> Result<Vec<(Route, String)>, ConfigError> {
+    let settings: Vec<RouteSetting> =
+        serde_json::from_str(text).map_err(|e| ConfigError::BadRoutes(format!("not a list of routes: {e}")))?;
+    let mut out: Vec<(Route, String)> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for s in settings {
+        if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ConfigError::BadRoutes(format!("route name \"{}\": use letters, digits, - and _", s.name)));
+        }
+        if names.contains(&s.name) {
+            return Err(ConfigError::BadRoutes(format!("route \"{}\" is given twice", s.name)));
+        }
+        names.push(s.name.clone());
+        if s.topic_arn.is_empty() {
+            continue;
+        }
+        if !is_topic_arn(&s.topic_arn) {
+            return Err(ConfigError::BadRoutes(format!(
+                "route \"{}\": \"{}\" is not an SNS topic ARN",
+                s.name, s.topic_arn
+            )));
+        }
+        let route = Route {
+            name: s.name,
+            min_severity: s.min_severity.unwrap_or(Severity::Info),
+            tags: s.tags,
+            format: s.format.unwrap_or(Format::Alert),
+        };
+        out.push((route, s.topic_arn));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

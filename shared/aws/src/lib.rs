@@ -76,7 +76,7 @@ pub fn build(
     loaded.retain(|r| config.selection.keeps(r));
     Ok(Handler::new(
         RuleSet::new(loaded),
-        Sns::new(sns, config.topic_arn.clone()),
+        Sns::new(sns, config.topic_arn.clone()).with_routes(config.routes.clone()),
         CloudWatch::new(config.metrics, cloudwatch, &config.namespace, function),
     )
     .with_state(state, if config.records_clock { Clock::Watermark(AtomicI64::new(i64::MIN)) } else { Clock::Wall }))

@@ -47,6 +47,7 @@ fn config(metrics: MetricsMode) -> Config {
         selection: Selection::All,
         state_table: None,
         records_clock: false,
+        routes: Vec::new(),
     }
 }
 
@@ -182,4 +183,71 @@ async fn the_state_table_unavailable_fails_the_invocation_before_anything_is_sen
     let err = f.handle(eventbridge(stop_logging("e-1", "us-east-1"))).await.expect_err("must fail for a retry");
     assert!(matches!(err, InvocationError::State(_)), "{err}");
     assert_eq!(publish.num_calls(), 0, "nothing published before the claim");
+}
+
+const CHAT: &str = "arn:aws:sns:us-east-1:111122223333:trailwatch-chat";
+const PAGE: &str = "arn:aws:sns:us-east-1:111122223333:trailwatch-page";
+
+/// Routes: every alert at or above high to the chat topic as an Amazon Q
+/// Developer custom notification (version "1.0", source "custom",
+/// content.textType "client-markdown": "Custom notifications using Amazon
+/// Q Developer in chat applications"), critical ones tagged T1562.008 to
+/// the paging topic as the JSON alert; the main topic gets every alert.
+#[tokio::test]
+async fn routes_send_by_severity_and_tag_in_their_format() {
+    let routes = r#"[{"name": "chat", "topic_arn": "arn:aws:sns:us-east-1:111122223333:trailwatch-chat", "format": "chat", "min_severity": "high"},
+                     {"name": "page", "topic_arn": "arn:aws:sns:us-east-1:111122223333:trailwatch-page", "min_severity": "critical", "tags": ["attack.t1562.008"]},
+                     {"name": "off", "topic_arn": ""}]"#;
+    let env = |k: &str| match k {
+        "TRAILWATCH_TOPIC_ARN" => Some(TOPIC.to_string()),
+        "TRAILWATCH_METRICS" => Some("off".to_string()),
+        "TRAILWATCH_ROUTES" => Some(routes.to_string()),
+        _ => None,
+    };
+    let config = Config::from_lookup(env).expect("valid");
+    assert_eq!(config.routes.len(), 2, "a route without a topic is off");
+    let main = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| r.topic_arn() == Some(TOPIC) && r.message_structure() == Some("json"))
+        .then_output(published("main"));
+    let chat = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            let Some(v) = r.message().and_then(|m| serde_json::from_str::<Value>(m).ok()) else { return false };
+            r.topic_arn() == Some(CHAT)
+                && r.message_structure().is_none()
+                && v["version"] == "1.0"
+                && v["source"] == "custom"
+                && v["content"]["textType"] == "client-markdown"
+                && v["content"]["title"].as_str().is_some_and(|t| t.contains("[CRITICAL]"))
+                && v["content"]["nextSteps"].as_array().is_some_and(|s| !s.is_empty())
+                && v["metadata"]["threadId"] == "cloudtrail-logging-stopped:111122223333"
+        })
+        .then_output(published("chat"));
+    let page = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| r.topic_arn() == Some(PAGE) && r.message_structure() == Some("json"))
+        .then_output(published("page"));
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&main, &chat, &page]);
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, &[]);
+    let f = trailwatch_aws::build(&config, sns, cloudwatch, None, "eventbridge").expect("builds");
+    let out = f.handle(eventbridge(stop_logging("5b0b7d1e-2f0c-4c55-9d7a-3c8f1e2d4a01", "us-east-1"))).await;
+    assert!(matches!(out, Ok(Response::Summary(Summary { alerts: 1, .. }))), "{out:?}");
+    assert_eq!((main.num_calls(), chat.num_calls(), page.num_calls()), (1, 1, 1));
+}
+
+#[test]
+fn routes_that_cannot_work_are_refused_at_cold_start() {
+    for bad in [
+        "not json",
+        r#"[{"name": "chat", "topic_arn": "arn:aws:sqs:us-east-1:111122223333:q"}]"#,
+        r#"[{"name": "a", "topic_arn": ""}, {"name": "a", "topic_arn": ""}]"#,
+        r#"[{"name": "chat", "topic_arn": "", "format": "slack"}]"#,
+        r#"[{"name": "chat", "topic_arn": "", "min_severity": "urgent"}]"#,
+    ] {
+        let env = |k: &str| match k {
+            "TRAILWATCH_TOPIC_ARN" => Some(TOPIC.to_string()),
+            "TRAILWATCH_ROUTES" => Some(bad.to_string()),
+            _ => None,
+        };
+        let err = Config::from_lookup(env).expect_err(bad);
+        assert!(err.to_string().starts_with("TRAILWATCH_ROUTES"), "{err}");
+    }
 }

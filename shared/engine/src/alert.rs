@@ -245,6 +245,87 @@ impl Alert {
         b
     }
 
+    /// The alert as an Amazon Q Developer in chat applications custom
+    /// notification, which its Slack, Microsoft Teams and Chime channels
+    /// render ("Custom notifications using Amazon Q Developer in chat
+    /// applications", event schema: `version` "1.0", `source` "custom",
+    /// `content` with `textType` "client-markdown", `title`,
+    /// `description`, `nextSteps`, `keywords`; `metadata` with
+    /// `threadId`, `summary`, `eventType`, `relatedResources`,
+    /// `additionalContext`). Alerts of one rule in one account share a
+    /// thread; the next steps are the rule's runbook.
+    pub fn chat_notification(&self) -> Value {
+        let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let headline = self.summary.clone().unwrap_or_else(|| format!("{}: {}", self.title, short_actor(&self.actor)));
+        let mut d = String::new();
+        for (path, value) in &self.context {
+            d.push_str(&format!("*{path}*: `{}`\n", if value.is_empty() { "-" } else { value }));
+        }
+        d.push_str(&format!("*Who*: `{}`\n", self.actor));
+        d.push_str(&format!("*Did*: {} ({})", or(&self.event_name), or(&self.event_source)));
+        if let Some(e) = &self.error_code {
+            d.push_str(&format!(" - failed: {e}"));
+        }
+        d.push('\n');
+        if let Some(res) = &self.resource {
+            d.push_str(&format!("*On*: `{res}`\n"));
+        }
+        d.push_str(&format!("*From*: {} ({})\n", or(&self.source_ip), or(&self.user_agent)));
+        d.push_str(&format!("*Where*: account {}, region {}\n", or(&self.account), or(&self.region)));
+        if self.count > 1 {
+            d.push_str(&format!("*Count*: {}\n", self.count));
+        }
+        d.push_str(&format!("\n{}", self.description.trim()));
+        if let Some(author) = &self.author {
+            d.push_str(&format!("\n_Rule {} by {author}_", self.rule_id));
+        }
+        let next_steps: Vec<String> = self
+            .runbook
+            .iter()
+            .flat_map(|r| r.lines())
+            .map(|l| l.trim().trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ')').trim())
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        // Without a runbook: the two checks every alert calls for.
+        let next_steps = if next_steps.is_empty() {
+            let mut steps = vec![format!("Ask whether `{}` made this change on purpose.", self.actor)];
+            steps.extend(self.console_url().map(|u| format!("Read the event in CloudTrail: {u}")));
+            steps
+        } else {
+            next_steps
+        };
+        let mut keywords = vec![self.severity.as_str().to_uppercase(), self.rule_id.clone()];
+        keywords.extend(self.tags.iter().take(5).cloned());
+        let mut related: Vec<String> = self.resource.iter().cloned().collect();
+        related.extend(self.console_url());
+        json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": format!("{}:{}", self.rule_id, self.event_id.as_deref().unwrap_or("-")),
+            "content": {
+                "textType": "client-markdown",
+                "title": format!("{} [{}] {headline}", severity_marker(self.severity), self.severity.as_str().to_uppercase()),
+                "description": d,
+                "nextSteps": next_steps,
+                "keywords": keywords,
+            },
+            "metadata": {
+                "threadId": format!("{}:{}", self.rule_id, or(&self.account)),
+                "summary": self.subject(),
+                "eventType": self.rule_id,
+                "relatedResources": related,
+                "additionalContext": {
+                    "rule_id": self.rule_id,
+                    "event_id": or(&self.event_id),
+                    "account": or(&self.account),
+                    "region": or(&self.region),
+                    "actor": self.actor,
+                },
+            },
+        })
+    }
+
     /// The SNS message attributes subscribers filter on.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         let mut a = vec![("severity", self.severity.as_str().to_string()), ("rule_id", self.rule_id.clone())];
@@ -296,6 +377,17 @@ impl Alert {
         let budget = SNS_MAX_BYTES.saturating_sub(fixed) / 2; // JSON escaping can double it
         let machine = self.to_json(budget).to_string();
         json!({"default": machine, "email": body}).to_string()
+    }
+}
+
+/// A severity's marker at the head of a chat notification's title.
+fn severity_marker(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => ":rotating_light:",
+        Severity::High => ":red_circle:",
+        Severity::Medium => ":large_orange_circle:",
+        Severity::Low => ":large_yellow_circle:",
+        Severity::Info => ":information_source:",
     }
 }
 

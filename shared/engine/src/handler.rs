@@ -185,6 +185,15 @@ fn merged(matches: Vec<Match>) -> Vec<Alert> {
     alert::merge(matches.into_iter().filter(|m| !m.is_windowed()).map(|m| m.alert).collect())
 }
 
+/// One alert to publish to one destination (`route`: `None` is the main
+/// one), and the state keys to mark sent once it is taken.
+#[derive(Debug)]
+struct Outgoing {
+    alert: Alert,
+    keys: Vec<String>,
+    route: Option<String>,
+}
+
 /// An invocation that must fail so that AWS retries it.
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
@@ -366,7 +375,19 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             }
             let mut d = contents.detect(&self.rules, &mut ws);
             let alerts = match &self.state {
-                None => merged(std::mem::take(&mut d.matches)).into_iter().map(|a| (a, Vec::new())).collect(),
+                None => merged(std::mem::take(&mut d.matches))
+                    .into_iter()
+                    .flat_map(|alert| {
+                        let mut sends: Vec<Outgoing> = self
+                            .sink
+                            .routes(&alert)
+                            .into_iter()
+                            .map(|r| Outgoing { alert: alert.clone(), keys: Vec::new(), route: Some(r) })
+                            .collect();
+                        sends.push(Outgoing { alert, keys: Vec::new(), route: None });
+                        sends
+                    })
+                    .collect(),
                 Some(store) => {
                     d.matches.iter().for_each(|m| self.clock.saw(m.at));
                     let late_after = self.clock.lateness_now();
@@ -420,12 +441,13 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
         store: &St,
         candidates: Vec<remember::Candidate>,
         counts: &mut Counts,
-    ) -> Result<Vec<(Alert, Vec<String>)>, StateError> {
+    ) -> Result<Vec<Outgoing>, StateError> {
         let mut won = Vec::new();
         let mut queue: std::collections::VecDeque<remember::Candidate> = candidates.into();
         while let Some(mut c) = queue.pop_front() {
+            let mut keys = Vec::new();
             if self.claimed(store, &c, counts).await? {
-                let mut keys = vec![c.key];
+                keys.push(c.key.clone());
                 for f in std::mem::take(&mut c.folded) {
                     if self.claimed(store, &f, counts).await? {
                         counts.folded += 1;
@@ -433,9 +455,20 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                         keys.push(f.key);
                     }
                 }
-                won.push((c.alert, keys));
             } else {
                 queue.extend(std::mem::take(&mut c.folded));
+            }
+            // Each route is claimed on its own: a retry sends a route only
+            // what it did not take, whatever the main topic did.
+            for route in self.sink.routes(&c.alert) {
+                let key = format!("{}>{route}", c.key);
+                let now = self.clock.now();
+                if store.claim(&key, now, now + LEASE, c.expires).await? == Claim::Won {
+                    won.push(Outgoing { alert: c.alert.clone(), keys: vec![key], route: Some(route) });
+                }
+            }
+            if !keys.is_empty() {
+                won.push(Outgoing { alert: c.alert, keys, route: None });
             }
         }
         Ok(won)
@@ -457,14 +490,14 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
         }
     }
 
-    /// Publish each alert; with state, mark its claims sent, or release
-    /// them when the sink did not take it.
-    async fn deliver(&self, alerts: &[(Alert, Vec<String>)], counts: &mut Counts) -> Vec<DeliveryError> {
+    /// Publish each alert to its destination; with state, mark its claims
+    /// sent, or release them when the sink did not take it.
+    async fn deliver(&self, deliveries: &[Outgoing], counts: &mut Counts) -> Vec<DeliveryError> {
         let mut errors = Vec::new();
-        for (a, keys) in alerts {
-            match self.sink.publish(a).await {
+        for Outgoing { alert: a, keys, route } in deliveries {
+            match self.sink.publish(a, route.as_deref()).await {
                 Ok(receipt) => {
-                    counts.alerts_published += 1;
+                    counts.alerts_published += u64::from(route.is_none());
                     tracing::info!(rule_id = %a.rule_id, event_id = a.event_id.as_deref().unwrap_or(""), count = a.count, receipt = %receipt, "alert published");
                     for (store, key) in self.state.iter().flat_map(|s| keys.iter().map(move |k| (s, k))) {
                         if let Err(e) = store.mark_sent(key).await {

@@ -486,3 +486,36 @@ fn a_step_alert_with_records_outside_the_chain_is_not_folded() {
     assert_eq!(got, vec![("iam-admin-policy-attached".to_string(), 2), ("iam-backdoor-user-chain".to_string(), 3)]);
     assert_eq!(h.metrics().counts().folded, 1);
 }
+
+// ---- routes: each (alert, route) claimed on its own
+
+#[test]
+fn a_route_that_refused_is_retried_alone_and_nothing_is_sent_twice() {
+    use trailwatch_engine::sink::{Format, Route};
+    let chat = Route { name: "chat".into(), min_severity: rules::Severity::High, tags: vec![], format: Format::Chat };
+    let page = Route {
+        name: "page".into(),
+        min_severity: rules::Severity::Info,
+        tags: vec!["no-such-tag".into()],
+        format: Format::Alert,
+    };
+    let h = Handler::new(
+        RuleSet::new(rules::load(None).expect("the pack")),
+        Memory::with_routes(vec![chat, page]),
+        Tally::default(),
+    )
+    .with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(0)));
+    let payload = logs(&[stop("2026-11-30T09:05:00Z", "us-east-1", 1)]);
+    h.sink().set_refusing_route(Some("chat"));
+    assert!(run(h.handle(payload.clone())).is_err(), "a route that did not take the alert fails the invocation");
+    assert_eq!(rule_ids(&h), vec![("cloudtrail-logging-stopped".to_string(), 1)], "the main topic took it");
+    assert!(h.sink().take_routed().is_empty());
+    h.sink().set_refusing_route(None);
+    run(h.handle(payload.clone())).expect("the retry");
+    assert!(rule_ids(&h).is_empty(), "the main topic is not sent again");
+    let routed: Vec<(String, String)> =
+        h.sink().take_routed().into_iter().map(|(route, a)| (route, a.rule_id)).collect();
+    assert_eq!(routed, vec![("chat".to_string(), "cloudtrail-logging-stopped".to_string())], "no tag: no page");
+    run(h.handle(payload)).expect("a third delivery");
+    assert!(rule_ids(&h).is_empty() && h.sink().take_routed().is_empty());
+}
