@@ -80,6 +80,45 @@ def load_rules(bin_path, user_dir):
     return rules
 
 
+# ------------------------------------------------------------------ coverage
+TACTICS = ["reconnaissance", "resource-development", "initial-access", "execution", "persistence",
+           "privilege-escalation", "defense-evasion", "credential-access", "discovery", "lateral-movement",
+           "collection", "command-and-control", "exfiltration", "impact"]
+
+
+def event_sources(rule):
+    """The services a rule watches: its event pattern's detail.eventSource
+    values (exact ones; prefix or other matchers as written), or the
+    eventSource a filter pattern compares; sequences take their steps'."""
+    text = rule.get("pattern") or ""
+    out = set()
+    if rule.get("matcher") in ("event_pattern", "sigma"):
+        try:
+            pattern = json.loads(text) if text else {}
+        except ValueError:
+            pattern = {}
+        branches = pattern.get("$or", [pattern]) if isinstance(pattern, dict) else []
+        for b in branches:
+            for v in ((b.get("detail") or {}).get("eventSource") or []) if isinstance(b, dict) else []:
+                if isinstance(v, str):
+                    out.add(v)
+                elif isinstance(v, dict):
+                    out.update(x for x in v.values() if isinstance(x, str))
+    elif rule.get("matcher") == "filter_pattern":
+        out.update(re.findall(r'eventSource\s*=\s*"?([a-z0-9.-]+\.amazonaws\.com)', text))
+    return {src.replace(".amazonaws.com", "") for src in out}
+
+
+def tactics(rule):
+    """ATT&CK tactics a rule is tagged with (attack.<tactic>), else the
+    tactic its Stratus technique ids name (stratus:aws.<tactic>.<name>)."""
+    tags = rule.get("tags") or []
+    found = {t[len("attack."):] for t in tags if t.startswith("attack.") and t[len("attack."):] in TACTICS}
+    if not found:
+        found = {t.split(".")[1] for t in tags if t.startswith("stratus:aws.") and t.split(".")[1] in TACTICS}
+    return found
+
+
 # ------------------------------------------------------------------ data
 def load_records(data_dir):
     """eventID -> (source, record); source is a technique id for a Stratus
@@ -224,6 +263,57 @@ def main():
     w(f"- Result: {'PASS' if not problems else 'FAIL'}.")
     for p in problems:
         w(f"  - {p}")
+    w("")
+    # ---- coverage by service and by ATT&CK tactic
+    steps_of = {}
+    for rid, r in rules.items():
+        if r.get("matcher") == "sequence":
+            steps_of[rid] = (r.get("pattern") or "").split()
+    services = defaultdict(lambda: {"alert": 0, "metric": 0, "alerts": 0, "claims": set()})
+    for rid, r in rules.items():
+        srcs = event_sources(r) or set().union(*(event_sources(rules[s]) for s in steps_of.get(rid, []) if s in rules)) \
+            or {"(any service)"}
+        for src in srcs:
+            row = services[src]
+            row["alert" if r.get("action") == "alert" else "metric"] += 1
+            row["alerts"] += alert_count.get(rid, 0)
+            row["claims"].update(t[len("stratus:"):] for t in r.get("tags") or [] if t.startswith("stratus:"))
+    w("## Coverage by service")
+    w("")
+    w("Services by the `eventSource` their rules watch (a rule watching several counts under each);")
+    w("alerts are the merged alerts (e-mails) on the real records.")
+    w("")
+    w(f"{len(services)} services.")
+    w("")
+    w("| service | alert rules | metric rules | alerts on the real records | Stratus techniques claimed |")
+    w("|---|---:|---:|---:|---:|")
+    for src in sorted(services):
+        row = services[src]
+        w(f"| `{src}` | {row['alert']} | {row['metric']} | {row['alerts']} | {len(row['claims'])} |")
+    w("")
+    by_tactic = defaultdict(lambda: {"rules": 0, "techniques": set(), "claimed": set(), "fired": set()})
+    fired_techniques = {row[0] for row in tech_rows if row[3]}
+    for rid, r in rules.items():
+        for tactic in tactics(r) or {"(untagged)"}:
+            row = by_tactic[tactic]
+            row["rules"] += 1
+            row["techniques"].update(t for t in r.get("tags") or [] if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t))
+            for t in r.get("tags") or []:
+                if t.startswith("stratus:") and t.split(".")[1] == tactic:
+                    row["claimed"].add(t[len("stratus:"):])
+    for row in by_tactic.values():
+        row["fired"] = row["claimed"] & fired_techniques
+    w("## Coverage by ATT&CK tactic")
+    w("")
+    w("Rules by their `attack.<tactic>` tags (else the tactic of their Stratus technique ids); ATT&CK")
+    w("techniques are the distinct `attack.tNNNN` tags; Stratus techniques of that tactic claimed, and fired.")
+    w("")
+    w("| tactic | rules | ATT&CK techniques | Stratus techniques claimed | fired |")
+    w("|---|---:|---:|---:|---:|")
+    for tactic in TACTICS + ["(untagged)"]:
+        if tactic in by_tactic:
+            row = by_tactic[tactic]
+            w(f"| {tactic} | {row['rules']} | {len(row['techniques'])} | {len(row['claimed'])} | {len(row['fired'])} |")
     w("")
     w("## Techniques")
     w("")
