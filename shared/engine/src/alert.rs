@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::event::Event;
+use crate::insight::Insight;
 use crate::rules::{Rule, Severity};
 use crate::state::Millis;
 
@@ -106,7 +107,7 @@ impl Alert {
     /// The alert for one rule matching one event.
     pub fn new(rule: &Rule, event: &Event) -> Alert {
         let r = event.record();
-        Alert {
+        let mut alert = Alert {
             rule_id: rule.id.clone(),
             title: rule.title.clone(),
             description: rule.description.clone(),
@@ -140,7 +141,21 @@ impl Alert {
             falsepositives: rule.falsepositives.clone(),
             author: rule.author.clone(),
             record: event.detail().clone(),
+        };
+        // An Insights event has no caller of its own: it says what was
+        // unusual, by how much, and whom CloudTrail attributes it to.
+        if let Some(i) = Insight::from_record(event.detail()) {
+            alert.event_name = i.event_name.clone();
+            alert.event_source = i.event_source.clone();
+            if let Some(top) = i.identities.first() {
+                alert.actor = top.clone();
+            }
+            if alert.summary.is_none() {
+                alert.summary = Some(i.summary());
+            }
+            alert.context.extend(i.context());
         }
+        alert
     }
 
     /// Alerts are identical when rule, actor, action, resource, account and
