@@ -136,16 +136,17 @@ pub fn detect<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>, 
 }
 
 /// A detection under way: events are matched one by one and dropped, only
-/// their alerts and counts are kept.
+/// their alerts and counts are kept (the S3 path feeds it a file's records
+/// as they are parsed).
 #[derive(Debug, Default)]
-struct Detecting {
+pub struct Detecting {
     matches: Vec<Match>,
     counts: Counts,
 }
 
 impl Detecting {
     /// Match one event.
-    fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
+    pub fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
         self.counts.records += 1;
         let matched = rules.evaluate(event, ws);
         for rule in &matched {
@@ -161,13 +162,13 @@ impl Detecting {
     }
 
     /// Count an item that was not a record.
-    fn malformed(&mut self, m: &Malformed) {
+    pub fn malformed(&mut self, m: &Malformed) {
         tracing::warn!(origin = %m.origin, reason = %m.reason, "malformed record skipped");
         self.counts.malformed += 1;
     }
 
     /// The matches, the alerts (identical ones merged), and the counts.
-    fn finish(self) -> Detection {
+    pub fn finish(self) -> Detection {
         Detection { matches: self.matches, counts: self.counts }
     }
 }
@@ -373,44 +374,15 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             if contents.control() {
                 tracing::info!("CloudWatch Logs control message: nothing to do");
             }
-            let mut d = contents.detect(&self.rules, &mut ws);
-            let alerts = match &self.state {
-                None => merged(std::mem::take(&mut d.matches))
-                    .into_iter()
-                    .flat_map(|alert| {
-                        let mut sends: Vec<Outgoing> = self
-                            .sink
-                            .routes(&alert)
-                            .into_iter()
-                            .map(|r| Outgoing { alert: alert.clone(), keys: Vec::new(), route: Some(r) })
-                            .collect();
-                        sends.push(Outgoing { alert, keys: Vec::new(), route: None });
-                        sends
-                    })
-                    .collect(),
-                Some(store) => {
-                    d.matches.iter().for_each(|m| self.clock.saw(m.at));
-                    let late_after = self.clock.lateness_now();
-                    let matches = std::mem::take(&mut d.matches);
-                    let outcome = match remember::candidates(matches, store, late_after, self.dedup).await {
-                        Ok(o) => o,
-                        Err(e) => {
-                            self.emit(total).await;
-                            return Err(e.into());
-                        }
-                    };
-                    d.counts.late_dropped += outcome.late_dropped;
-                    match self.claim(store, outcome.candidates, &mut d.counts).await {
-                        Ok(won) => won,
-                        Err(e) => {
-                            self.emit(total).await;
-                            return Err(e.into());
-                        }
-                    }
+            let d = contents.detect(&self.rules, &mut ws);
+            let (counts, alerts, errors) = match self.respond(d).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.emit(total).await;
+                    return Err(e);
                 }
             };
-            let errors = self.deliver(&alerts, &mut d.counts).await;
-            all_alerts += alerts.len();
+            all_alerts += alerts;
             if !errors.is_empty() {
                 failed_alerts += errors.len();
                 if let Some(item) = item {
@@ -418,7 +390,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 }
                 first_error = first_error.or(errors.into_iter().next());
             }
-            total.add(&d.counts);
+            total.add(&counts);
         }
         let summary = Summary { records: total.records, malformed: total.malformed, alerts: total.alerts_published };
         self.emit(total).await;
@@ -429,6 +401,39 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             Some(first) => Err(InvocationError::Delivery { failed: failed_alerts, total: all_alerts, first }),
             None => Ok(Response::Summary(summary)),
         }
+    }
+
+    /// After matching: remember (dedup, thresholds, sequences), claim, and
+    /// deliver one batch's matches; its counts, how many alerts were sent
+    /// or tried, and the deliveries that failed. The same for every path
+    /// (the S3 path matches a file's records as it reads them, then calls
+    /// this).
+    pub async fn respond(&self, mut d: Detection) -> Result<(Counts, usize, Vec<DeliveryError>), InvocationError> {
+        let alerts = match &self.state {
+            None => merged(std::mem::take(&mut d.matches))
+                .into_iter()
+                .flat_map(|alert| {
+                    let mut sends: Vec<Outgoing> = self
+                        .sink
+                        .routes(&alert)
+                        .into_iter()
+                        .map(|r| Outgoing { alert: alert.clone(), keys: Vec::new(), route: Some(r) })
+                        .collect();
+                    sends.push(Outgoing { alert, keys: Vec::new(), route: None });
+                    sends
+                })
+                .collect(),
+            Some(store) => {
+                d.matches.iter().for_each(|m| self.clock.saw(m.at));
+                let late_after = self.clock.lateness_now();
+                let matches = std::mem::take(&mut d.matches);
+                let outcome = remember::candidates(matches, store, late_after, self.dedup).await?;
+                d.counts.late_dropped += outcome.late_dropped;
+                self.claim(store, outcome.candidates, &mut d.counts).await?
+            }
+        };
+        let errors = self.deliver(&alerts, &mut d.counts).await;
+        Ok((d.counts, alerts.len(), errors))
     }
 
     /// Claim each candidate: the won ones are returned to send, with the
@@ -524,7 +529,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// Send the counts, best-effort: by now the alerts are out, and failing
     /// the invocation would make AWS retry it and send them all again. A
     /// failure is logged and counted into the next send.
-    async fn emit(&self, mut counts: Counts) {
+    pub async fn emit(&self, mut counts: Counts) {
         let earlier = self.metrics_failures.swap(0, Ordering::Relaxed);
         counts.metrics_failures += earlier;
         if let Err(e) = self.metrics.emit(&counts).await {
