@@ -221,6 +221,40 @@ mod tests {
         all
     }
 
+    /// Anomalies: CloudTrail Insights on the trail behind InsightsEvents, the
+    /// Insights rules routed by EventBridge, and for each metric rule an
+    /// anomaly detection alarm (MetricRuleAlarms) beside its threshold one.
+    #[test]
+    fn insights_and_anomaly_detection_alarms_are_in_the_template() {
+        let all = rules::load(None).expect("the pack");
+        let t = generate(&all, Flavor::Sam).expect("generates");
+        let res = &t.doc["Resources"];
+        let selectors = &res["Trail"]["Properties"]["InsightSelectors"];
+        assert_eq!(selectors["Fn::If"][0], "WantInsights", "{selectors}");
+        assert!(
+            selectors.to_string().contains("ApiCallRateInsight")
+                && selectors.to_string().contains("ApiErrorRateInsight")
+        );
+        let packed: Vec<&String> = t.event_rules.iter().flat_map(|(_, ids)| ids).collect();
+        for id in ["insights-unusual-call-rate-on-sensitive-api", "insights-access-denied-error-rate", "insights-event"]
+        {
+            assert!(packed.iter().any(|p| *p == id), "{id} reaches the EventBridge function");
+        }
+        let anomaly = &res["AnomalyAlarmInsightsEvent"];
+        assert_eq!(anomaly["Condition"], "AnomalyAlarms", "{anomaly}");
+        let p = &anomaly["Properties"];
+        assert_eq!(p["ComparisonOperator"], "GreaterThanUpperThreshold");
+        assert_eq!(p["ThresholdMetricId"], "band");
+        assert_eq!(p["Metrics"][1]["Expression"], "ANOMALY_DETECTION_BAND(count, 2)");
+        assert_eq!(p["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"][0]["Value"], "insights-event");
+        assert_eq!((p["EvaluationPeriods"].as_u64(), p["DatapointsToAlarm"].as_u64()), (Some(3), Some(3)));
+        assert_eq!(res["AlarmInsightsEvent"]["Condition"], "ThresholdAlarms");
+        let metric_rules = all.iter().filter(|r| r.action == rules::Action::Metric).count();
+        let anomaly_alarms =
+            res.as_object().expect("resources").keys().filter(|k| k.starts_with("AnomalyAlarm")).count();
+        assert!(anomaly_alarms > 0 && anomaly_alarms <= metric_rules, "{anomaly_alarms} of {metric_rules}");
+    }
+
     /// Sigma rules are routed by their prefilters (eventSource/eventName):
     /// each in exactly one EventBridge rule; one naming neither runs on the
     /// logs path, whose subscription then sends every record, and the

@@ -55,6 +55,14 @@ pub(crate) fn parameters(flavor: Flavor) -> Value {
             "Type": "String", "Default": "",
             "Description": "An e-mail address subscribed to the alert topic (confirm the e-mail AWS sends). Security Hub's CloudWatch controls want the alarms' topic to have a subscriber."
         },
+        "InsightsEvents": {
+            "Type": "String", "Default": "None", "AllowedValues": ["None", "ApiCallRate", "ApiErrorRate", "Both"],
+            "Description": "CloudTrail Insights on the trail's management events (billed per 100,000 events analyzed, see the README): unusual API call rates (needs write management events) and error rates. Its Insights events reach the EventBridge function through the insights-* rules."
+        },
+        "MetricRuleAlarms": {
+            "Type": "String", "Default": "Threshold", "AllowedValues": ["Threshold", "AnomalyDetection", "Both"],
+            "Description": "Alarms on metric rules' counts: a static threshold (MetricRuleThreshold), a CloudWatch anomaly detection band (each rule's anomaly settings), or both. The CIS CloudWatch.1-14 alarms stay static, as Security Hub checks them."
+        },
         "ChatMinSeverity": {
             "Type": "String", "Default": "medium", "AllowedValues": ["info", "low", "medium", "high", "critical"],
             "Description": "The least severe alert sent to the chat topic (Amazon Q Developer in chat applications custom notifications)."
@@ -114,7 +122,7 @@ pub(crate) fn interface(flavor: Flavor) -> Value {
     let mut groups = vec![
         json!({"Label": {"default": "Trail"}, "Parameters": ["TrailMode", "TrailLogGroupName", "ManagementEvents", "S3DataEvents", "LambdaDataEvents", "OrganizationTrail", "OrganizationId"]}),
         json!({"Label": {"default": "Retention"}, "Parameters": ["LogRetentionDays", "LogTransitionDays", "LogExpirationDays"]}),
-        json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleThreshold", "AlarmPeriodSeconds"]}),
+        json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleAlarms", "MetricRuleThreshold", "AlarmPeriodSeconds", "InsightsEvents"]}),
         json!({"Label": {"default": "Routing"}, "Parameters": ["ChatMinSeverity", "PagingMinSeverity", "PagingTags"]}),
         json!({"Label": {"default": "Functions"}, "Parameters": ["EventBridgeFunctionConcurrency", "LogsFunctionConcurrency"]}),
     ];
@@ -158,6 +166,11 @@ pub(crate) fn conditions(has_filter_alerts: bool) -> Value {
         "WantS3DataEvents": {"Fn::Equals": [r("S3DataEvents"), "true"]},
         "WantLambdaDataEvents": {"Fn::Equals": [r("LambdaDataEvents"), "true"]},
         "HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [r("AlertEmail"), ""]}]},
+        "ThresholdAlarms": {"Fn::Or": [{"Fn::Equals": [r("MetricRuleAlarms"), "Threshold"]}, {"Fn::Equals": [r("MetricRuleAlarms"), "Both"]}]},
+        "AnomalyAlarms": {"Fn::Or": [{"Fn::Equals": [r("MetricRuleAlarms"), "AnomalyDetection"]}, {"Fn::Equals": [r("MetricRuleAlarms"), "Both"]}]},
+        "WantInsights": {"Fn::Not": [{"Fn::Equals": [r("InsightsEvents"), "None"]}]},
+        "WantCallRateInsights": {"Fn::Or": [{"Fn::Equals": [r("InsightsEvents"), "ApiCallRate"]}, {"Fn::Equals": [r("InsightsEvents"), "Both"]}]},
+        "WantErrorRateInsights": {"Fn::Or": [{"Fn::Equals": [r("InsightsEvents"), "ApiErrorRate"]}, {"Fn::Equals": [r("InsightsEvents"), "Both"]}]},
         "HasPagingTags": {"Fn::Not": [{"Fn::Equals": [r("PagingTags"), ""]}]},
         "EventBridgePath": {"Fn::Equals": [r("DetectionPath"), "EventBridgeAndLogs"]},
         "UseKinesis": {"Fn::Equals": [r("LogsDelivery"), "Kinesis"]},

@@ -99,39 +99,29 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
                         }
                     }),
                 )?;
-                b.add(
-                    &alarm_id,
-                    alarm(
-                        alarm_name,
-                        &description,
-                        json!({"Namespace": sub("${MetricsNamespace}/MetricFilters"), "MetricName": rule.id}),
-                        r("AlarmPeriodSeconds"),
-                        r("MetricRuleThreshold"),
-                    ),
-                )?;
+                let metric = json!({"Namespace": sub("${MetricsNamespace}/MetricFilters"), "MetricName": rule.id});
+                let threshold =
+                    alarm(alarm_name, &description, metric.clone(), r("AlarmPeriodSeconds"), r("MetricRuleThreshold"));
+                b.add(&alarm_id, conditioned(threshold, "ThresholdAlarms"))?;
+                anomaly_alarm(b, rule, &description, metric)?;
             }
             // Only alert rules are sequences.
             Pattern::Sequence(_) => {}
             // Counted by the functions' Matches metric.
             Pattern::Event(_) | Pattern::Sigma(_) => {
                 let alarm_id = b.unique_id("Alarm", &rule.id);
-                b.add(
-                    &alarm_id,
-                    alarm(
-                        alarm_name,
-                        &description,
-                        json!({
-                            "Namespace": r("MetricsNamespace"),
-                            "MetricName": MATCHES,
-                            "Dimensions": [
-                                {"Name": "RuleId", "Value": rule.id},
-                                {"Name": "Severity", "Value": rule.severity.as_str()}
-                            ]
-                        }),
-                        r("AlarmPeriodSeconds"),
-                        r("MetricRuleThreshold"),
-                    ),
-                )?;
+                let metric = json!({
+                    "Namespace": r("MetricsNamespace"),
+                    "MetricName": MATCHES,
+                    "Dimensions": [
+                        {"Name": "RuleId", "Value": rule.id},
+                        {"Name": "Severity", "Value": rule.severity.as_str()}
+                    ]
+                });
+                let threshold =
+                    alarm(alarm_name, &description, metric.clone(), r("AlarmPeriodSeconds"), r("MetricRuleThreshold"));
+                b.add(&alarm_id, conditioned(threshold, "ThresholdAlarms"))?;
+                anomaly_alarm(b, rule, &description, metric)?;
                 b.note_at(&alarm_id, &[], &format!(
                     "Rule {} is an event_pattern metric rule: no metric filter is derived from an event pattern (the\nlanguages differ); the functions count its matches as {MATCHES}{{RuleId,Severity}} and this alarm watches that.",
                     rule.id
@@ -145,6 +135,49 @@ pub(crate) fn metric_alarms(b: &mut Builder, rules: &[Rule]) -> Result<(), Infra
             served.join(", ")
         ));
     }
+    Ok(())
+}
+
+/// A resource created only under a template condition.
+fn conditioned(mut resource: Value, condition: &str) -> Value {
+    resource["Condition"] = json!(condition);
+    resource
+}
+
+/// The CloudWatch anomaly detection alarm on a metric rule's count (with
+/// `MetricRuleAlarms` AnomalyDetection or Both): above the
+/// `ANOMALY_DETECTION_BAND` of the rule's `anomaly.band` standard
+/// deviations in `anomaly.datapoints` of `anomaly.evaluation_periods`
+/// periods (CloudWatch User Guide, "Using CloudWatch anomaly detection";
+/// AWS::CloudWatch::Alarm `Metrics` with `ThresholdMetricId`). CloudWatch
+/// trains the model from the metric's history: no separate resource.
+fn anomaly_alarm(b: &mut Builder, rule: &Rule, description: &str, metric: Value) -> Result<(), InfraError> {
+    let id = b.unique_id("AnomalyAlarm", &rule.id);
+    let a = rule.anomaly;
+    b.add(
+        &id,
+        json!({
+            "Type": "AWS::CloudWatch::Alarm",
+            "Condition": "AnomalyAlarms",
+            "Properties": {
+                "AlarmName": sub(&format!("${{AWS::StackName}}-{}-anomaly", rule.id)),
+                "AlarmDescription": format!("{description} (count above its anomaly detection band)"),
+                "ActionsEnabled": true,
+                "AlarmActions": [r("AlertTopic")],
+                "ComparisonOperator": "GreaterThanUpperThreshold",
+                "EvaluationPeriods": a.evaluation_periods,
+                "DatapointsToAlarm": a.datapoints,
+                "ThresholdMetricId": "band",
+                "TreatMissingData": "notBreaching",
+                "Metrics": [
+                    {"Id": "count", "ReturnData": true,
+                     "MetricStat": {"Metric": metric, "Period": r("AlarmPeriodSeconds"), "Stat": "Sum"}},
+                    {"Id": "band", "ReturnData": true, "Label": "expected range",
+                     "Expression": format!("ANOMALY_DETECTION_BAND(count, {})", a.band)}
+                ]
+            }
+        }),
+    )?;
     Ok(())
 }
 

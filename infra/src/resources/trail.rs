@@ -247,6 +247,10 @@ pub(crate) fn trail(b: &mut Builder) -> Result<(), InfraError> {
             "SnsTopicName": r("TrailNotificationTopic"),
             "CloudWatchLogsLogGroupArn": ga("TrailLogGroup", "Arn"),
             "CloudWatchLogsRoleArn": ga("CloudTrailLogsRole", "Arn"),
+            "InsightSelectors": iff("WantInsights", json!([
+                iff("WantCallRateInsights", json!({"InsightType": "ApiCallRateInsight"}), no_value()),
+                iff("WantErrorRateInsights", json!({"InsightType": "ApiErrorRateInsight"}), no_value())
+            ]), no_value()),
             "EventSelectors": [{
                 "IncludeManagementEvents": true,
                 "ReadWriteType": r("ManagementEvents"),

@@ -215,6 +215,39 @@ pub struct Rule {
     /// Severity by record: the first whose pattern matches the event
     /// replaces `severity` (root, a failed call, ...).
     pub severity_when: Vec<(EventPattern, Severity)>,
+    /// Metric rules: the CloudWatch anomaly detection alarm the template
+    /// may add on the rule's metric (defaults when the file gives none).
+    pub anomaly: Anomaly,
+}
+
+/// A CloudWatch anomaly detection alarm on a metric rule's count: alarm
+/// when the count is above the `ANOMALY_DETECTION_BAND` of `band` standard
+/// deviations in `datapoints` of `evaluation_periods` periods.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anomaly {
+    #[serde(default = "Anomaly::default_band")]
+    pub band: f64,
+    #[serde(default = "Anomaly::default_periods")]
+    pub evaluation_periods: u32,
+    #[serde(default = "Anomaly::default_periods")]
+    pub datapoints: u32,
+}
+
+impl Anomaly {
+    fn default_band() -> f64 {
+        2.0
+    }
+
+    fn default_periods() -> u32 {
+        3
+    }
+}
+
+impl Default for Anomaly {
+    fn default() -> Anomaly {
+        Anomaly { band: 2.0, evaluation_periods: 3, datapoints: 3 }
+    }
 }
 
 /// The YAML form of a rule.
@@ -256,6 +289,8 @@ struct RuleFile {
     author: Option<String>,
     #[serde(default)]
     severity_when: Vec<SeverityWhenFile>,
+    #[serde(default)]
+    anomaly: Option<Anomaly>,
 }
 
 /// The YAML form of one `severity_when` entry.
@@ -467,7 +502,24 @@ impl Rule {
                     .map_err(|e| invalid(format!("severity_when[{i}].event_pattern: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        let anomaly = match file.anomaly {
+            None => Anomaly::default(),
+            Some(_) if file.action != Action::Metric => {
+                return Err(invalid("anomaly: only a metric rule has an anomaly detection alarm".into()))
+            }
+            Some(a) if !(a.band > 0.0 && a.band <= 100.0) => {
+                return Err(invalid(format!(
+                    "anomaly.band: {} standard deviations; give more than 0 (2 is usual)",
+                    a.band
+                )))
+            }
+            Some(a) if a.evaluation_periods == 0 || a.datapoints == 0 || a.datapoints > a.evaluation_periods => {
+                return Err(invalid("anomaly: datapoints must be 1 to evaluation_periods".into()))
+            }
+            Some(a) => a,
+        };
         Ok(Rule {
+            anomaly,
             summary: file.summary,
             context: file.context,
             runbook: file.runbook,
@@ -840,6 +892,7 @@ impl Rule {
             falsepositives: rule.falsepositives.clone(),
             author: rule.author.clone(),
             severity_when: Vec::new(),
+            anomaly: Anomaly::default(),
         })
     }
 }
@@ -1190,6 +1243,22 @@ mod tests {
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).expect("write a test file");
+    }
+
+    #[test]
+    fn a_metric_rule_may_tune_its_anomaly_detection_alarm_and_only_a_metric_rule() {
+        let metric = rule_text("counted", "CreateUser").replace("action: alert", "action: metric");
+        assert_eq!(Rule::from_yaml("t", &metric).expect("valid").anomaly, Anomaly::default());
+        let tuned = format!("{metric}anomaly: {{band: 3, evaluation_periods: 5}}\n");
+        let a = Rule::from_yaml("t", &tuned).expect("valid").anomaly;
+        assert_eq!((a.band, a.evaluation_periods, a.datapoints), (3.0, 5, 3));
+        for bad in [
+            format!("{metric}anomaly: {{band: 0}}\n"),
+            format!("{metric}anomaly: {{evaluation_periods: 2, datapoints: 3}}\n"),
+            format!("{}anomaly: {{band: 2}}\n", rule_text("alerting", "CreateUser")),
+        ] {
+            assert!(Rule::from_yaml("t", &bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
