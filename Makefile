@@ -40,7 +40,7 @@ lock: ## Re-pin requirements.lock from the current .venv
 	$(VENV)/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==' > requirements.lock
 
 build-debug: ## Build the functions and the CLI (debug)
-	cargo build -p trailwatch-eventbridge -p trailwatch-logs -p trailwatch-cli
+	cargo build -p trailwatch-eventbridge -p trailwatch-logs -p trailwatch-s3 -p trailwatch-cli
 
 lint: ## rustfmt check and clippy on every crate and target, warnings as errors
 	cargo fmt --all --check

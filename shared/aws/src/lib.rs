@@ -9,6 +9,7 @@
 pub mod cloudwatch;
 pub mod config;
 pub mod dynamodb;
+pub mod s3;
 pub mod sns;
 
 use std::sync::atomic::AtomicI64;
@@ -30,6 +31,19 @@ pub type Function = Handler<Sns, CloudWatch, DynamoDb>;
 
 /// Set up once, then serve invocations until the runtime stops.
 pub async fn serve(function: &'static str) -> Result<(), Error> {
+    init_logging();
+    let handler =
+        Arc::new(cold_start(function).await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?);
+    tracing::info!(function, rules = handler.rules().rules().len(), "ready");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move { handler.handle(event.payload).await.map_err(Error::from) }
+    }))
+    .await
+}
+
+/// JSON logs on stderr, filtered by `TRAILWATCH_LOG` (default `info`).
+pub fn init_logging() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -42,14 +56,6 @@ pub async fn serve(function: &'static str) -> Result<(), Error> {
         .without_time()
         .with_writer(std::io::stderr)
         .init();
-    let handler =
-        Arc::new(cold_start(function).await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?);
-    tracing::info!(function, rules = handler.rules().rules().len(), "ready");
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let handler = Arc::clone(&handler);
-        async move { handler.handle(event.payload).await.map_err(Error::from) }
-    }))
-    .await
 }
 
 /// Read the configuration and the SDK configuration (which honours

@@ -622,7 +622,7 @@ mod tests {
         assert!(matches!(notification(r#"{"hello": 1}"#), Err(EnvelopeError::Shape(_))));
         assert!(matches!(notification(r#"{"Type": "Notification", "Message": "{]"}"#), Err(EnvelopeError::Json(_))));
         assert!(matches!(notification(r#"{"s3Bucket": "b", "s3ObjectKey": [1]}"#), Err(EnvelopeError::Shape(_))));
-        assert!(matches!(notification(r#"{"Records": [{"eventSource": "aws:kinesis"}]}"#), Err(_)));
+        assert!(notification(r#"{"Records": [{"eventSource": "aws:kinesis"}]}"#).is_err());
     }
 
     #[test]

@@ -1,0 +1,326 @@
+//! The S3 path's edge: the S3 function reads an SQS event whose messages
+//! name CloudTrail log files (see `trailwatch_engine::s3` for the shapes),
+//! reads each file from S3 with `GetObject`, streams its records through
+//! the handler's one path (match, state, alert) and answers with an SQS
+//! partial batch response. `trailwatch replay s3://` reads objects the
+//! same way ([`process_object`]).
+//!
+//! What becomes of an object:
+//! - a digest file: skipped;
+//! - read (records matched, alerts delivered): done; with the state table
+//!   the object is claimed by bucket, key and ETag first, so a re-delivered
+//!   message (SQS is at least once) is skipped at the cost of one read of
+//!   the table (and each alert is claimed on its own anyway);
+//! - missing (`NoSuchKey`), truncated gzip, not a CloudTrail file, past the
+//!   inflation bound: logged and counted (`Malformed`), the records read
+//!   before the fault are matched, not retried (a retry cannot mend it);
+//! - access denied, throttled, network or state failure, an alert SNS did
+//!   not take: the message is reported in `batchItemFailures`, so SQS
+//!   retries it alone, and after the queue's `maxReceiveCount` moves it to
+//!   the dead-letter queue (with an alarm on it).
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::primitives::ByteStream;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use tokio::runtime::{Handle, RuntimeFlavor};
+use trailwatch_engine::handler::{Detecting, Handler, InvocationError};
+use trailwatch_engine::metrics::{Counts, Metrics};
+use trailwatch_engine::rules::Workspace;
+use trailwatch_engine::s3::{self as files, FileKind, FileStats, ObjectRef, SqsBatchResponse};
+use trailwatch_engine::sink::Sink;
+use trailwatch_engine::state::{Claim, Millis, Store};
+
+use crate::config::Config;
+
+/// How long an object's claim is held: Lambda's longest run.
+pub const OBJECT_LEASE: Millis = 15 * 60_000;
+/// How long a processed object is remembered: past SQS's longest retention
+/// (14 days), so no re-delivery finds it forgotten.
+pub const OBJECT_MEMORY: Millis = 30 * 24 * 3_600_000;
+
+/// An S3 client for this SDK configuration. With an endpoint URL (a local
+/// moto server) buckets are addressed by path: a loopback address cannot
+/// serve `bucket.127.0.0.1`.
+pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// What became of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Read through: its records, the JSON bytes, alerts sent.
+    Read { records: u64, bytes: u64, alerts: usize },
+    /// Not read: a digest file, or one processed already.
+    Skipped(&'static str),
+    /// Reported and counted; retrying cannot mend it.
+    Unreadable(String),
+    /// The message must be retried.
+    Retry(String),
+}
+
+fn now() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
+}
+
+/// Read one object through the handler; counts go into `counts`.
+pub async fn process_object<S: Sink, M: Metrics, St: Store>(
+    handler: &Handler<S, M, St>,
+    s3: &aws_sdk_s3::Client,
+    object: &ObjectRef,
+    counts: &mut Counts,
+) -> Outcome {
+    let kind = files::file_kind(&object.key);
+    if kind == FileKind::Digest {
+        tracing::debug!(object = %object, "digest file skipped");
+        return Outcome::Skipped("digest file");
+    }
+    // Claim the object by bucket, key and ETag, so that a re-delivery is
+    // skipped cheaply: before reading when the message gives the ETag (S3
+    // notifications), else from GetObject's answer, before the body.
+    let mut claim = ObjectClaim::None;
+    if let Some(etag) = &object.etag {
+        claim = match ObjectClaim::take(handler, object, etag).await {
+            Ok(ObjectClaim::Done) => return Outcome::Skipped("processed already"),
+            Ok(c) => c,
+            Err(e) => return Outcome::Retry(format!("{object}: {e}")),
+        };
+    }
+    let response = match s3.get_object().bucket(&object.bucket).key(&object.key).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let service = e.as_service_error();
+            let code = service.and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s)).unwrap_or("");
+            let text = format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e));
+            if matches!(service, Some(GetObjectError::NoSuchKey(_))) || code == "NoSuchKey" {
+                counts.malformed += 1;
+                tracing::error!(object = %object, error = %text, "object missing (deleted before it was read): skipped");
+                claim.finish(handler, object, true).await;
+                return Outcome::Unreadable(format!("{object}: missing"));
+            }
+            counts.malformed += u64::from(code == "AccessDenied");
+            tracing::error!(object = %object, code, error = %text, "object not read: the message is retried");
+            claim.finish(handler, object, false).await;
+            return Outcome::Retry(format!("{object}: {code} {text}"));
+        }
+    };
+    if object.etag.is_none() {
+        let etag = response.e_tag().unwrap_or_default();
+        claim = match ObjectClaim::take(handler, object, etag).await {
+            Ok(ObjectClaim::Done) => return Outcome::Skipped("processed already"),
+            Ok(c) => c,
+            Err(e) => return Outcome::Retry(format!("{object}: {e}")),
+        };
+    }
+    let claim = &claim;
+    let release = |why: String| async move {
+        claim.finish(handler, object, false).await;
+        Outcome::Retry(why)
+    };
+    let (detection, read) = match read_body(handler, object, kind, response.body).await {
+        Ok(r) => r,
+        Err(network) => return release(format!("{object}: reading the body failed: {network}")).await,
+    };
+    let (mut c, alerts, errors) = match handler.respond(detection).await {
+        Ok(r) => r,
+        Err(e) => return release(format!("{object}: {e}")).await,
+    };
+    let outcome = match read {
+        Ok(stats) => Outcome::Read { records: c.records, bytes: stats.bytes, alerts },
+        Err(e) => {
+            c.malformed += 1;
+            tracing::error!(object = %object, error = %e, records = c.records, "object unreadable past this point: its records before it were matched; not retried");
+            Outcome::Unreadable(format!("{object}: {e}"))
+        }
+    };
+    counts.add(&c);
+    if !errors.is_empty() {
+        return release(format!("{object}: {} alerts not delivered: {}", errors.len(), errors[0])).await;
+    }
+    claim.finish(handler, object, true).await;
+    outcome
+}
+
+/// An object's claim in the state table.
+#[derive(Debug)]
+enum ObjectClaim {
+    /// No state table, or another container holds it (reading it again is
+    /// safe: each alert is claimed on its own).
+    None,
+    /// Won: marked sent when read, released when it must be retried.
+    Won(String),
+    /// Read already.
+    Done,
+}
+
+impl ObjectClaim {
+    async fn take<S: Sink, M: Metrics, St: Store>(
+        handler: &Handler<S, M, St>,
+        object: &ObjectRef,
+        etag: &str,
+    ) -> Result<ObjectClaim, trailwatch_engine::state::StateError> {
+        let Some(store) = handler.state() else { return Ok(ObjectClaim::None) };
+        let key = format!("s3object#{}/{}#{}", object.bucket, object.key, etag.trim_matches('"'));
+        let t = now();
+        Ok(match store.claim(&key, t, t + OBJECT_LEASE, t + OBJECT_MEMORY).await? {
+            Claim::Won => ObjectClaim::Won(key),
+            Claim::Sent => {
+                tracing::info!(object = %object, "object processed already: skipped");
+                ObjectClaim::Done
+            }
+            Claim::Held { .. } => ObjectClaim::None,
+        })
+    }
+
+    /// Mark a won claim sent (`done`), or release it for the retry.
+    async fn finish<S: Sink, M: Metrics, St: Store>(
+        &self,
+        handler: &Handler<S, M, St>,
+        object: &ObjectRef,
+        done: bool,
+    ) {
+        let (ObjectClaim::Won(key), Some(store)) = (self, handler.state()) else { return };
+        let result = if done { store.mark_sent(key).await } else { store.release(key).await };
+        if let Err(e) = result {
+            tracing::error!(object = %object, error = %e, "object claim not updated: a re-delivery reads it again (its alerts are claimed)");
+        }
+    }
+}
+
+type Read_ = Result<FileStats, trailwatch_engine::envelope::EnvelopeError>;
+
+/// Match the body's records as they arrive. On a multi-threaded runtime
+/// (the function) the body is streamed chunk by chunk into the parser; on
+/// a single-threaded one it is first collected (compressed).
+/// `Err` when the network failed (the message is retried).
+async fn read_body<S: Sink, M: Metrics, St: Store>(
+    handler: &Handler<S, M, St>,
+    object: &ObjectRef,
+    kind: FileKind,
+    body: ByteStream,
+) -> Result<(trailwatch_engine::handler::Detection, Read_), String> {
+    let origin = object.to_string();
+    let rules = handler.rules();
+    let run = |reader: &mut dyn Read| {
+        let mut d = Detecting::default();
+        let mut ws = Workspace::default();
+        let r = files::read_records(reader, &origin, kind, &mut |item| match item {
+            Ok(e) => d.push(rules, &e, &mut ws),
+            Err(m) => d.malformed(&m),
+        });
+        (d.finish(), r)
+    };
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        let mut reader = BodyReader { body, rt: Handle::current(), chunk: bytes::Bytes::new(), failed: None };
+        let (d, r) = tokio::task::block_in_place(|| run(&mut reader));
+        match reader.failed {
+            Some(e) => Err(e),
+            None => Ok((d, r)),
+        }
+    } else {
+        let bytes = body.collect().await.map_err(|e| e.to_string())?.into_bytes();
+        Ok(run(&mut &bytes[..]))
+    }
+}
+
+/// An object's body as a blocking reader (inside `block_in_place`): each
+/// chunk is awaited as the parser asks for it.
+struct BodyReader {
+    body: ByteStream,
+    rt: Handle,
+    chunk: bytes::Bytes,
+    /// A network failure (as opposed to bad contents).
+    failed: Option<String>,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rt.block_on(self.body.next()) {
+                Some(Ok(b)) => self.chunk = b,
+                Some(Err(e)) => {
+                    self.failed = Some(e.to_string());
+                    return Err(io::Error::other(e));
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.chunk.len());
+        out[..n].copy_from_slice(&self.chunk[..n]);
+        bytes::Buf::advance(&mut self.chunk, n);
+        Ok(n)
+    }
+}
+
+/// One SQS event: every object of every message; the messages to retry.
+pub async fn handle<S: Sink, M: Metrics, St: Store>(
+    handler: &Handler<S, M, St>,
+    s3: &aws_sdk_s3::Client,
+    payload: Value,
+) -> Result<SqsBatchResponse, InvocationError> {
+    let mut total = Counts::default();
+    let messages = match files::sqs_messages(&payload) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "payload not decoded");
+            total.malformed += 1;
+            handler.emit(total).await;
+            return Err(e.into());
+        }
+    };
+    let mut response = SqsBatchResponse::default();
+    for message in messages {
+        let objects = match files::notification(&message.body) {
+            Ok(o) => o,
+            Err(e) => {
+                // Retrying cannot mend it: reported and dropped.
+                tracing::error!(message_id = %message.message_id, error = %e, "message names no object: skipped");
+                total.malformed += 1;
+                continue;
+            }
+        };
+        let mut retry = false;
+        for object in &objects {
+            match process_object(handler, s3, object, &mut total).await {
+                Outcome::Read { records, bytes, alerts } => {
+                    tracing::info!(object = %object, records, bytes, alerts, "object read")
+                }
+                Outcome::Skipped(_) | Outcome::Unreadable(_) => {}
+                Outcome::Retry(why) => {
+                    tracing::error!(message_id = %message.message_id, reason = %why, "message to be retried");
+                    retry = true;
+                }
+            }
+        }
+        if retry {
+            response.add_failure(message.message_id);
+        }
+    }
+    handler.emit(total).await;
+    Ok(response)
+}
+
+/// The S3 function: set up once, then serve SQS events.
+pub async fn serve() -> Result<(), Error> {
+    crate::init_logging();
+    let setup = async {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let state = crate::dynamodb::store(&config, &sdk);
+        let handler =
+            crate::build(&config, aws_sdk_sns::Client::new(&sdk), aws_sdk_cloudwatch::Client::new(&sdk), state, "s3")?;
+        Ok::<_, Error>((handler, client(&sdk)))
+    };
+    let shared = Arc::new(setup.await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?);
+    tracing::info!(function = "s3", rules = shared.0.rules().rules().len(), "ready");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let shared = Arc::clone(&shared);
+        async move { handle(&shared.0, &shared.1, event.payload).await.map_err(Error::from) }
+    }))
+    .await
+}
