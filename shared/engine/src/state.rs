@@ -219,15 +219,20 @@ pub fn parse_event_time(text: &str) -> Option<Millis> {
     if rest != "Z" {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1_000 + ms)
+}
+
+/// Days since 1970-01-01 of a civil date, proleptic Gregorian (Howard
+/// Hinnant's algorithm).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
+    let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1_000 + ms)
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! (`2026-11-30T09:15:00Z`), read as written (no time zone conversion,
 //! as the appendix warns).
 
+use crate::state::days_from_civil;
+
 /// Which part of the timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TimePart {
@@ -46,17 +48,6 @@ impl TimePart {
         };
         Some(v as f64)
     }
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The ISO 8601 week number (1 to 53) of a date.
