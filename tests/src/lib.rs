@@ -195,14 +195,23 @@ pub mod local {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// CloudTrail's delivery to S3 in the moto server (`tests/support/s3_ctl.py`).
+    pub fn s3_ctl(args: &[&str]) -> Result<Output> {
+        script("tests/support/s3_ctl.py", args)
+    }
+
     fn ctl(args: &[&str]) -> Result<Output> {
+        script("tests/support/moto_ctl.py", args)
+    }
+
+    fn script(path: &str, args: &[&str]) -> Result<Output> {
         let out = Command::new(venv_bin("python")?)
-            .arg(root().join("tests/support/moto_ctl.py"))
+            .arg(root().join(path))
             .args(args)
             .output()
-            .context("running moto_ctl.py")?;
+            .with_context(|| format!("running {path}"))?;
         if !out.status.success() {
-            bail!("moto_ctl.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            bail!("{path} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         }
         Ok(out)
     }

@@ -1,0 +1,167 @@
+//! The S3 function end to end on real parts: the real CloudTrail records of
+//! `../shared` (read from there, never copied) written as gzip'd log files
+//! under an organization trail's key layout in a moto S3 bucket, with a
+//! digest file and hostile objects beside them; CloudTrail's delivery
+//! notifications published to an SNS topic whose SQS queue receives them
+//! (raw delivery off: the SNS envelope); the built `trailwatch-s3` binary
+//! under cargo-lambda's runtime emulator, invoked with what reached the
+//! queue; the alerts read back from the SNS subscriber queue. What must
+//! arrive is what the library computes for the same files.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{json, Value};
+use trailwatch_engine::event::Event;
+use trailwatch_engine::handler::detect;
+use trailwatch_engine::rules::{self, RuleSet, Workspace};
+use trailwatch_engine::s3::{read_records, FileKind};
+use trailwatch_tests::local::{s3_ctl, Function, Moto};
+use trailwatch_tests::records;
+
+const BUCKET: &str = "org-trail";
+const DAY: &str = "AWSLogs/o-exampleorgid/111122223333/CloudTrail/us-east-1/2026/11/30";
+
+/// (rule id, first event id) -> how many alerts.
+type Tally = BTreeMap<(String, String), usize>;
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).expect("write to memory");
+    e.finish().expect("finish in memory")
+}
+
+/// The events the library reads from a file's bytes (those before a fault).
+fn events_of(bytes: &[u8]) -> Vec<Event> {
+    let mut out = Vec::new();
+    let _ = read_records(bytes, "f", FileKind::Log, &mut |item| {
+        if let Ok(e) = item {
+            out.push(e)
+        }
+    });
+    out
+}
+
+/// What the function sends for one file without a state table: its
+/// matches' alerts, identical ones merged.
+fn expect(rules: &RuleSet, bytes: &[u8], want: &mut Tally) {
+    let events = events_of(bytes);
+    for a in detect(rules, &events, &mut Workspace::default()).alerts() {
+        *want.entry((a.rule_id.clone(), a.event_id.clone().unwrap_or_default())).or_default() += 1;
+    }
+}
+
+fn delivered(messages: &[Value]) -> Tally {
+    let mut t = Tally::new();
+    for m in messages {
+        let alert: Value = serde_json::from_str(m["Message"].as_str().expect("a message")).expect("the JSON alert");
+        let key = (
+            alert["rule_id"].as_str().unwrap_or_default().to_string(),
+            alert["event_id"].as_str().unwrap_or_default().to_string(),
+        );
+        *t.entry(key).or_default() += 1;
+    }
+    t
+}
+
+fn put(dir: &Path, key: &str, bytes: &[u8]) {
+    let path = dir.join(key);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write");
+}
+
+#[test]
+fn the_s3_function_reads_delivered_log_files_end_to_end() {
+    let all = records().expect("the shared records");
+    let moto = Moto::start().expect("moto");
+    let endpoint = moto.endpoint();
+    s3_ctl(&["bucket", &endpoint, BUCKET]).expect("bucket");
+    let dir = std::env::temp_dir().join(format!("trailwatch-s3-e2e-{}", moto.port));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rules = RuleSet::new(rules::load(None).expect("rules"));
+    let mut want = Tally::new();
+    let mut keys = Vec::new();
+    for (i, chunk) in all.chunks(300).enumerate() {
+        let key = format!("{DAY}/111122223333_CloudTrail_us-east-1_20261130T{:04}Z_f{i:02}.json.gz", i * 5);
+        let bytes = gzip(json!({ "Records": chunk }).to_string().as_bytes());
+        expect(&rules, &bytes, &mut want);
+        put(&dir, &key, &bytes);
+        keys.push(key);
+    }
+    // A digest file (skipped), after the digest shape of the CloudTrail
+    // User Guide ("CloudTrail digest file structure").
+    let digest = "AWSLogs/o-exampleorgid/111122223333/CloudTrail-Digest/us-east-1/2026/11/30/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261130T0100Z.json.gz";
+    let digest_body = json!({"awsAccountId": "111122223333", "digestStartTime": "2026-11-30T00:00:00Z",
+        "digestEndTime": "2026-11-30T01:00:00Z", "digestS3Bucket": BUCKET, "digestS3Object": digest,
+        "digestPublicKeyFingerprint": "0123", "digestSignatureAlgorithm": "SHA256withRSA",
+        "newestEventTime": "2026-11-30T00:59:00Z", "oldestEventTime": "2026-11-30T00:00:00Z",
+        "previousDigestS3Bucket": null, "previousDigestS3Object": null, "previousDigestHashValue": null,
+        "previousDigestHashAlgorithm": null, "previousDigestSignature": null,
+        "logFiles": [{"s3Bucket": BUCKET, "s3Object": keys[0], "hashValue": "00", "hashAlgorithm": "SHA-256",
+                      "newestEventTime": "2026-11-30T00:59:00Z", "oldestEventTime": "2026-11-30T00:00:00Z"}]});
+    put(&dir, digest, &gzip(digest_body.to_string().as_bytes()));
+    // Hostile objects: a truncated gzip (its records before the cut count),
+    // JSON that is not CloudTrail, and one deleted before it is read.
+    let full = gzip(json!({ "Records": &all[..300] }).to_string().as_bytes());
+    let truncated_bytes = &full[..full.len() / 3];
+    expect(&rules, truncated_bytes, &mut want);
+    let truncated = format!("{DAY}/111122223333_CloudTrail_us-east-1_20261130T2300Z_truncated.json.gz");
+    put(&dir, &truncated, truncated_bytes);
+    let foreign = format!("{DAY}/111122223333_CloudTrail_us-east-1_20261130T2305Z_foreign.json.gz");
+    put(&dir, &foreign, &gzip(br#"{"Items": [{"id": 1}], "NextToken": null}"#));
+    let missing = format!("{DAY}/111122223333_CloudTrail_us-east-1_20261130T2310Z_missing.json.gz");
+    put(&dir, &missing, &gzip(b"{\"Records\": []}"));
+    s3_ctl(&["upload", &endpoint, BUCKET, &dir.to_string_lossy()]).expect("upload");
+    s3_ctl(&["delete", &endpoint, BUCKET, &missing]).expect("delete");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let function = Function::start(
+        "trailwatch-s3",
+        &[("TRAILWATCH_TOPIC_ARN", moto.topic.clone()), ("AWS_ENDPOINT_URL", endpoint.clone())],
+    )
+    .expect("the S3 function");
+    let mut deliver = vec!["deliver", &endpoint, BUCKET];
+    deliver.extend(keys.iter().map(String::as_str));
+    deliver.extend([digest, truncated.as_str(), foreign.as_str(), missing.as_str()]);
+    let out = s3_ctl(&deliver).expect("deliver");
+    let events: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("an SQS event")).collect();
+    let messages: usize = events.iter().map(|e| e["Records"].as_array().map_or(0, Vec::len)).sum();
+    assert_eq!(messages, keys.len() + 4, "one delivery notification per file reached the queue");
+    let body: Value = serde_json::from_str(events[0]["Records"][0]["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(body["Type"], "Notification", "the SNS envelope, as SNS delivers to SQS without raw delivery");
+    for event in &events {
+        let response = function.invoke(event).expect("invoke").expect("the invocation succeeds");
+        assert_eq!(response, json!({"batchItemFailures": []}), "nothing to retry: {response}");
+    }
+    let alerts = moto.drain().expect("drain");
+    assert!(want.len() > 20, "the files raise alerts: {}", want.len());
+    assert_eq!(delivered(&alerts), want, "every expected alert, no other");
+
+    // A message naming a bucket that is not there is retried alone
+    // (partial batch response through the emulator).
+    let raw = |id: &str, bucket: &str, key: &str| {
+        json!({"messageId": id, "receiptHandle": "r", "body": json!({"s3Bucket": bucket, "s3ObjectKey": [key]}).to_string(),
+               "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+               "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:trailwatch-s3", "awsRegion": "us-east-1"})
+    };
+    let batch = json!({"Records": [raw("m-gone", "no-such-bucket", &keys[0]), raw("m-ok", BUCKET, &keys[1])]});
+    let response = function.invoke(&batch).expect("invoke").expect("answered");
+    assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": "m-gone"}]}));
+    let again = moto.drain().expect("drain");
+    assert!(!again.is_empty(), "without a state table a re-read file alerts again (the template always sets one)");
+
+    // The EMF metrics: every record of the good files, and the truncated
+    // file's before the cut; the three hostile objects counted.
+    let emf = function.stdout();
+    let sum = |name: &str| -> u64 {
+        emf.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v.get(name).and_then(Value::as_u64))
+            .sum()
+    };
+    let truncated_records = events_of(truncated_bytes).len() as u64;
+    assert_eq!(sum("Records"), all.len() as u64 + truncated_records + 300, "Records metric");
+    assert!(sum("Malformed") >= 3, "truncated, foreign and missing objects counted: {}", sum("Malformed"));
+}
