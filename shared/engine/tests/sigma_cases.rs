@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -23,21 +23,10 @@ use trailwatch_engine::pattern::EventPattern;
 use trailwatch_engine::rules::{self, Rule, RuleSet, Workspace};
 use trailwatch_engine::sigma::{self, SigmaOptions, SigmaRule};
 
-const CASES: &str = include_str!("data/sigmahq_cases.json");
+mod sigmahq;
+use sigmahq::{set_path, sigma_dir};
 
-fn sigma_dir() -> Option<PathBuf> {
-    let shared = match std::env::var_os("TRAILWATCH_SHARED") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    let dir = shared.join("sigma");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared/sigma not found");
-        None
-    }
-}
+const CASES: &str = include_str!("data/sigmahq_cases.json");
 
 fn cases() -> Map<String, Value> {
     let all: Value = serde_json::from_str(CASES).expect("sigmahq_cases.json is JSON");
@@ -416,23 +405,6 @@ fn mutate(s: &str, how: u8, extra: &Index, all: &[String]) -> Value {
         12 => json!(s.chars().take(s.chars().count().saturating_sub(1)).collect::<String>()),
         13 => json!([all[extra.index(all.len())], s]),
         _ => json!({ "Status": s, "n": 1 }),
-    }
-}
-
-fn set_path(record: &mut Map<String, Value>, path: &str, value: Value) {
-    let mut segs = path.split('.').peekable();
-    let mut at = record;
-    while let Some(seg) = segs.next() {
-        if segs.peek().is_none() {
-            at.insert(seg.to_string(), value);
-            return;
-        }
-        let child = at.entry(seg.to_string()).or_insert_with(|| json!({}));
-        if !child.is_object() {
-            *child = json!({});
-        }
-        let Value::Object(next) = child else { return };
-        at = next;
     }
 }
 

@@ -10,19 +10,8 @@ use serde_json::{json, Map, Value};
 use trailwatch_engine::pattern::EventPattern;
 use trailwatch_engine::sigma::{self, SigmaBody, SigmaError, SigmaOptions, SigmaRule};
 
-fn sigma_dir() -> Option<PathBuf> {
-    let shared = match std::env::var_os("TRAILWATCH_SHARED") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    let dir = shared.join("sigma");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared/sigma not found");
-        None
-    }
-}
+mod sigmahq;
+use sigmahq::{set_path, sigma_dir};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = walkdir::WalkDir::new(dir)
@@ -142,23 +131,6 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
         Value::Object(m) => m.values().for_each(|i| collect_strings(i, out)),
         Value::Null => {}
-    }
-}
-
-fn set_path(record: &mut Map<String, Value>, path: &str, value: Value) {
-    let mut segs = path.split('.').peekable();
-    let mut at = record;
-    while let Some(seg) = segs.next() {
-        if segs.peek().is_none() {
-            at.insert(seg.to_string(), value);
-            return;
-        }
-        let child = at.entry(seg.to_string()).or_insert_with(|| json!({}));
-        if !child.is_object() {
-            *child = json!({});
-        }
-        let Value::Object(next) = child else { return };
-        at = next;
     }
 }
 
