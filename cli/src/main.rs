@@ -43,9 +43,26 @@ enum Command {
     /// way `--via` says, and print each alert as a JSON line.
     Replay {
         /// Files or directories: S3 delivery files ({"Records":[...]}), JSON
-        /// arrays, JSON lines; plain or .gz.
+        /// arrays, JSON lines; plain or .gz. Or s3://BUCKET/PREFIX: the
+        /// trail's log files read from S3 as the S3 function reads them
+        /// (AWS_ENDPOINT_URL honoured).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// s3:// only: the first day to read (YYYY-MM-DD, the key's day).
+        #[arg(long)]
+        since: Option<String>,
+        /// s3:// only: the last day to read (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// s3:// only: the account whose files to read.
+        #[arg(long)]
+        account: Option<String>,
+        /// s3:// only: the region whose files to read.
+        #[arg(long)]
+        region: Option<String>,
+        /// s3:// only: objects read at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
         /// The delivery path to simulate: eventbridge, logs or kinesis.
         #[arg(long, default_value_t = Via::EventBridge)]
         via: Via,
@@ -168,12 +185,17 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Replay { paths, via, rules, no_dedup, no_state } => {
+        Command::Replay { paths, via, rules, no_dedup, no_state, since, until, account, region, concurrency } => {
             let state = match (no_state, no_dedup) {
                 (true, _) => replay::Mode::None,
                 (false, true) => replay::Mode::NoDedup,
                 (false, false) => replay::Mode::Dedup,
             };
+            if paths.iter().any(|p| p.to_string_lossy().starts_with("s3://")) {
+                let filter = trailwatch_engine::s3::KeyFilter::new(since, until, account, region)
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                return replay::run_s3(&paths, &filter, rules.as_deref(), state, concurrency);
+            }
             replay::run(&paths, via, rules.as_deref(), state)
         }
         Command::Infra { command } => infra::run(command),

@@ -14,9 +14,10 @@ use serde_json::{json, Value};
 use trailwatch_engine::alert::Alert;
 use trailwatch_engine::encode;
 use trailwatch_engine::envelope::{self, Via};
-use trailwatch_engine::handler::{Clock, Handler, Response};
+use trailwatch_engine::handler::{Clock, Detecting, Handler, Response};
 use trailwatch_engine::metrics::Tally;
-use trailwatch_engine::rules::{self, RuleSet};
+use trailwatch_engine::rules::{self, RuleSet, Workspace};
+use trailwatch_engine::s3 as s3files;
 use trailwatch_engine::sink::{DeliveryError, Sink};
 use trailwatch_engine::state;
 
@@ -72,7 +73,9 @@ pub enum Mode {
     None,
 }
 
-pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: Mode) -> Result<ExitCode> {
+/// The handler replay runs: stdout, a tally, state in memory on the
+/// records' own time (as `mode` says).
+fn replay_handler(rules_dir: Option<&Path>, mode: Mode) -> Result<Handler<Stdout, Tally, state::Memory>> {
     let handler = Handler::new(RuleSet::new(rules::load(rules_dir)?), Stdout::default(), Tally::default());
     // State in memory, on the records' own time, as the functions with
     // their store; --no-dedup prints every match (thresholds still count);
@@ -82,7 +85,11 @@ pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: Mode) ->
         Mode::Dedup | Mode::NoDedup => Some(state::Memory::default()),
     };
     let handler = handler.with_state::<state::Memory>(memory, Clock::Watermark(AtomicI64::new(i64::MIN)));
-    let handler = if mode == Mode::NoDedup { handler.without_dedup() } else { handler };
+    Ok(if mode == Mode::NoDedup { handler.without_dedup() } else { handler })
+}
+
+pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: Mode) -> Result<ExitCode> {
+    let handler = replay_handler(rules_dir, mode)?;
     let mut problems = Problems::default();
     let files = collect(paths, &mut problems);
     let progress = std::io::stderr().is_terminal().then(|| {
@@ -220,4 +227,146 @@ fn collect(paths: &[PathBuf], problems: &mut Problems) -> Vec<PathBuf> {
 fn is_data(p: &Path) -> bool {
     let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz"].iter().any(|ext| name.ends_with(ext))
+}
+
+/// `trailwatch replay s3://BUCKET/PREFIX`: the trail's log files listed
+/// (narrowed by the filter to key prefixes where the layout allows), read
+/// `concurrency` at a time, and matched in key order through the same
+/// handler, so the output does not depend on which read finished first.
+/// `AWS_ENDPOINT_URL` is honoured (buckets then addressed by path).
+pub fn run_s3(
+    urls: &[PathBuf],
+    filter: &s3files::KeyFilter,
+    rules_dir: Option<&Path>,
+    mode: Mode,
+    concurrency: usize,
+) -> Result<ExitCode> {
+    let handler = replay_handler(rules_dir, mode)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut problems = Problems::default();
+    let code = runtime.block_on(replay_s3(&handler, urls, filter, concurrency.max(1), &mut problems))?;
+    if let Some(code) = code {
+        return Ok(code);
+    }
+    summary(&handler.metrics().counts(), &handler.sink().alerts.lock().unwrap_or_else(|p| p.into_inner()), &problems);
+    let failed = problems.unreadable + problems.refused + problems.failed;
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `s3://bucket/prefix` as (bucket, prefix).
+fn s3_url(url: &Path) -> Result<(String, String)> {
+    let text = url.to_string_lossy();
+    let rest = text.strip_prefix("s3://").with_context(|| format!("{text}: give every path as s3://BUCKET/PREFIX"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        anyhow::bail!("{text}: no bucket");
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+async fn replay_s3(
+    handler: &Handler<Stdout, Tally, state::Memory>,
+    urls: &[PathBuf],
+    filter: &s3files::KeyFilter,
+    concurrency: usize,
+    problems: &mut Problems,
+) -> Result<Option<ExitCode>> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = trailwatch_aws::s3::client(&sdk);
+    let mut objects = Vec::new();
+    for url in urls {
+        let (bucket, prefix) = s3_url(url)?;
+        for p in filter.prefixes(&prefix) {
+            let mut pages = client.list_objects_v2().bucket(&bucket).prefix(&p).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    anyhow::anyhow!("listing s3://{bucket}/{p}: {}", aws_sdk_s3::error::DisplayErrorContext(e))
+                })?;
+                objects.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key())
+                        .filter(|k| filter.keeps(k))
+                        .map(|k| s3files::ObjectRef { bucket: bucket.clone(), key: k.to_string(), etag: None }),
+                );
+            }
+        }
+    }
+    objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+    objects.dedup();
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(objects.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let fetch = |o: &s3files::ObjectRef| {
+        let (client, o) = (client.clone(), o.clone());
+        tokio::spawn(async move {
+            let got = client.get_object().bucket(&o.bucket).key(&o.key).send().await;
+            let got = got.map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
+            got.body.collect().await.map(|b| b.into_bytes()).map_err(|e| e.to_string())
+        })
+    };
+    let mut pending = objects.iter();
+    let mut inflight = std::collections::VecDeque::new();
+    loop {
+        while inflight.len() < concurrency {
+            match pending.next() {
+                Some(o) => inflight.push_back((o, fetch(o))),
+                None => break,
+            }
+        }
+        let Some((o, task)) = inflight.pop_front() else { break };
+        let bytes = match task.await.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok(b) => b,
+            Err(e) => {
+                note!("trailwatch: {o}: {e}");
+                problems.unreadable += 1;
+                continue;
+            }
+        };
+        let origin = o.to_string();
+        let mut d = Detecting::default();
+        let mut ws = Workspace::default();
+        let read = s3files::read_records(&bytes[..], &origin, s3files::file_kind(&o.key), &mut |item| match item {
+            Ok(e) => d.push(handler.rules(), &e, &mut ws),
+            Err(m) => d.malformed(&m),
+        });
+        if let Err(e) = read {
+            note!("trailwatch: {origin}: {e}");
+            problems.unreadable += 1;
+        }
+        match handler.respond(d.finish()).await {
+            Ok((counts, _, errors)) => {
+                handler.emit(counts).await;
+                if handler.sink().closed.load(Ordering::SeqCst) {
+                    return Ok(Some(ExitCode::SUCCESS));
+                }
+                if let Some(e) = errors.first() {
+                    note!("trailwatch: {origin}: {e}");
+                    problems.failed += 1;
+                }
+            }
+            Err(e) => {
+                note!("trailwatch: {origin}: {e}");
+                problems.failed += 1;
+            }
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+            let c = handler.metrics().counts();
+            bar.set_message(format!("{} records, {} alerts", c.records, c.alerts_published));
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(None)
 }
