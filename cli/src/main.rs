@@ -13,6 +13,7 @@ macro_rules! note {
     }};
 }
 
+mod backfill;
 mod bench;
 mod infra;
 mod input;
@@ -78,6 +79,33 @@ enum Command {
         /// or sequences.
         #[arg(long, conflicts_with = "no_dedup")]
         no_state: bool,
+    },
+    /// Enqueue the trail's log files under s3://BUCKET/PREFIX on the S3
+    /// function's queue (one message per file, the shape the function
+    /// reads), so Lambda processes history in parallel; reports the
+    /// queue's depth.
+    Backfill {
+        /// s3://BUCKET/PREFIX
+        #[arg(required = true)]
+        urls: Vec<PathBuf>,
+        /// The S3 function's SQS queue URL.
+        #[arg(long)]
+        queue: String,
+        /// The first day to enqueue (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// The last day to enqueue (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this account's files.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only this region's files.
+        #[arg(long)]
+        region: Option<String>,
+        /// Report the queue's depth every 10 s until it is empty.
+        #[arg(long)]
+        watch: bool,
     },
     /// Test an EventBridge event pattern against an event, like
     /// `aws events test-event-pattern`.
@@ -197,6 +225,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return replay::run_s3(&paths, &filter, rules.as_deref(), state, concurrency);
             }
             replay::run(&paths, via, rules.as_deref(), state)
+        }
+        Command::Backfill { urls, queue, since, until, account, region, watch } => {
+            let filter =
+                trailwatch_engine::s3::KeyFilter::new(since, until, account, region).map_err(|e| anyhow::anyhow!(e))?;
+            backfill::run(&urls, &filter, &queue, watch)
         }
         Command::Infra { command } => infra::run(command),
         Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),

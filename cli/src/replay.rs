@@ -277,27 +277,7 @@ async fn replay_s3(
 ) -> Result<Option<ExitCode>> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = trailwatch_aws::s3::client(&sdk);
-    let mut objects = Vec::new();
-    for url in urls {
-        let (bucket, prefix) = s3_url(url)?;
-        for p in filter.prefixes(&prefix) {
-            let mut pages = client.list_objects_v2().bucket(&bucket).prefix(&p).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| {
-                    anyhow::anyhow!("listing s3://{bucket}/{p}: {}", aws_sdk_s3::error::DisplayErrorContext(e))
-                })?;
-                objects.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key())
-                        .filter(|k| filter.keeps(k))
-                        .map(|k| s3files::ObjectRef { bucket: bucket.clone(), key: k.to_string(), etag: None }),
-                );
-            }
-        }
-    }
-    objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
-    objects.dedup();
+    let objects = list_objects(&client, urls, filter).await?;
     let progress = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(objects.len() as u64);
         bar.set_style(
@@ -369,4 +349,35 @@ async fn replay_s3(
         bar.finish_and_clear();
     }
     Ok(None)
+}
+
+/// The objects under the URLs the filter keeps (digests never), sorted by
+/// bucket and key, each once.
+pub(crate) async fn list_objects(
+    client: &aws_sdk_s3::Client,
+    urls: &[PathBuf],
+    filter: &s3files::KeyFilter,
+) -> Result<Vec<s3files::ObjectRef>> {
+    let mut objects = Vec::new();
+    for url in urls {
+        let (bucket, prefix) = s3_url(url)?;
+        for p in filter.prefixes(&prefix) {
+            let mut pages = client.list_objects_v2().bucket(&bucket).prefix(&p).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    anyhow::anyhow!("listing s3://{bucket}/{p}: {}", aws_sdk_s3::error::DisplayErrorContext(e))
+                })?;
+                objects.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key())
+                        .filter(|k| filter.keeps(k))
+                        .map(|k| s3files::ObjectRef { bucket: bucket.clone(), key: k.to_string(), etag: None }),
+                );
+            }
+        }
+    }
+    objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+    objects.dedup();
+    Ok(objects)
 }

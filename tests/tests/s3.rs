@@ -229,4 +229,30 @@ fn replay_from_s3_gives_the_pairs_of_the_local_replay() {
     assert_eq!(replay(&narrowed), local, "filters mapped to day prefixes");
     assert!(replay(&[&org, "--account", "111122223333", "--region", "eu-west-1"]).is_empty(), "another region");
     assert!(replay(&[&url, "--since", "2026-12-01"]).is_empty(), "a later day");
+
+    // Backfill: one message per log file on the S3 function's queue, in
+    // the shape the function reads.
+    let out = s3_ctl(&["queue", &endpoint, "trailwatch-s3-backfill"]).expect("queue");
+    let queue = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let status = std::process::Command::new(&bin)
+        .args(["backfill", &url, "--queue", &queue])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("trailwatch backfill runs");
+    assert!(status.status.success(), "backfill: {}", String::from_utf8_lossy(&status.stderr));
+    let out = s3_ctl(&["receive", &endpoint, &queue]).expect("receive");
+    let mut keys: Vec<String> = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let event: Value = serde_json::from_str(line).expect("an SQS event");
+        for m in event["Records"].as_array().expect("records") {
+            let objects = trailwatch_engine::s3::notification(m["body"].as_str().expect("a body")).expect("readable");
+            keys.extend(objects.into_iter().map(|o| o.key));
+        }
+    }
+    keys.sort();
+    assert_eq!(keys.len(), all.len().div_ceil(250), "one message per log file");
+    assert!(keys.iter().all(|k| k.starts_with(DAY)), "{keys:?}");
 }
