@@ -15,6 +15,7 @@ macro_rules! note {
 
 mod backfill;
 mod bench;
+mod bench_handler;
 mod infra;
 mod input;
 mod replay;
@@ -148,6 +149,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = bench::Mode::Stream)]
         mode: bench::Mode,
     },
+    /// Benchmark the functions' handler: each PAYLOAD a file of Lambda
+    /// invocation bodies, one JSON document per line (EventBridge events,
+    /// CloudWatch Logs subscription events, Kinesis events); the last line
+    /// is one JSON object (bodies, records, bytes of record JSON, seconds,
+    /// records_per_sec, mib_per_sec), the best of the passes.
+    BenchHandler {
+        #[arg(required = true)]
+        payloads: Vec<PathBuf>,
+        /// Timed passes over all bodies; the fastest is reported.
+        #[arg(long, default_value_t = 5)]
+        passes: u32,
+    },
     /// Check Sigma rule files: which load, which are refused and why.
     Sigma {
         #[command(subcommand)]
@@ -233,6 +246,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Infra { command } => infra::run(command),
         Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),
+        Command::BenchHandler { payloads, passes } => bench_handler::run(&payloads, passes),
         Command::TestEventPattern { event_pattern, event } => {
             let pattern =
                 EventPattern::parse(&input::text(&event_pattern)?).context("the event pattern is not valid")?;

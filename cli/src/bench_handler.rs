@@ -1,0 +1,113 @@
+//! `trailwatch bench-handler`: what the functions pay per record. Each
+//! payload file holds Lambda invocation bodies, one JSON document per line
+//! (EventBridge events, CloudWatch Logs subscription events, Kinesis
+//! events); every pass runs the functions' own handler on every body, as
+//! the Lambda runtime hands it over (the body parsed from its text, then
+//! decode, match, state in memory, alert rendering), delivering to a sink
+//! that renders each alert as SNS would be sent it and drops it. Nothing a
+//! function does is skipped. The last line printed is one JSON object;
+//! the figures are the best of the passes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use trailwatch_engine::alert::Alert;
+use trailwatch_engine::envelope::{self, Delivery};
+use trailwatch_engine::event::Event;
+use trailwatch_engine::handler::{Clock, Handler};
+use trailwatch_engine::metrics::Tally;
+use trailwatch_engine::rules::{self, RuleSet};
+use trailwatch_engine::sink::{DeliveryError, Sink};
+use trailwatch_engine::state;
+
+/// Renders each alert as the SNS sink would publish it, then drops it.
+#[derive(Debug, Default)]
+struct Rendering {
+    bytes: AtomicU64,
+}
+
+impl Sink for Rendering {
+    async fn publish(&self, alert: &Alert, _route: Option<&str>) -> Result<String, DeliveryError> {
+        let n = alert.subject().len() + alert.sns_message().len() + alert.attributes().len();
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(String::new())
+    }
+}
+
+/// The decoded record JSON a body carries, in bytes (inflated, for logs).
+fn record_bytes(body: &Value) -> u64 {
+    let messages = |m: envelope::Messages| -> u64 {
+        m.events().filter_map(Result::ok).map(|e: Event| e.text().map_or(0, str::len) as u64).sum()
+    };
+    match Delivery::classify(body.clone()) {
+        Ok(Delivery::EventBridge(v)) => v.get("detail").map_or(0, |d| d.to_string().len() as u64),
+        Ok(Delivery::Logs(data)) => envelope::logs_messages(&data).map(messages).unwrap_or(0),
+        Ok(Delivery::Kinesis(items)) => items
+            .into_iter()
+            .filter_map(|i| i.data.ok())
+            .filter_map(|gz| envelope::logs_gzip_messages(&gz).ok())
+            .map(messages)
+            .sum(),
+        #[allow(unreachable_patterns)]
+        _ => 0,
+    }
+}
+
+pub fn run(paths: &[PathBuf], passes: u32) -> Result<ExitCode> {
+    if passes == 0 {
+        bail!("--passes must be at least 1");
+    }
+    let mut bodies: Vec<String> = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        bodies.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+    }
+    if bodies.is_empty() {
+        bail!(
+            "no invocation bodies in {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut bytes = 0;
+    for (i, b) in bodies.iter().enumerate() {
+        let v: Value = serde_json::from_str(b).with_context(|| format!("body {} is not JSON", i + 1))?;
+        bytes += record_bytes(&v);
+    }
+    let rules = rules::load(None)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build().context("cannot start the async runtime")?;
+    let mut out = std::io::stdout().lock();
+    let (mut best, mut records, mut alerts) = (f64::INFINITY, 0, 0);
+    for pass in 1..=passes {
+        // A fresh handler per pass: its state starts empty, as a new
+        // container's would, so every pass does the same work.
+        let handler = Handler::new(RuleSet::new(rules.clone()), Rendering::default(), Tally::default())
+            .with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(i64::MIN)));
+        let start = Instant::now();
+        for body in &bodies {
+            let payload: Value = serde_json::from_str(body).context("a body is not JSON")?;
+            // A failed invocation is part of the work (AWS would retry it).
+            let _ = runtime.block_on(handler.handle(payload));
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let c = handler.metrics().counts();
+        (records, alerts) = (c.records, c.alerts_published);
+        writeln!(out, "pass {pass}: {seconds:.4} s, {records} records, {alerts} alerts")?;
+        best = best.min(seconds);
+    }
+    let line = json!({
+        "bodies": bodies.len(),
+        "records": records,
+        "bytes": bytes,
+        "alerts": alerts,
+        "seconds": (best * 1e6).round() / 1e6,
+        "records_per_sec": (records as f64 / best).round(),
+        "mib_per_sec": ((bytes as f64 / (1024.0 * 1024.0) / best) * 100.0).round() / 100.0,
+    });
+    writeln!(out, "{line}")?;
+    Ok(ExitCode::SUCCESS)
+}
