@@ -73,7 +73,8 @@ async fn an_alert_sns_accepts_is_published_with_subject_and_attributes() {
             let attrs = r.message_attributes().cloned().unwrap_or_default();
             r.topic_arn() == Some(TOPIC)
                 && r.message_structure() == Some("json")
-                && r.subject().is_some_and(|s| s.starts_with("[CRITICAL] CloudTrail logging stopped"))
+                && r.subject()
+                    .is_some_and(|s| s.starts_with("[CRITICAL] arn:aws:iam::111122223333:user/alice stopped trail"))
                 && attrs.get("rule_id").and_then(|a| a.string_value()) == Some("cloudtrail-logging-stopped")
                 && attrs.get("region").and_then(|a| a.string_value()) == Some("us-east-1")
         })
