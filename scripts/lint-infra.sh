@@ -23,15 +23,20 @@ echo "cfn-lint: 0 errors, 0 warnings"
 
 # checkov leaves out resources whose Condition is false with the parameters'
 # defaults, so it also scans a copy whose LogsDelivery default is Kinesis
-# (the stream, its role and the event source mapping).
+# (the stream, its role and the event source mapping) and whose S3Path
+# default is Enabled (the S3 function, its queues, subscription, mapping and
+# alarms).
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-kinesis="$tmp/template-kinesis.yaml"
-sed 's/^    Default: Lambda$/    Default: Kinesis/' "$template" > "$kinesis"
-if cmp -s "$template" "$kinesis"; then
-  echo "lint-infra: could not make the LogsDelivery=Kinesis variant (no 'Default: Lambda' line)" >&2
-  exit 2
-fi
+kinesis="$tmp/template-kinesis-s3path.yaml"
+sed -e 's/^    Default: Lambda$/    Default: Kinesis/' \
+    -e '/^  S3Path:$/,/^  [A-Za-z]/s/^    Default: Disabled$/    Default: Enabled/' "$template" > "$kinesis"
+for want in 'Default: Kinesis' 'Default: Enabled'; do
+  if ! grep -q "^    $want\$" "$kinesis"; then
+    echo "lint-infra: could not make the LogsDelivery=Kinesis, S3Path=Enabled variant (no '$want' after sed)" >&2
+    exit 2
+  fi
+done
 
 # --skip-download: no calls to the Prisma Cloud API (no network here or in CI).
 for t in "$template" "$kinesis"; do

@@ -34,7 +34,9 @@
 //! rules define), and `resources::*` by area: `keys`
 //! (KMS key and topics), `trail` (trail, buckets, log group), `state` (the
 //! DynamoDB state table), `functions`, `event_rules`, `subscription`,
-//! `alarms` (metric filters and alarms).
+//! `alarms` (metric filters and alarms), `s3path` (with `S3Path=Enabled`:
+//! the trail's delivery notifications through an SQS queue to the S3
+//! function).
 
 mod cis;
 mod error;
@@ -54,7 +56,7 @@ pub use error::InfraError;
 pub use packing::{group_patterns, union_filter, PatternGroup};
 pub use template::Template;
 
-use resources::{alarms, event_rules, functions, keys, state, subscription, trail};
+use resources::{alarms, event_rules, functions, keys, s3path, state, subscription, trail};
 use template::Builder;
 
 /// SAM (the default) or plain CloudFormation.
@@ -152,6 +154,7 @@ pub fn generate(rules: &[Rule], flavor: Flavor) -> Result<Template, InfraError> 
     trail::trail(&mut b)?;
     state::state_table(&mut b)?;
     functions::functions(&mut b, flavor)?;
+    s3path::s3_path(&mut b, flavor)?;
     let rule_ids = event_rules::event_rules(&mut b, &groups)?;
     let logs_needed = !filters.is_empty() || !unrouted.is_empty();
     subscription::subscription(&mut b, subscription_pattern.as_deref(), logs_needed)?;

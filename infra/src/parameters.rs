@@ -106,6 +106,14 @@ pub(crate) fn parameters(flavor: Flavor) -> Value {
         "LogsFunctionConcurrency": {
             "Type": "Number", "Default": 5, "MinValue": 1,
             "Description": "Reserved concurrency of the logs function (see the template comment)."
+        },
+        "S3Path": {
+            "Type": "String", "Default": "Disabled", "AllowedValues": ["Enabled", "Disabled"],
+            "Description": "Enabled: the trail's log-file delivery notifications go through an SQS queue (with a dead-letter queue) to the S3 function, which reads each log file from the trail bucket and matches every record (TrailMode=create only). Use it with DetectionPath=EventBridgeAndLogs or instead of the logs path; `trailwatch backfill` enqueues history on the same queue."
+        },
+        "S3FunctionConcurrency": {
+            "Type": "Number", "Default": 10, "MinValue": 2, "MaxValue": 1000,
+            "Description": "S3Path=Enabled: reserved concurrency of the S3 function and the queue mapping's MaximumConcurrency (2 to 1000)."
         }
     });
     if flavor == Flavor::Plain {
@@ -113,6 +121,7 @@ pub(crate) fn parameters(flavor: Flavor) -> Value {
             m.insert("CodeBucket".into(), json!({"Type": "String", "Description": "Bucket holding the functions' zip files (plain template only)."}));
             m.insert("EventBridgeCodeKey".into(), json!({"Type": "String", "Default": "trailwatch-eventbridge.zip", "Description": "Key of the EventBridge function's zip (bootstrap inside)."}));
             m.insert("LogsCodeKey".into(), json!({"Type": "String", "Default": "trailwatch-logs.zip", "Description": "Key of the logs function's zip (bootstrap inside)."}));
+            m.insert("S3CodeKey".into(), json!({"Type": "String", "Default": "trailwatch-s3.zip", "Description": "Key of the S3 function's zip (bootstrap inside; S3Path=Enabled)."}));
         }
     }
     p
@@ -122,13 +131,13 @@ pub(crate) fn interface(flavor: Flavor) -> Value {
     let mut groups = vec![
         json!({"Label": {"default": "Trail"}, "Parameters": ["TrailMode", "TrailLogGroupName", "ManagementEvents", "S3DataEvents", "LambdaDataEvents", "OrganizationTrail", "OrganizationId"]}),
         json!({"Label": {"default": "Retention"}, "Parameters": ["LogRetentionDays", "LogTransitionDays", "LogExpirationDays"]}),
-        json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleAlarms", "MetricRuleThreshold", "AlarmPeriodSeconds", "InsightsEvents"]}),
+        json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "S3Path", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleAlarms", "MetricRuleThreshold", "AlarmPeriodSeconds", "InsightsEvents"]}),
         json!({"Label": {"default": "Routing"}, "Parameters": ["ChatMinSeverity", "PagingMinSeverity", "PagingTags"]}),
-        json!({"Label": {"default": "Functions"}, "Parameters": ["EventBridgeFunctionConcurrency", "LogsFunctionConcurrency"]}),
+        json!({"Label": {"default": "Functions"}, "Parameters": ["EventBridgeFunctionConcurrency", "LogsFunctionConcurrency", "S3FunctionConcurrency"]}),
     ];
     if flavor == Flavor::Plain {
         groups.push(
-            json!({"Label": {"default": "Code"}, "Parameters": ["CodeBucket", "EventBridgeCodeKey", "LogsCodeKey"]}),
+            json!({"Label": {"default": "Code"}, "Parameters": ["CodeBucket", "EventBridgeCodeKey", "LogsCodeKey", "S3CodeKey"]}),
         );
     }
     json!({ "AWS::CloudFormation::Interface": { "ParameterGroups": groups } })
@@ -141,6 +150,13 @@ pub(crate) fn template_rules() -> Value {
             "Assertions": [{
                 "Assert": {"Fn::Not": [{"Fn::Equals": [r("OrganizationId"), ""]}]},
                 "AssertDescription": "OrganizationTrail=true needs OrganizationId (o-…) for the bucket policy."
+            }]
+        },
+        "S3PathNeedsCreatedTrail": {
+            "RuleCondition": {"Fn::Equals": [r("S3Path"), "Enabled"]},
+            "Assertions": [{
+                "Assert": {"Fn::Equals": [r("TrailMode"), "create"]},
+                "AssertDescription": "S3Path=Enabled subscribes to the notification topic of the trail this stack creates: it needs TrailMode=create."
             }]
         }
     })
@@ -175,7 +191,8 @@ pub(crate) fn conditions(has_filter_alerts: bool) -> Value {
         "EventBridgePath": {"Fn::Equals": [r("DetectionPath"), "EventBridgeAndLogs"]},
         "UseKinesis": {"Fn::Equals": [r("LogsDelivery"), "Kinesis"]},
         "SubscribeLambda": lambda_sub,
-        "SubscribeKinesis": kinesis_sub
+        "SubscribeKinesis": kinesis_sub,
+        "S3PathEnabled": {"Fn::And": [cond("CreateTrail"), {"Fn::Equals": [r("S3Path"), "Enabled"]}]}
     })
 }
 
@@ -192,6 +209,9 @@ pub(crate) fn outputs() -> Value {
         "LogsFunctionName": {"Value": r("LogsFunction")},
         "StateTableName": {"Description": "The DynamoDB table of the functions' state (alert claims, counts, observations).", "Value": r("StateTable")},
         "EventBridgeFunctionDLQUrl": {"Description": "Events the EventBridge function failed on after retries.", "Value": r("EventBridgeFunctionDLQ")},
-        "LogsFunctionDLQUrl": {"Description": "Payloads the logs function failed on after retries.", "Value": r("LogsFunctionDLQ")}
+        "LogsFunctionDLQUrl": {"Description": "Payloads the logs function failed on after retries.", "Value": r("LogsFunctionDLQ")},
+        "S3FunctionName": {"Condition": "S3PathEnabled", "Value": r("S3Function")},
+        "S3QueueUrl": {"Condition": "S3PathEnabled", "Description": "The S3 function's queue (trailwatch backfill --queue).", "Value": r("S3Queue")},
+        "S3QueueDLQUrl": {"Condition": "S3PathEnabled", "Description": "Log-file messages the S3 function failed on after 5 receives.", "Value": r("S3QueueDLQ")}
     })
 }

@@ -188,21 +188,61 @@ pub(crate) fn queue_alarms(b: &mut Builder, has_event_rules: bool) -> Result<(),
         queues.push("EventBridgeTargetDLQ");
     }
     for q in queues {
-        b.add(
-            &format!("{q}Alarm"),
+        dlq_alarm(b, q, None)?;
+    }
+    Ok(())
+}
+
+/// `<queue>Alarm`: a message in a dead-letter queue (SQS Developer Guide,
+/// "Creating alarms for dead-letter queues using Amazon CloudWatch":
+/// `ApproximateNumberOfMessagesVisible` above 0).
+pub(crate) fn dlq_alarm(b: &mut Builder, q: &str, condition: Option<&str>) -> Result<(), InfraError> {
+    let a = alarm(
+        sub(&format!("${{AWS::StackName}}-{q}-not-empty")),
+        &format!("trailwatch: {q} holds events that were not processed; inspect and redrive them."),
+        json!({
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": ga(q, "QueueName")}],
+            "Statistic": "Maximum"
+        }),
+        json!(300),
+        json!(1),
+    );
+    let a = match condition {
+        Some(c) => conditioned(a, c),
+        None => a,
+    };
+    b.add(&format!("{q}Alarm"), a)
+}
+
+/// `<queue>AgeAlarm`: the queue's oldest message is `seconds` old or more,
+/// so its consumer is behind or failing (`ApproximateAgeOfOldestMessage`,
+/// SQS Developer Guide, "Available CloudWatch metrics for Amazon SQS").
+pub(crate) fn queue_age_alarm(b: &mut Builder, q: &str, condition: &str, seconds: u32) -> Result<(), InfraError> {
+    let id = format!("{q}AgeAlarm");
+    b.add(
+        &id,
+        conditioned(
             alarm(
-                sub(&format!("${{AWS::StackName}}-{q}-not-empty")),
-                &format!("trailwatch: {q} holds events that were not processed; inspect and redrive them."),
+                sub(&format!("${{AWS::StackName}}-{q}-oldest-message")),
+                &format!("trailwatch: the oldest message in {q} is {seconds} s old or more: its function is behind (throttled, failing, or a large backfill)."),
                 json!({
                     "Namespace": "AWS/SQS",
-                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "MetricName": "ApproximateAgeOfOldestMessage",
                     "Dimensions": [{"Name": "QueueName", "Value": ga(q, "QueueName")}],
                     "Statistic": "Maximum"
                 }),
                 json!(300),
-                json!(1),
+                json!(seconds),
             ),
-        )?;
-    }
+            condition,
+        ),
+    )?;
+    b.note_at(
+        &id,
+        &[],
+        "Maximum over 5 minutes: SQS publishes its metrics every minute; a backfill raises it on purpose.",
+    );
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::intrinsics::{ga, r, sub};
+use crate::intrinsics::{ga, iff, no_value, r, sub};
 use crate::resources::trail::{ANY_TRAIL_OF_ACCOUNT, TRAIL_ARN};
 use crate::template::Builder;
 use crate::InfraError;
@@ -81,7 +81,26 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}
-            }
+            },
+            iff("S3PathEnabled", json!({
+                "Sid": "SnsSendsToEncryptedQueue",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}
+            }), no_value()),
+            iff("S3PathEnabled", json!({
+                "Sid": "AccountPrincipalsUseKeyThroughSqs",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {
+                    "kms:CallerAccount": r("AWS::AccountId"),
+                    "kms:ViaService": sub("sqs.${AWS::Region}.amazonaws.com")
+                }}
+            }), no_value())
         ]
     });
     b.add(
@@ -106,7 +125,7 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
     b.note_at(
         "Key",
         &["Properties", "KeyPolicy"],
-        "Only CloudTrail (log files, SNS notifications), CloudWatch Logs (log groups in this account and Region),\nSNS (this account's principals, through SNS only; alarms) may use the key. The account root may administer\nit but not use it (no kms:CreateGrant, Encrypt, Decrypt outside the conditions above); AWS requires a\nkey policy that lets the account manage the key.",
+        "Only CloudTrail (log files, SNS notifications), CloudWatch Logs (log groups in this account and Region),\nSNS (this account's principals, through SNS only; alarms) and, with S3Path=Enabled, SQS (SNS sending to the\nencrypted S3Queue: SQS Developer Guide, \"Amazon SQS key management\"; this account's principals,\nthrough SQS only) may use the key. The account root may administer\nit but not use it (no kms:CreateGrant, Encrypt, Decrypt outside the conditions above); AWS requires a\nkey policy that lets the account manage the key.",
     );
     b.add(
         "KeyAlias",

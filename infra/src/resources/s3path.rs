@@ -1,0 +1,220 @@
+//! The S3 path (`S3Path=Enabled`, condition [`S3_PATH`]): CloudTrail's own
+//! log-file delivery notifications (the trail's `TrailNotificationTopic`)
+//! → an SQS queue (KMS-encrypted with the stack's key, a dead-letter queue
+//! through its redrive policy) → the S3 function (`trailwatch-s3`), which
+//! reads each log file from the trail bucket and answers with an SQS partial
+//! batch response; alarms on the age of the queue's oldest message and on
+//! the dead-letter queue's depth.
+
+use serde_json::{json, Value};
+
+use crate::intrinsics::{ga, iff, r, sub};
+use crate::resources::alarms::{dlq_alarm, queue_age_alarm};
+use crate::resources::functions::{function, FunctionSpec};
+use crate::template::Builder;
+use crate::{Flavor, InfraError};
+
+/// The condition of every resource of the S3 path.
+pub(crate) const S3_PATH: &str = "S3PathEnabled";
+/// The S3 function's timeout, seconds.
+pub(crate) const S3_FUNCTION_TIMEOUT: u32 = 300;
+/// Messages per invocation (SQS's default and its most without a batching
+/// window); each names one log file, or a few.
+pub(crate) const S3_BATCH_SIZE: u32 = 10;
+/// Receives before a message goes to the dead-letter queue.
+pub(crate) const S3_MAX_RECEIVE_COUNT: u32 = 5;
+/// The alarm on the oldest message: CloudTrail delivers a file about every
+/// 5 minutes per account and Region, so a message half an hour old means the
+/// function is behind or failing.
+pub(crate) const S3_OLDEST_MESSAGE_ALARM_SECONDS: u32 = 1800;
+
+/// The statements only the S3 function's role has.
+pub(crate) fn s3_function_statements() -> Vec<Value> {
+    vec![
+        json!({
+            "Sid": "ReadTrailLogFiles",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": sub("${TrailBucket.Arn}/AWSLogs/*")
+        }),
+        json!({
+            "Sid": "DecryptLogFilesAndQueue",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": ga("Key", "Arn"),
+            "Condition": {"StringEquals": {"kms:ViaService": [
+                sub("s3.${AWS::Region}.amazonaws.com"),
+                sub("sqs.${AWS::Region}.amazonaws.com")
+            ]}}
+        }),
+        json!({
+            "Sid": "ConsumeQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+            "Resource": ga("S3Queue", "Arn")
+        }),
+    ]
+}
+
+/// The S3 path's resources, all under [`S3_PATH`].
+pub(crate) fn s3_path(b: &mut Builder, flavor: Flavor) -> Result<(), InfraError> {
+    // The dead-letter queue: 14 days, SQS's longest.
+    b.add(
+        "S3QueueDLQ",
+        json!({
+            "Type": "AWS::SQS::Queue",
+            "Condition": S3_PATH,
+            "Properties": {"MessageRetentionPeriod": 1_209_600, "KmsMasterKeyId": ga("Key", "Arn")}
+        }),
+    )?;
+    b.note_at(
+        "S3QueueDLQ",
+        &["Properties", "MessageRetentionPeriod"],
+        "Log-file messages that failed 5 receives (S3Queue's redrive policy); an alarm watches it. 14 days, longer\nthan S3Queue's 7: a standard queue's message keeps its first enqueue time in the dead-letter queue (SQS\nDeveloper Guide, \"Setting-up dead-letter queue retention\"). Redrive them with StartMessageMoveTask.",
+    );
+    let visibility = 6 * S3_FUNCTION_TIMEOUT;
+    b.add(
+        "S3Queue",
+        json!({
+            "Type": "AWS::SQS::Queue",
+            "Condition": S3_PATH,
+            "Properties": {
+                "VisibilityTimeout": visibility,
+                "MessageRetentionPeriod": 604_800,
+                "KmsMasterKeyId": ga("Key", "Arn"),
+                "KmsDataKeyReusePeriodSeconds": 300,
+                "RedrivePolicy": {"deadLetterTargetArn": ga("S3QueueDLQ", "Arn"), "maxReceiveCount": S3_MAX_RECEIVE_COUNT}
+            }
+        }),
+    )?;
+    b.note_at(
+        "S3Queue",
+        &[],
+        "The trail's log-file delivery notifications (through TrailNotificationTopic) and `trailwatch backfill`'s\nmessages, for the S3 function.",
+    );
+    b.note_at(
+        "S3Queue",
+        &["Properties", "VisibilityTimeout"],
+        &format!(
+            "6 x the S3 function's timeout ({S3_FUNCTION_TIMEOUT} s), as the Lambda Developer Guide advises for an SQS event source\n(\"Creating and configuring an Amazon SQS event source mapping\"): time for Lambda's retries when the\nfunction is throttled; Lambda refuses a mapping whose queue's timeout is below the function's."
+        ),
+    );
+    b.note_at(
+        "S3Queue",
+        &["Properties", "MessageRetentionPeriod"],
+        "7 days: room for a backfill's backlog; shorter than the dead-letter queue's 14 days (see S3QueueDLQ).",
+    );
+    b.note_at(
+        "S3Queue",
+        &["Properties", "KmsMasterKeyId"],
+        "SSE-KMS with the stack's key: the key policy lets SNS (this account's topics) encrypt into it, and\nthis account's principals use it through SQS only (the S3 function, `trailwatch backfill`). SQS caches\ndata keys for KmsDataKeyReusePeriodSeconds (300 s, the default), bounding KMS calls.",
+    );
+    b.note_at(
+        "S3Queue",
+        &["Properties", "RedrivePolicy"],
+        &format!(
+            "A message the function reports in batchItemFailures {S3_MAX_RECEIVE_COUNT} times (access denied, throttling, SNS refusing\nan alert) goes to S3QueueDLQ; unreadable files (truncated, not CloudTrail) are counted, not retried."
+        ),
+    );
+    b.add(
+        "S3QueuePolicy",
+        json!({
+            "Type": "AWS::SQS::QueuePolicy",
+            "Condition": S3_PATH,
+            "Properties": {
+                "Queues": [r("S3Queue")],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Sid": "TrailNotificationTopicSends",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": ga("S3Queue", "Arn"),
+                    "Condition": {"ArnEquals": {"aws:SourceArn": r("TrailNotificationTopic")}}
+                }]}
+            }
+        }),
+    )?;
+    b.note_at(
+        "S3QueuePolicy",
+        &["Properties", "PolicyDocument"],
+        "Only the trail's notification topic may send (SNS Developer Guide, \"Fanout to Amazon SQS queues\":\nthe queue policy names the topic in aws:SourceArn).",
+    );
+    b.add(
+        "S3QueueSubscription",
+        json!({
+            "Type": "AWS::SNS::Subscription",
+            "Condition": S3_PATH,
+            "DependsOn": ["S3QueuePolicy"],
+            "Properties": {
+                "TopicArn": r("TrailNotificationTopic"),
+                "Protocol": "sqs",
+                "Endpoint": ga("S3Queue", "Arn"),
+                "RawMessageDelivery": false
+            }
+        }),
+    )?;
+    b.note_at(
+        "S3QueueSubscription",
+        &["Properties", "RawMessageDelivery"],
+        "Off: the function reads SNS's JSON envelope and CloudTrail's {\"s3Bucket\", \"s3ObjectKey\": [...]} in its\nMessage (CloudTrail User Guide, \"Configuring Amazon SNS notifications for CloudTrail\"); it reads raw\nmessages too.",
+    );
+
+    function(
+        b,
+        flavor,
+        &FunctionSpec {
+            id: "S3Function",
+            suffix: "s3",
+            binary: "trailwatch-s3",
+            code_key: "S3CodeKey",
+            description: "trailwatch: reads the CloudTrail log files its SQS queue names from S3 and matches their records against the rules; alerts to SNS.",
+            memory: 1024,
+            timeout: S3_FUNCTION_TIMEOUT,
+            concurrency: "S3FunctionConcurrency",
+            timeout_why: "A batch names up to 10 log files, read one after the other, each streamed (gunzip, parse, match)\nand bounded at 512 MiB inflated: seconds for a typical file, tens of seconds for the largest.\n300 s covers a batch of large files with SNS retries; S3Queue's visibility timeout is 6 x this.",
+            concurrency_why: "Caps the function at S3FunctionConcurrency (default 10) concurrent batches: a backfill cannot take the\naccount's unreserved concurrency. The event source mapping's MaximumConcurrency is the same number, so\nLambda's pollers do not invoke past it: throttled batches would count as receives and reach the\ndead-letter queue (Lambda Developer Guide, \"Configuring scaling behavior for SQS event source mappings\").",
+            condition: Some(S3_PATH),
+            asynchronous: false,
+            // Every record of the trail, as the logs path sees them: the same
+            // rules as the logs function. With the state table, a record seen
+            // on both paths is claimed once per alert key, so it alerts once.
+            matchers: iff("EventBridgePath", json!("filter_pattern"), json!("all")),
+            statements: s3_function_statements(),
+            statements_what: ", its queue, the trail's log files (AWSLogs/*) and the key through S3 and SQS",
+            calls: "SNS, CloudWatch, DynamoDB, S3, SQS (through Lambda's pollers) and KMS",
+        },
+    )?;
+    b.note_at(
+        "S3FunctionRole",
+        &["Properties", "Description"],
+        "S3 function: s3:GetObject on the trail bucket's AWSLogs/ objects only (no List, no other bucket);\nkms:Decrypt on the stack's key only through S3 (the SSE-KMS log files) and SQS (the encrypted queue,\nwhich Lambda's pollers read with this role: Lambda Developer Guide, \"Using Lambda with Amazon SQS\");\nthe four SQS calls of an event source mapping on S3Queue alone (the AWSLambdaSQSQueueExecutionRole\nactions, and ChangeMessageVisibility).",
+    );
+    b.add(
+        "S3EventSourceMapping",
+        json!({
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Condition": S3_PATH,
+            "Properties": {
+                "EventSourceArn": ga("S3Queue", "Arn"),
+                "FunctionName": r("S3Function"),
+                "Enabled": true,
+                "BatchSize": S3_BATCH_SIZE,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": {"MaximumConcurrency": r("S3FunctionConcurrency")}
+            }
+        }),
+    )?;
+    b.note_at(
+        "S3EventSourceMapping",
+        &["Properties", "BatchSize"],
+        "10 messages (SQS's default; more needs a batching window): each names one log file (or a few), so a\nbatch is already seconds of work.",
+    );
+    b.note_at(
+        "S3EventSourceMapping",
+        &["Properties", "FunctionResponseTypes"],
+        "The S3 function answers with batchItemFailures (Lambda Developer Guide, \"Handling errors for an SQS\nevent source\"): only the messages it failed on return to the queue, each retried alone.",
+    );
+    queue_age_alarm(b, "S3Queue", S3_PATH, S3_OLDEST_MESSAGE_ALARM_SECONDS)?;
+    dlq_alarm(b, "S3QueueDLQ", Some(S3_PATH))?;
+    Ok(())
+}
