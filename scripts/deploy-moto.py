@@ -10,6 +10,9 @@ what it skipped, and stops the server.
 
 Stack 1 (defaults): a new trail, EventBridge rules and a Lambda subscription.
 Stack 2: an existing trail's log group, LogsDelivery=Kinesis, LogsOnly.
+Stack 3: S3Path=Enabled: the trail's notification topic subscribed by the
+S3 queue (KMS, redrive to its DLQ), the S3 function and its SQS event
+source mapping (ReportBatchItemFailures), its least-privilege role.
 
 moto 5 creates (among others) SNS topics, EventBridge rules with targets,
 log groups, S3 buckets, KMS keys, SQS queues, IAM roles, Lambda functions,
@@ -292,6 +295,80 @@ def check_state_table(c, template, phys, checks, name):
         )
 
 
+def queue_arn(c, url):
+    return c["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def check_s3_path(c, template, phys, skipped, checks, name):
+    """S3Path=Enabled: queue, DLQ redrive, subscription, function, mapping, role."""
+    res = template["Resources"]
+    queue, dlq = phys.get("S3Queue"), phys.get("S3QueueDLQ")
+    if not (checks.check(queue is not None, f"{name}: S3Queue created") and checks.check(dlq is not None, f"{name}: S3QueueDLQ created")):
+        return
+    q_arn, dlq_arn = queue_arn(c, queue), queue_arn(c, dlq)
+    attrs = c["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    fn_timeout = res["S3Function"]["Properties"]["Timeout"]
+    checks.check(int(attrs.get("VisibilityTimeout", 0)) >= 6 * fn_timeout, f"{name}: S3Queue visibility {attrs.get('VisibilityTimeout')} >= 6 x {fn_timeout}")
+    checks.check(attrs.get("MessageRetentionPeriod") == "604800", f"{name}: S3Queue retention 7 days ({attrs.get('MessageRetentionPeriod')})")
+    redrive = json.loads(attrs.get("RedrivePolicy", "{}"))
+    checks.check(redrive.get("deadLetterTargetArn") == dlq_arn and int(redrive.get("maxReceiveCount", 0)) == 5, f"{name}: S3Queue redrives to S3QueueDLQ after 5 receives ({redrive})")
+    for lid, q in (("S3Queue", queue), ("S3QueueDLQ", dlq)):
+        a = c["sqs"].get_queue_attributes(QueueUrl=q, AttributeNames=["All"])["Attributes"]
+        want = res[lid]["Properties"].get("KmsMasterKeyId") == {"Fn::GetAtt": ["Key", "Arn"]}
+        checks.setting(bool(a.get("KmsMasterKeyId")), want, "SQS KmsMasterKeyId (the stack's key)")
+    d = c["sqs"].get_queue_attributes(QueueUrl=dlq, AttributeNames=["MessageRetentionPeriod"])["Attributes"]
+    checks.check(d.get("MessageRetentionPeriod") == "1209600", f"{name}: S3QueueDLQ retention 14 days")
+    # The trail's notification topic → the queue, SNS envelope kept.
+    topic = phys.get("TrailNotificationTopic")
+    if checks.check(topic is not None, f"{name}: TrailNotificationTopic created"):
+        subs = [s for s in c["sns"].list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if s["Protocol"] == "sqs"]
+        if "S3QueueSubscription" in skipped:
+            sp = res["S3QueueSubscription"]["Properties"]
+            checks.check(
+                sp == {"TopicArn": {"Ref": "TrailNotificationTopic"}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["S3Queue", "Arn"]}, "RawMessageDelivery": False},
+                f"{name}: S3QueueSubscription in the template: the trail's topic to S3Queue, raw delivery off ({sp})",
+            )
+            print(f"   S3QueueSubscription: skipped by moto (AWS::SNS::Subscription not modelled; checked in the template); sqs subscriptions on the topic: {len(subs)}")
+        elif checks.check(len(subs) == 1 and subs[0]["Endpoint"] == q_arn, f"{name}: the trail's topic is subscribed by S3Queue ({subs})"):
+            sa = c["sns"].get_subscription_attributes(SubscriptionArn=subs[0]["SubscriptionArn"])["Attributes"]
+            checks.check(sa.get("RawMessageDelivery", "false") == "false", f"{name}: raw message delivery off")
+    # The function: synchronous (no function DLQ), its own role and env.
+    fn = phys.get("S3Function")
+    if not checks.check(fn is not None, f"{name}: S3Function created"):
+        return
+    conf = c["lambda"].get_function(FunctionName=fn)["Configuration"]
+    checks.check(conf["Runtime"] == "provided.al2023" and conf["Handler"] == "bootstrap", f"{name}: S3Function runtime and handler")
+    checks.check(not conf.get("DeadLetterConfig", {}).get("TargetArn"), f"{name}: S3Function has no function DLQ (the queue's redrive is)")
+    env = conf.get("Environment", {}).get("Variables", {})
+    checks.check(env.get("TRAILWATCH_TOPIC_ARN") == phys.get("AlertTopic") and env.get("TRAILWATCH_STATE_TABLE") == phys.get("StateTable"), f"{name}: S3Function topic and state table env")
+    checks.check(env.get("TRAILWATCH_MATCH") == "filter_pattern", f"{name}: S3Function TRAILWATCH_MATCH {env.get('TRAILWATCH_MATCH')}")
+    conc = c["lambda"].get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions")
+    checks.check(conc == 4, f"{name}: S3Function reserved concurrency {conc}")
+    # The event source mapping.
+    mappings = c["lambda"].list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    if checks.check(len(mappings) == 1 and mappings[0]["EventSourceArn"] == q_arn, f"{name}: S3Queue mapped to the S3 function"):
+        m = mappings[0]
+        checks.check(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], f"{name}: S3 mapping reports batch item failures")
+        checks.check(m.get("BatchSize") == 10, f"{name}: S3 mapping batch size {m.get('BatchSize')}")
+        checks.setting(m.get("ScalingConfig", {}).get("MaximumConcurrency") == 4, res["S3EventSourceMapping"]["Properties"].get("ScalingConfig") == {"MaximumConcurrency": {"Ref": "S3FunctionConcurrency"}}, "SQS mapping ScalingConfig.MaximumConcurrency")
+    # The role: GetObject on AWSLogs/* of the trail bucket, the SQS calls on the queue alone.
+    role = phys.get("S3FunctionRole")
+    if checks.check(role is not None and conf["Role"].endswith("/" + role), f"{name}: S3Function runs as its own role"):
+        doc = c["iam"].get_role_policy(RoleName=role, PolicyName="least-privilege")["PolicyDocument"]
+        if isinstance(doc, str):
+            doc = ast.literal_eval(doc)
+        by_sid = {st.get("Sid"): st for st in doc["Statement"] if isinstance(st, dict)}
+        bucket = phys.get("TrailBucket")
+        get = by_sid.get("ReadTrailLogFiles", {})
+        checks.check(get.get("Action") == "s3:GetObject" and get.get("Resource") == f"arn:aws:s3:::{bucket}/AWSLogs/*", f"{name}: S3FunctionRole reads only AWSLogs/* of the trail bucket ({get})")
+        sqs = by_sid.get("ConsumeQueue", {})
+        checks.check(sqs.get("Resource") == q_arn and sorted(sqs.get("Action", [])) == ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], f"{name}: S3FunctionRole consumes S3Queue only ({sqs})")
+        actions = json.dumps([st.get("Action") for st in by_sid.values()])
+        checks.check("s3:List" not in actions and "s3:*" not in actions and "sqs:SendMessage" not in actions, f"{name}: S3FunctionRole has no List, s3:* or SendMessage")
+    lg = c["logs"].describe_log_groups(logGroupNamePrefix=phys.get("S3FunctionLogGroup", "?"))["logGroups"]
+    checks.check(len(lg) == 1 and lg[0].get("retentionInDays") == 365, f"{name}: S3FunctionLogGroup created, retention 365")
+
+
 def check_created_if_modelled(c, template, phys, skipped, checks, name, log_group):
     """Metric filters and alarms: checked if moto made them, reported if not."""
     res = template["Resources"]
@@ -346,7 +423,7 @@ def main():
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("bootstrap", "#!/bin/sh\nexit 0\n")
-        for key in ("trailwatch-eventbridge.zip", "trailwatch-logs.zip"):
+        for key in ("trailwatch-eventbridge.zip", "trailwatch-logs.zip", "trailwatch-s3.zip"):
             c["s3"].put_object(Bucket="trailwatch-code", Key=key, Body=buf.getvalue())
         code = {"CodeBucket": "trailwatch-code"}
 
@@ -394,8 +471,17 @@ def main():
                 dlq_arn = c["sqs"].get_queue_attributes(QueueUrl=phys2["LogsFunctionDLQ"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
                 checks.check(m.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") == dlq_arn, "tw-existing: mapping on-failure destination")
         check_created_if_modelled(c, template, phys2, skipped2, checks, "tw-existing", existing)
+        for name, p in (("tw-default", phys), ("tw-existing", phys2)):
+            for lid in ("S3Queue", "S3QueueDLQ", "S3Function", "S3EventSourceMapping"):
+                checks.check(lid not in p, f"{name}: {lid} not created (S3Path=Disabled)")
 
-        for name in ("tw-existing", "tw-default"):
+        # Stack 3: the S3 path.
+        p3 = dict(code, S3Path="Enabled", S3FunctionConcurrency="4", TrailLogGroupName="/trailwatch/cloudtrail-s3path")
+        phys3, skipped3 = deploy(c, text, template, "tw-s3path", p3, checks)
+        check_common(c, template, phys3, skipped3, checks, "tw-s3path", eventbridge_enabled=True)
+        check_s3_path(c, template, phys3, skipped3, checks, "tw-s3path")
+
+        for name in ("tw-s3path", "tw-existing", "tw-default"):
             c["cloudformation"].delete_stack(StackName=name)
     finally:
         stop([proc])
