@@ -367,7 +367,7 @@ mod tests {
             assert_eq!(p["TimeToLiveSpecification"], json!({"AttributeName": "expires", "Enabled": true}));
             assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
             assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
-            for f in ["EventBridgeFunction", "LogsFunction"] {
+            for f in ["EventBridgeFunction", "LogsFunction", "S3Function"] {
                 assert_eq!(
                     res[f]["Properties"]["Environment"]["Variables"]["TRAILWATCH_STATE_TABLE"],
                     json!({"Ref": "StateTable"}),
@@ -389,6 +389,138 @@ mod tests {
                     "{f}: one statement, the four item calls, the table's ARN alone"
                 );
             }
+        }
+    }
+
+    /// S3Path=Enabled: every resource of the path under its condition; the
+    /// S3 function's role allows exactly GetObject on the trail bucket's
+    /// AWSLogs/ objects, kms:Decrypt through S3 and SQS, the four SQS calls
+    /// on its queue, and what every function has; the mapping reports batch
+    /// item failures; the queue's visibility timeout is 6x the function's.
+    #[test]
+    fn the_s3_path_is_least_privilege_and_reports_batch_item_failures() {
+        for flavor in [Flavor::Sam, Flavor::Plain] {
+            let t = generate(&mixed_rules(), flavor).expect("generates");
+            let res = t.doc["Resources"].as_object().expect("resources");
+            for id in [
+                "S3Queue",
+                "S3QueueDLQ",
+                "S3QueuePolicy",
+                "S3QueueSubscription",
+                "S3Function",
+                "S3FunctionRole",
+                "S3FunctionLogGroup",
+                "S3EventSourceMapping",
+                "S3QueueAgeAlarm",
+                "S3QueueDLQAlarm",
+            ] {
+                assert_eq!(res[id]["Condition"], "S3PathEnabled", "{id}");
+            }
+            assert_eq!(
+                t.doc["Conditions"]["S3PathEnabled"],
+                json!({"Fn::And": [{"Condition": "CreateTrail"}, {"Fn::Equals": [{"Ref": "S3Path"}, "Enabled"]}]})
+            );
+            assert_eq!(t.doc["Parameters"]["S3Path"]["Default"], "Disabled");
+            // Synchronous: the queue's redrive policy is the dead-letter queue.
+            assert!(!res.contains_key("S3FunctionDLQ") && !res.contains_key("S3FunctionInvokeConfig"));
+            let f = &res["S3Function"]["Properties"];
+            assert!(f.get("DeadLetterConfig").is_none() && f.get("DeadLetterQueue").is_none(), "{f}");
+            assert_eq!(f["Runtime"], "provided.al2023");
+            assert_eq!(f["Architectures"], json!(["arm64"]));
+            assert_eq!(
+                f["Environment"], res["LogsFunction"]["Properties"]["Environment"],
+                "the logs function's settings"
+            );
+
+            let mapping = &res["S3EventSourceMapping"]["Properties"];
+            assert_eq!(mapping["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
+            assert_eq!(mapping["EventSourceArn"], json!({"Fn::GetAtt": ["S3Queue", "Arn"]}));
+            assert_eq!(mapping["FunctionName"], json!({"Ref": "S3Function"}));
+            assert_eq!(mapping["BatchSize"], 10);
+            assert_eq!(mapping["ScalingConfig"], json!({"MaximumConcurrency": {"Ref": "S3FunctionConcurrency"}}));
+
+            let queue = &res["S3Queue"]["Properties"];
+            let timeout = f["Timeout"].as_u64().expect("a timeout");
+            assert!(queue["VisibilityTimeout"].as_u64() >= Some(6 * timeout), "{queue}");
+            assert_eq!(
+                queue["RedrivePolicy"],
+                json!({"deadLetterTargetArn": {"Fn::GetAtt": ["S3QueueDLQ", "Arn"]}, "maxReceiveCount": 5})
+            );
+            for q in ["S3Queue", "S3QueueDLQ"] {
+                assert_eq!(res[q]["Properties"]["KmsMasterKeyId"], json!({"Fn::GetAtt": ["Key", "Arn"]}), "{q}");
+            }
+            let send = &res["S3QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
+            assert_eq!(
+                send[0]["Condition"],
+                json!({"ArnEquals": {"aws:SourceArn": {"Ref": "TrailNotificationTopic"}}})
+            );
+            let subscription = &res["S3QueueSubscription"]["Properties"];
+            assert_eq!(subscription["TopicArn"], json!({"Ref": "TrailNotificationTopic"}));
+            assert_eq!(
+                (&subscription["Protocol"], &subscription["RawMessageDelivery"]),
+                (&json!("sqs"), &json!(false))
+            );
+
+            let statements = res["S3FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                .as_array()
+                .expect("statements");
+            let sids: Vec<&str> = statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
+            assert_eq!(
+                sids,
+                [
+                    "OwnLogs",
+                    "PublishAlerts",
+                    "EncryptedTopic",
+                    "MetricsInOwnNamespace",
+                    "StateTable",
+                    "ReadTrailLogFiles",
+                    "DecryptLogFilesAndQueue",
+                    "ConsumeQueue"
+                ],
+                "no DeadLetters (no function DLQ), nothing else"
+            );
+            let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).expect("the statement");
+            assert_eq!(
+                by_sid("ReadTrailLogFiles"),
+                &json!({"Sid": "ReadTrailLogFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${TrailBucket.Arn}/AWSLogs/*"}})
+            );
+            assert_eq!(
+                by_sid("DecryptLogFilesAndQueue"),
+                &json!({
+                    "Sid": "DecryptLogFilesAndQueue", "Effect": "Allow", "Action": "kms:Decrypt",
+                    "Resource": {"Fn::GetAtt": ["Key", "Arn"]},
+                    "Condition": {"StringEquals": {"kms:ViaService": [
+                        {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}, {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}
+                    ]}}
+                })
+            );
+            assert_eq!(
+                by_sid("ConsumeQueue"),
+                &json!({
+                    "Sid": "ConsumeQueue", "Effect": "Allow",
+                    "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                    "Resource": {"Fn::GetAtt": ["S3Queue", "Arn"]}
+                })
+            );
+            // Only PutMetricData (namespace-conditioned) may name every resource.
+            for st in statements {
+                if st["Resource"] == "*" {
+                    assert_eq!(st["Action"], "cloudwatch:PutMetricData", "{st}");
+                }
+                let actions = st["Action"].to_string();
+                assert!(
+                    !actions.contains("s3:*") && !actions.contains("s3:List") && !actions.contains("sqs:Send"),
+                    "{st}"
+                );
+            }
+            // The key lets SNS encrypt into the queue, only with the S3 path.
+            let key_policy = res["Key"]["Properties"]["KeyPolicy"]["Statement"].to_string();
+            assert!(
+                key_policy.contains("SnsSendsToEncryptedQueue")
+                    && key_policy.contains("AccountPrincipalsUseKeyThroughSqs")
+            );
+            assert_eq!(res["S3QueueAgeAlarm"]["Properties"]["MetricName"], "ApproximateAgeOfOldestMessage");
+            assert_eq!(res["S3QueueDLQAlarm"]["Properties"]["MetricName"], "ApproximateNumberOfMessagesVisible");
         }
     }
 
