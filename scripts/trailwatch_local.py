@@ -17,6 +17,10 @@ As a command:
                                                 bench-events.jsonl, from the shared generator
                                                 (--optional: when the shared folder is absent,
                                                 say so and exit 0)
+  trailwatch_local.py s3-log-file OUT [--mib N]  write a gzip'd CloudTrail log file ({"Records":[...]},
+                                                as CloudTrail delivers to S3) of the shared records,
+                                                repeated (each copy's eventIDs made unique) until
+                                                the JSON reaches N MiB (default 50) once inflated
 """
 import base64
 import glob
@@ -95,6 +99,57 @@ def bench_inputs(out_dir):
         subprocess.run([sys.executable, script, "--data", data, "--events", events + ".tmp"], check=True)
         os.replace(events + ".tmp", events)
     return patterns, events
+
+
+def s3_log_file(out, mib=50):
+    """A gzip'd CloudTrail log file of about `mib` MiB of JSON once inflated:
+    the shared records in `record_files` order, repeated, each copy's
+    eventIDs rewritten so that no two records are the same event. Written
+    compactly as CloudTrail writes its files. (path, records, inflated
+    bytes); made again only when missing or of another size."""
+    records = load_records(cloudtrail_dir("the S3 log file benchmark input"))
+    texts = [json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records]
+    target = mib * 1024 * 1024
+    meta = out + ".meta.json"
+    if os.path.exists(out) and os.path.exists(meta):
+        with open(meta, encoding="utf-8") as f:
+            known = json.load(f)
+        if known.get("mib") == mib:
+            return out, known["records"], known["bytes"]
+    head, sep, tail = b'{"Records":[', b",", b"]}"
+    written, count = len(head) + len(tail), 0
+    with gzip.open(out + ".tmp", "wb", compresslevel=6) as f:
+        f.write(head)
+        copy = 0
+        while written < target:
+            for r in records:
+                r = dict(r)
+                if copy:
+                    r["eventID"] = str(uuid.UUID(int=(copy << 64) | count))
+                line = json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() if copy \
+                    else texts[count % len(texts)].encode()
+                if count:
+                    f.write(sep)
+                    written += 1
+                f.write(line)
+                written += len(line)
+                count += 1
+                if written >= target:
+                    break
+            copy += 1
+        f.write(tail)
+    os.replace(out + ".tmp", out)
+    with open(meta, "w", encoding="utf-8") as f:
+        json.dump({"mib": mib, "records": count, "bytes": written}, f)
+    return out, count, written
+
+
+def mean_record_bytes():
+    """(records, mean bytes) of the shared records written compactly as JSON
+    (UTF-8), as CloudTrail writes them in its files."""
+    records = load_records(cloudtrail_dir("the mean record size"))
+    sizes = [len(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode()) for r in records]
+    return len(sizes), sum(sizes) / len(sizes)
 
 
 # ------------------------------------------------------------ records
@@ -376,6 +431,82 @@ def create_state_table(endpoint, name):
     return name
 
 
+def trail_files(records, org="o-exampleorgid", per_file=500):
+    """The records as an organization trail writes them to S3: {key: gzip'd
+    `{"Records": [...]}`}, grouped by account, region and day (each file at
+    most `per_file` records, in event-time order), keys in CloudTrail's
+    layout (`AWSLogs/o-ORG/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/
+    ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_ID.json.gz`), with one digest
+    file per account and region (`CloudTrail-Digest/`, skipped by the S3
+    function) after the digest shape of the CloudTrail User Guide."""
+    groups = {}
+    for r in records:
+        account = str(r.get("recipientAccountId") or r.get("userIdentity", {}).get("accountId") or "111122223333")
+        account = account if len(account) == 12 and account.isdigit() else "111122223333"
+        region = r.get("awsRegion") or "us-east-1"
+        day = (r.get("eventTime") or "2026-11-30T00:00:00Z")[:10]
+        groups.setdefault((account, region, day), []).append(r)
+    files = {}
+    for (account, region, day), recs in sorted(groups.items()):
+        recs.sort(key=lambda r: r.get("eventTime", ""))
+        folder = f"AWSLogs/{org}/{account}/CloudTrail/{region}/{day.replace('-', '/')}"
+        for i in range(0, len(recs), per_file):
+            chunk = recs[i:i + per_file]
+            stamp = chunk[-1].get("eventTime", day + "T00:00:00Z")[:16].replace("-", "").replace(":", "")
+            key = f"{folder}/{account}_CloudTrail_{region}_{stamp}Z_{uuid.uuid5(uuid.NAMESPACE_URL, folder + str(i)).hex[:16]}.json.gz"
+            files[key] = gzip.compress(json.dumps({"Records": chunk}, separators=(",", ":")).encode(), mtime=0)
+    for account, region in sorted({(a, r) for a, r, _ in groups}):
+        logs = [k for k in files if f"/{account}/CloudTrail/{region}/" in k]
+        day = logs[-1].split("/CloudTrail/")[1].split("/", 1)[1].rsplit("/", 1)[0]
+        key = (f"AWSLogs/{org}/{account}/CloudTrail-Digest/{region}/{day}/"
+               f"{account}_CloudTrail-Digest_{region}_trail_{region}_{day.replace('/', '')}T2359Z.json.gz")
+        digest = {"awsAccountId": account, "digestS3Object": key, "digestSignatureAlgorithm": "SHA256withRSA",
+                  "digestPublicKeyFingerprint": "00", "previousDigestS3Object": None,
+                  "logFiles": [{"s3Object": k, "hashValue": "00", "hashAlgorithm": "SHA-256"} for k in logs]}
+        files[key] = gzip.compress(json.dumps(digest).encode(), mtime=0)
+    return files
+
+
+def trail_delivery(endpoint, bucket, files, topic_name="trail-delivery", queue_name="trailwatch-s3"):
+    """Put `files` ({key: bytes}) into a moto bucket, then publish
+    CloudTrail's log-delivery notification for each (`{"s3Bucket": B,
+    "s3ObjectKey": [K]}`) to an SNS topic whose SQS queue (raw delivery off:
+    the SNS envelope) the S3 function reads. Returns what reached the queue
+    as Lambda SQS events of up to 10 messages (the event source mapping's
+    batch), the messages deleted."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, **AWS_KW)
+    sns = boto3.client("sns", endpoint_url=endpoint, **AWS_KW)
+    sqs = sqs_client(endpoint)
+    s3.create_bucket(Bucket=bucket)
+    for key, body in files.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    topic = sns.create_topic(Name=topic_name)["TopicArn"]
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    for key in files:
+        sns.publish(TopicArn=topic, Message=json.dumps({"s3Bucket": bucket, "s3ObjectKey": [key]}))
+    events, batch = [], []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"])
+        if not got.get("Messages"):
+            break
+        for m in got["Messages"]:
+            batch.append({"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                          "attributes": m.get("Attributes", {}), "messageAttributes": {},
+                          "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": arn,
+                          "awsRegion": AWS_KW["region_name"]})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            if len(batch) == 10:
+                events.append({"Records": batch})
+                batch = []
+    if batch:
+        events.append({"Records": batch})
+    return events
+
+
 def sqs_client(endpoint):
     import boto3
 
@@ -410,6 +541,13 @@ def main(argv):
             return 0
         patterns, events = bench_inputs(argv[1])
         print(f"benchmark inputs: {', '.join(patterns[n] for n in BENCH_NS)}, {events}")
+        return 0
+    if len(argv) >= 2 and argv[0] == "s3-log-file":
+        mib = int(argv[argv.index("--mib") + 1]) if "--mib" in argv else 50
+        path, count, size = s3_log_file(argv[1], mib)
+        n, mean = mean_record_bytes()
+        print(f"{path}: {count} records, {size} bytes of JSON once inflated, {os.path.getsize(path)} bytes gzip'd "
+              f"(the {n} shared records: {mean:.0f} bytes of JSON each on average)")
         return 0
     sys.exit(__doc__.split("As a command:\n", 1)[1])
 

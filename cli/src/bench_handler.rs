@@ -7,14 +7,22 @@
 //! that renders each alert as SNS would be sent it and drops it. Nothing a
 //! function does is skipped. The last line printed is one JSON object;
 //! the figures are the best of the passes.
+//!
+//! A gzip'd file (a CloudTrail log file, `{"Records":[...]}`, as CloudTrail
+//! writes it to S3) is one S3 object: it goes through the S3 function's own
+//! per-object path after `GetObject` (`trailwatch_aws::s3::read_body`, the
+//! file streamed in 64 KiB chunks on a multi-threaded runtime as the
+//! function's body is, records parsed and matched one at a time, then
+//! `Handler::respond`); its bytes are the file's JSON once inflated.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};
 use trailwatch_engine::alert::Alert;
 use trailwatch_engine::envelope::{self, Delivery};
@@ -22,6 +30,7 @@ use trailwatch_engine::event::Event;
 use trailwatch_engine::handler::{Clock, Handler};
 use trailwatch_engine::metrics::Tally;
 use trailwatch_engine::rules::{self, RuleSet};
+use trailwatch_engine::s3::{self as files, ObjectRef};
 use trailwatch_engine::sink::{DeliveryError, Sink};
 use trailwatch_engine::state;
 
@@ -58,18 +67,54 @@ fn record_bytes(body: &Value) -> u64 {
     }
 }
 
+/// Whether a file is gzip'd: a CloudTrail log file, not a file of bodies.
+fn is_gzip(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 2];
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let n = f.read(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(n == 2 && head == [0x1f, 0x8b])
+}
+
+type Bench = Handler<Rendering, Tally, state::Memory>;
+
+/// One log file through the S3 function's per-object path: its body
+/// streamed from the file (as `GetObject`'s would be from the network),
+/// then the handler's response and its metrics (one object an invocation).
+/// The inflated bytes.
+async fn log_file(handler: &Bench, path: &Path) -> Result<u64> {
+    let body = ByteStream::read_from()
+        .path(path)
+        .buffer_size(64 * 1024)
+        .build()
+        .await
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let object = ObjectRef { bucket: "bench".into(), key: path.display().to_string(), etag: None };
+    let kind = files::file_kind(&object.key);
+    let (detection, read) =
+        trailwatch_aws::s3::read_body(handler, &object, kind, body).await.map_err(|e| anyhow!("{object}: {e}"))?;
+    let (counts, _, _) = handler.respond(detection).await.map_err(|e| anyhow!("{object}: {e}"))?;
+    handler.emit(counts).await;
+    let stats = read.map_err(|e| anyhow!("{} is not a readable CloudTrail log file: {e}", path.display()))?;
+    Ok(stats.bytes)
+}
+
 pub fn run(paths: &[PathBuf], passes: u32) -> Result<ExitCode> {
     if passes == 0 {
         bail!("--passes must be at least 1");
     }
     let mut bodies: Vec<String> = Vec::new();
+    let mut logs: Vec<&PathBuf> = Vec::new();
     for path in paths {
+        if is_gzip(path)? {
+            logs.push(path);
+            continue;
+        }
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         bodies.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
     }
-    if bodies.is_empty() {
+    if bodies.is_empty() && logs.is_empty() {
         bail!(
-            "no invocation bodies in {}",
+            "no invocation bodies or log files in {}",
             paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
@@ -80,8 +125,20 @@ pub fn run(paths: &[PathBuf], passes: u32) -> Result<ExitCode> {
     }
     let rules = rules::load(None)?;
     let runtime = tokio::runtime::Builder::new_current_thread().build().context("cannot start the async runtime")?;
+    // The S3 function's runtime (`#[tokio::main]`) is multi-threaded: its
+    // body is streamed into the parser under `block_in_place`.
+    let s3_runtime = match logs.is_empty() {
+        true => None,
+        false => Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?,
+        ),
+    };
     let mut out = std::io::stdout().lock();
-    let (mut best, mut records, mut alerts) = (f64::INFINITY, 0, 0);
+    let (mut best, mut records, mut alerts, mut log_bytes) = (f64::INFINITY, 0, 0, 0);
     for pass in 1..=passes {
         // A fresh handler per pass: its state starts empty, as a new
         // container's would, so every pass does the same work.
@@ -93,14 +150,21 @@ pub fn run(paths: &[PathBuf], passes: u32) -> Result<ExitCode> {
             // A failed invocation is part of the work (AWS would retry it).
             let _ = runtime.block_on(handler.handle(payload));
         }
+        log_bytes = 0;
+        for path in &logs {
+            let rt = s3_runtime.as_ref().expect("a runtime when there are log files");
+            log_bytes += rt.block_on(log_file(&handler, path))?;
+        }
         let seconds = start.elapsed().as_secs_f64();
         let c = handler.metrics().counts();
         (records, alerts) = (c.records, c.alerts_published);
         writeln!(out, "pass {pass}: {seconds:.4} s, {records} records, {alerts} alerts")?;
         best = best.min(seconds);
     }
+    let bytes = bytes + log_bytes;
     let line = json!({
         "bodies": bodies.len(),
+        "log_files": logs.len(),
         "records": records,
         "bytes": bytes,
         "alerts": alerts,

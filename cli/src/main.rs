@@ -153,7 +153,9 @@ enum Command {
     /// invocation bodies, one JSON document per line (EventBridge events,
     /// CloudWatch Logs subscription events, Kinesis events); the last line
     /// is one JSON object (bodies, records, bytes of record JSON, seconds,
-    /// records_per_sec, mib_per_sec), the best of the passes.
+    /// records_per_sec, mib_per_sec), the best of the passes. A gzip'd
+    /// PAYLOAD is a CloudTrail log file, read as the S3 function reads an
+    /// object (its bytes: the file's JSON once inflated).
     BenchHandler {
         #[arg(required = true)]
         payloads: Vec<PathBuf>,

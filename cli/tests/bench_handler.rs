@@ -44,3 +44,60 @@ fn the_last_line_counts_the_bodies_records_and_record_bytes() {
     assert!(last["records_per_sec"].as_f64().is_some_and(|r| r > 0.0) && last["mib_per_sec"].is_number());
     assert_eq!(stdout.lines().filter(|l| l.starts_with("pass ")).count(), 2);
 }
+
+#[test]
+fn a_gzipd_log_file_goes_through_the_s3_path_and_counts_its_records_and_inflated_bytes() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let records: Vec<Value> = (1..=25).map(stop).collect();
+    // As CloudTrail writes a log file to S3: `{"Records":[...]}`, gzip'd.
+    let text = json!({"Records": records}).to_string();
+    let file = dir.path().join("111122223333_CloudTrail_us-east-1_20261130T0900Z_bench.json.gz");
+    std::fs::write(&file, encode::gzip(text.as_bytes())).expect("write");
+    // And a file of bodies beside it: both kinds in one run.
+    let bodies = dir.path().join("bodies.jsonl");
+    let more: Vec<Value> = (26..=30).map(stop).collect();
+    std::fs::write(&bodies, format!("{}\n", encode::logs_payload(&more, "/aws/cloudtrail/bench"))).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
+        .args(["bench-handler", "--passes", "2"])
+        .arg(&file)
+        .arg(&bodies)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: Value = serde_json::from_str(stdout.lines().last().expect("a last line")).expect("JSON");
+    assert_eq!(
+        (last["bodies"].as_u64(), last["log_files"].as_u64(), last["records"].as_u64()),
+        (Some(1), Some(1), Some(30)),
+        "{last}"
+    );
+    let body_bytes: usize = more.iter().map(|r| r.to_string().len()).sum();
+    assert_eq!(last["bytes"].as_u64(), Some((text.len() + body_bytes) as u64), "the file's JSON once inflated");
+    // StopLogging is an alert rule's event: the file's records were matched.
+    assert!(last["alerts"].as_u64().is_some_and(|a| a > 0), "{last}");
+    // Every pass reads the file again, with a fresh handler.
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("pass ") && l.ends_with(&format!("30 records, {} alerts", last["alerts"])))
+            .count(),
+        2,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_truncated_log_file_is_an_error_not_a_figure() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let text = json!({"Records": (1..=5).map(stop).collect::<Vec<_>>()}).to_string();
+    let gz = encode::gzip(text.as_bytes());
+    let file = dir.path().join("cut.json.gz");
+    std::fs::write(&file, &gz[..gz.len() / 2]).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
+        .args(["bench-handler", "--passes", "1"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable CloudTrail log file"));
+}

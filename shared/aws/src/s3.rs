@@ -192,18 +192,21 @@ impl ObjectClaim {
     }
 }
 
-type Read_ = Result<FileStats, trailwatch_engine::envelope::EnvelopeError>;
+/// How reading a file's contents ended: its stats, or why it stopped.
+pub type FileRead = Result<FileStats, trailwatch_engine::envelope::EnvelopeError>;
 
-/// Match the body's records as they arrive. On a multi-threaded runtime
-/// (the function) the body is streamed chunk by chunk into the parser; on
-/// a single-threaded one it is first collected (compressed).
+/// Match the body's records as they arrive: the S3 function's per-object
+/// work once `GetObject` has answered (then [`Handler::respond`]; what
+/// `trailwatch bench-handler` times on a log file). On a multi-threaded
+/// runtime (the function) the body is streamed chunk by chunk into the
+/// parser; on a single-threaded one it is first collected (compressed).
 /// `Err` when the network failed (the message is retried).
-async fn read_body<S: Sink, M: Metrics, St: Store>(
+pub async fn read_body<S: Sink, M: Metrics, St: Store>(
     handler: &Handler<S, M, St>,
     object: &ObjectRef,
     kind: FileKind,
     body: ByteStream,
-) -> Result<(trailwatch_engine::handler::Detection, Read_), String> {
+) -> Result<(trailwatch_engine::handler::Detection, FileRead), String> {
     let origin = object.to_string();
     let rules = handler.rules();
     let run = |reader: &mut dyn Read| {
