@@ -80,7 +80,7 @@ load: venv build-debug ## 10,000 invocations of each function, SNS failing a sha
 	$(PY) scripts/load.py
 	$(PY) scripts/load.py --state
 
-demo: venv build-debug ## Replay CloudTrail records through both functions on local AWS stand-ins (DEMO_DATA=auto|shared|scenario)
+demo: venv build-debug ## Replay CloudTrail records through the three functions (EventBridge, logs, S3) on local AWS stand-ins (DEMO_DATA=auto|shared|scenario)
 	$(PY) scripts/demo.py --data $(DEMO_DATA)
 
 detection-report: build-debug ## Detection quality on the shared real records -> docs/detection-report.md

@@ -1,18 +1,24 @@
-"""trailwatch demo: CloudTrail records through both Lambda functions, on
-local stand-ins for AWS, with nothing but this machine.
+"""trailwatch demo: CloudTrail records through the three Lambda functions
+(EventBridge, CloudWatch Logs, S3), on local stand-ins for AWS, with
+nothing but this machine.
 
 The records: the real ones of ../shared/data/cloudtrail when that folder is
 there (CI, the project's machines), else the attack scenario the project
 ships (data/scenario/, written by scripts/scenario.py). `--data` chooses.
 
-1. starts a moto server on 127.0.0.1 as the SNS endpoint, with the alert
-   topic and an SQS queue subscribed to it;
+1. starts a moto server on 127.0.0.1 (SNS, SQS, S3, DynamoDB), with the
+   alert topic and an SQS queue subscribed to it;
 2. serves each built function (target/debug, `make build-debug`) under
    cargo-lambda's runtime emulator, pointed at moto through
    AWS_ENDPOINT_URL;
 3. sends every record to the EventBridge function (one EventBridge event per
    invocation, as AWS delivers them) and to the logs function (gzip'd
-   CloudWatch Logs subscription payloads);
+   CloudWatch Logs subscription payloads); writes them as an organization
+   trail's gzip'd log files (with digest files) into a moto bucket,
+   publishes CloudTrail's delivery notification for each file to an SNS
+   topic whose SQS queue feeds the S3 function, and invokes the S3
+   function with what reached the queue (batches of 10 messages, as the
+   event source mapping would);
 4. reads the alerts back from the queue and shows them, which of the pack's
    alert rules fired, and the metrics the functions wrote (CloudWatch
    Embedded Metric Format);
@@ -29,10 +35,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from trailwatch_local import create_state_table  # noqa: E402
 from trailwatch_local import (ROOT, bodies, create, demo_records, eventbridge_event, invoke,  # noqa: E402
-                              logs_payload, start_function, start_moto, stop, trailwatch_bin)
+                              logs_payload, start_function, start_moto, stop, trail_delivery, trail_files,
+                              trailwatch_bin)
 
 OUT = os.path.join(ROOT, ".demo")
 LOGS_BATCH = 500
+PATHS = ("eventbridge", "logs", "s3")
 
 
 def main():
@@ -50,9 +58,9 @@ def main():
         moto, endpoint = start_moto()
         procs.append(moto)
         sqs, topic, queue = create(endpoint)
-        print(f"moto (SNS + SQS) on {endpoint}: topic {topic}")
+        print(f"moto (SNS, SQS, S3, DynamoDB) on {endpoint}: topic {topic}")
         ports = {}
-        for path in ("eventbridge", "logs"):
+        for path in PATHS:
             logs[path] = os.path.join(OUT, f"{path}.log")
             # Each function its own state table (DynamoDB in moto): dedup,
             # thresholds, exactly-once alerts; lateness judged on the
@@ -60,7 +68,7 @@ def main():
             table = create_state_table(endpoint, f"trailwatch-demo-{path}")
             ports[path] = start_function(f"trailwatch-{path}", endpoint, topic, procs, log=open(logs[path], "w"),
                                          TRAILWATCH_STATE_TABLE=table, TRAILWATCH_CLOCK="records")
-        print("both functions under cargo lambda's emulator, state in DynamoDB (moto): "
+        print("the three functions under cargo lambda's emulator, state in DynamoDB (moto): "
               + ", ".join(f"{p} on 127.0.0.1:{port}" for p, port in ports.items()))
 
         by_path = {}
@@ -75,6 +83,20 @@ def main():
         by_path["logs"] = list(bodies(sqs, queue))
         print(f"logs function: {len(batches)} subscription payloads ({len(records)} records) in "
               f"{time.time() - start:.0f} s" + (f", {failed} failed" if failed else ""))
+        start = time.time()
+        files = trail_files(records)
+        events = trail_delivery(endpoint, "trailwatch-demo-trail", files)
+        retried, failed = 0, 0
+        for event in events:
+            ok, response = invoke(ports["s3"], event)
+            failed += not ok
+            retried += len(response.get("batchItemFailures", [])) if isinstance(response, dict) else 0
+        by_path["s3"] = list(bodies(sqs, queue))
+        digests = sum("/CloudTrail-Digest/" in k for k in files)
+        print(f"S3 function: {len(files) - digests} gzip'd log files and {digests} digest files in a moto bucket "
+              f"(org layout), {sum(len(e['Records']) for e in events)} delivery notifications through SNS to SQS, "
+              f"{len(events)} SQS invocations in {time.time() - start:.0f} s"
+              + (f", {failed} failed" if failed else "") + (f", {retried} messages to retry" if retried else ""))
         time.sleep(0.5)
     finally:
         stop(procs)
@@ -110,11 +132,13 @@ def report(by_path, logs):
             alert = json.loads(m["Message"])
             rules[alert["rule_id"]][path] += 1
             severity[alert["rule_id"]] = alert["severity"]
-    print(f"  {'rule':<46} {'severity':<9} {'eventbridge':>11} {'logs':>6}")
+    print(f"  {'rule':<46} {'severity':<9} {'eventbridge':>11} {'logs':>6} {'s3':>6}")
     for rule in sorted(rules, key=lambda r: (-sum(rules[r].values()), r)):
-        print(f"  {rule:<46} {severity[rule]:<9} {rules[rule]['eventbridge']:>11} {rules[rule]['logs']:>6}")
+        print(f"  {rule:<46} {severity[rule]:<9} {rules[rule]['eventbridge']:>11} {rules[rule]['logs']:>6}"
+              f" {rules[rule]['s3']:>6}")
     totals = {p: len(ms) for p, ms in by_path.items()}
-    print(f"  {'total':<46} {'':<9} {totals.get('eventbridge', 0):>11} {totals.get('logs', 0):>6}")
+    print(f"  {'total':<46} {'':<9} {totals.get('eventbridge', 0):>11} {totals.get('logs', 0):>6}"
+          f" {totals.get('s3', 0):>6}")
     pack = pack_alert_rules()
     fired = set(rules) & pack
     print(f"\nAlert rules that fired: {len(fired)} of the pack's {len(pack)}"
@@ -144,7 +168,7 @@ def report(by_path, logs):
                 records[doc["Function"]] += doc["Records"]
     print("\nMetrics the functions emitted (EMF on stdout; namespace trailwatch):")
     print("  Records: " + ", ".join(f"{f}={n}" for f, n in sorted(records.items())))
-    print("  Matches by rule (alert and metric rules, both functions):")
+    print("  Matches by rule (alert and metric rules, the three functions):")
     for rule, n in matches.most_common():
         print(f"    {rule:<46} {n}")
     print(f"\nFull function logs: {', '.join(os.path.relpath(p, ROOT) for p in logs.values())}")
