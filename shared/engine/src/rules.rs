@@ -933,6 +933,10 @@ pub struct RuleSet {
     filters: Vec<usize>,
     /// Sigma rules without a prefilter: evaluated on every record.
     sigma_unindexed: Vec<usize>,
+    /// Whether a filter pattern reads the log line's text (unstructured or
+    /// space-delimited); JSON filter patterns read the parsed record, so
+    /// without such a pattern no record's text is written out again.
+    filters_read_text: bool,
     suppressions: PatternSet,
     suppression_rule: Vec<usize>,
     /// Rule `i` is step `s` of the sequence rule `q` for each `(q, s)` of
@@ -991,6 +995,10 @@ impl RuleSet {
                 }
             }
         }
+        let filters_read_text = filters.iter().any(|&i| match &rules[i].pattern {
+            Pattern::Filter(f) => f.kind() != crate::filter::PatternKind::Json,
+            _ => false,
+        });
         RuleSet {
             feeds: fed.iter().any(|f| !f.is_empty()),
             fed,
@@ -999,6 +1007,7 @@ impl RuleSet {
             pattern_rule,
             filters,
             sigma_unindexed,
+            filters_read_text,
             suppression_rule,
             rules,
         }
@@ -1056,8 +1065,10 @@ impl RuleSet {
         }
         if !self.filters.is_empty() {
             // Filter patterns read the record as CloudWatch Logs holds it:
-            // one compact JSON line, in the record's own key order.
-            let text = log_message(event, &mut ws.text);
+            // one compact JSON line, in the record's own key order (JSON
+            // patterns its parsed form: the line is written out only for
+            // the others).
+            let text = if self.filters_read_text { log_message(event, &mut ws.text) } else { "" };
             for &i in &self.filters {
                 if let Pattern::Filter(f) = &self.rules[i].pattern {
                     if f.matches_value(text, event.detail()) {
