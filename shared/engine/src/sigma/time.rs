@@ -3,7 +3,7 @@
 //! (`2026-11-30T09:15:00Z`), read as written (no time zone conversion,
 //! as the appendix warns).
 
-use crate::state::days_from_civil;
+use crate::state::{civil_from_days, days_from_civil};
 
 /// Which part of the timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,14 +62,7 @@ fn iso_week(y: i64, m: i64, d: i64) -> i64 {
 }
 
 fn civil_year(days: i64) -> i64 {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(m <= 2)
+    civil_from_days(days).0
 }
 
 #[cfg(test)]
