@@ -22,7 +22,7 @@ TRAILWATCH := $(CARGO_TARGET_DIR)/debug/trailwatch
 LOCAL := python3 scripts/trailwatch_local.py
 DEMO_DATA ?= auto
 
-.PHONY: help venv lock build-debug lint test test-rust test-inputs rules-test scenario scenario-test lint-infra \
+.PHONY: help venv lock lock-sam lint-sam build-debug lint test test-rust test-inputs rules-test scenario scenario-test lint-infra \
         deploy-moto load demo detection-report build deploy bench bench-inputs bench-compare build-release-cli \
         infra fuzz clean
 
@@ -39,6 +39,16 @@ venv: $(VENV)/.installed ## Create the Python tool environment (.venv/), pinned
 lock: ## Re-pin requirements.lock from the current .venv
 	$(VENV)/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==' > requirements.lock
 
+SAM_VENV := $(VENV)/sam
+
+$(SAM_VENV)/.installed: requirements-sam.txt requirements-sam.lock $(VENV)/.installed
+	test -x $(SAM_VENV)/bin/python || python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt -c requirements-sam.lock
+	touch $@
+
+lock-sam: ## Re-pin requirements-sam.lock from .venv/sam
+	$(SAM_VENV)/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==' > requirements-sam.lock
+
 build-debug: ## Build the functions and the CLI (debug)
 	cargo build -p trailwatch-eventbridge -p trailwatch-logs -p trailwatch-s3 -p trailwatch-cli
 
@@ -46,7 +56,7 @@ lint: ## rustfmt check and clippy on every crate and target, warnings as errors
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test: venv lint build-debug test-rust rules-test scenario-test lint-infra deploy-moto load ## All tests (CI: .ci/run)
+test: venv lint build-debug test-rust rules-test scenario-test lint-infra lint-sam deploy-moto load ## All tests (CI: .ci/run)
 	@echo "make test: all passed"
 
 test-inputs: ## The standard benchmark inputs the tests use, when the shared folder is there
@@ -72,6 +82,9 @@ scenario-test: build-debug ## data/scenario/ is what the generator writes; its s
 
 lint-infra: venv ## cfn-lint and checkov on the generated template
 	scripts/lint-infra.sh
+
+lint-sam: $(SAM_VENV)/.installed ## sam validate --lint on the generated SAM template (offline)
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template-file infra/template.yaml
 
 deploy-moto: venv build-debug ## Deploy the template into a local moto CloudFormation and check it
 	$(PY) scripts/deploy-moto.py
