@@ -2,8 +2,8 @@
 //! payload file holds Lambda invocation bodies, one JSON document per line
 //! (EventBridge events, CloudWatch Logs subscription events, Kinesis
 //! events); every pass runs the functions' own handler on every body, as
-//! the Lambda runtime hands it over (the body parsed from its text, then
-//! decode, match, state in memory, alert rendering), delivering to a sink
+//! the Lambda runtime hands it over (its text, `Handler::handle_text`: the
+//! fast path, then decode, match, state in memory, alert rendering), delivering to a sink
 //! that renders each alert as SNS would be sent it and drops it. Nothing a
 //! function does is skipped. The last line printed is one JSON object;
 //! the figures are the best of the passes.
@@ -146,9 +146,10 @@ pub fn run(paths: &[PathBuf], passes: u32) -> Result<ExitCode> {
             .with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(i64::MIN)));
         let start = Instant::now();
         for body in &bodies {
-            let payload: Value = serde_json::from_str(body).context("a body is not JSON")?;
-            // A failed invocation is part of the work (AWS would retry it).
-            let _ = runtime.block_on(handler.handle(payload));
+            // The body as the Lambda runtime hands it over: its text (the
+            // functions' `handle_text`). A failed invocation is part of the
+            // work (AWS would retry it).
+            let _ = runtime.block_on(handler.handle_text(body));
         }
         log_bytes = 0;
         for path in &logs {

@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use trailwatch_engine::handler::{Clock, Handler};
 use trailwatch_engine::rules::{self, RuleSet};
 
@@ -35,9 +35,11 @@ pub async fn serve(function: &'static str) -> Result<(), Error> {
     let handler =
         Arc::new(cold_start(function).await.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?);
     tracing::info!(function, rules = handler.rules().rules().len(), "ready");
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // The payload as its JSON text: the handler's fast path reads it with
+    // the streaming matcher and parses only what a rule may match.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let handler = Arc::clone(&handler);
-        async move { handler.handle(event.payload).await.map_err(Error::from) }
+        async move { handler.handle_text(event.payload.get()).await.map_err(Error::from) }
     }))
     .await
 }

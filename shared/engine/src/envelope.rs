@@ -185,6 +185,40 @@ pub fn logs_gzip(gz: &[u8]) -> Result<Decoded, EnvelopeError> {
     logs_gzip_messages(gz).map(Messages::decode_all)
 }
 
+/// Whether JSON text is an EventBridge event carrying a record: an object
+/// with a `detail-type` and a `detail` that is an object, read without
+/// building it ([`Event::from_eventbridge`] accepts exactly these).
+pub fn is_eventbridge_record_text(text: &str) -> bool {
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+    /// `detail`: an object, its contents skipped.
+    struct Object;
+    impl<'de> serde::Deserialize<'de> for Object {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Object;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Object, A::Error> {
+                    while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Object)
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[serde(rename = "detail-type")]
+        _detail_type: IgnoredAny,
+        #[serde(rename = "detail")]
+        _detail: Object,
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::Deserialize::deserialize(&mut de).map(|_: Shape| ()).and_then(|_| de.end()).is_ok()
+}
+
 /// A subscription payload's log events, not yet parsed as records.
 #[derive(Debug)]
 pub struct Messages {
@@ -204,6 +238,13 @@ impl Messages {
             let origin = || format!("log event {} in {group}/{stream}", entry.id);
             Event::from_text(entry.message).map_err(|reason| Malformed { origin: origin(), reason })
         })
+    }
+
+    /// Each log event's message with where it came from, not parsed.
+    pub fn texts(self) -> impl Iterator<Item = (String, String)> {
+        let (group, stream) = (self.data.log_group, self.data.log_stream);
+        let entries = if self.control { Vec::new() } else { self.data.log_events };
+        entries.into_iter().map(move |entry| (format!("log event {} in {group}/{stream}", entry.id), entry.message))
     }
 
     /// Every event at once.

@@ -68,10 +68,28 @@ impl Contents {
     /// only alerts and counts are kept, never every parsed record at once.
     pub fn detect(self, rules: &RuleSet, ws: &mut Workspace) -> Detection {
         let mut d = Detecting::default();
-        for item in self.items() {
-            match item {
-                Ok(event) => d.push(rules, &event, ws),
-                Err(m) => d.malformed(&m),
+        match self {
+            // The fast path: a message no rule can match (the record gate,
+            // read by the streaming matcher) is counted, not parsed.
+            Contents::Messages(m) => {
+                for (origin, text) in m.texts() {
+                    if rules.may_match_record_text(&text, ws) == Some(false) {
+                        d.counts.records += 1;
+                        continue;
+                    }
+                    match Event::from_text(text) {
+                        Ok(event) => d.push(rules, &event, ws),
+                        Err(reason) => d.malformed(&Malformed { origin, reason }),
+                    }
+                }
+            }
+            decoded => {
+                for item in decoded.items() {
+                    match item {
+                        Ok(event) => d.push(rules, &event, ws),
+                        Err(m) => d.malformed(&m),
+                    }
+                }
             }
         }
         d.finish()
@@ -336,6 +354,27 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// Where metrics go.
     pub fn metrics(&self) -> &M {
         &self.metrics
+    }
+
+    /// Handle one invocation's payload given as its JSON text, as the
+    /// Lambda runtime receives it: an EventBridge event no rule can match
+    /// (the event gate, read by the streaming matcher) is counted without
+    /// being parsed; any other payload goes to [`Handler::handle`].
+    pub async fn handle_text(&self, text: &str) -> Result<Response, InvocationError> {
+        let mut ws = Workspace::default();
+        if self.rules.may_match_event_text(text, &mut ws) == Some(false) && envelope::is_eventbridge_record_text(text) {
+            let counts = Counts { records: 1, ..Counts::default() };
+            self.emit(counts).await;
+            return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));
+        }
+        match serde_json::from_str(text) {
+            Ok(payload) => self.handle(payload).await,
+            Err(e) => {
+                tracing::error!(error = %e, "payload not JSON");
+                self.emit(Counts { malformed: 1, ..Counts::default() }).await;
+                Err(EnvelopeError::Json(e.to_string()).into())
+            }
+        }
     }
 
     /// Handle one invocation's payload, whichever path it came by.

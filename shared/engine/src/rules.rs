@@ -937,6 +937,11 @@ pub struct RuleSet {
     /// space-delimited); JSON filter patterns read the parsed record, so
     /// without such a pattern no record's text is written out again.
     filters_read_text: bool,
+    /// The fast path's gates: patterns every event (`event`, on the
+    /// EventBridge event) or record (`record`, on the bare record) some
+    /// rule matches also matches. Text matching none of them matches no
+    /// rule and needs no parsing. `None` when a rule has no such pattern.
+    gates: Option<Gates>,
     suppressions: PatternSet,
     suppression_rule: Vec<usize>,
     /// Rule `i` is step `s` of the sequence rule `q` for each `(q, s)` of
@@ -946,9 +951,69 @@ pub struct RuleSet {
     feeds: bool,
 }
 
+/// See [`RuleSet::may_match_event_text`].
+#[derive(Debug)]
+struct Gates {
+    event: PatternSet,
+    record: Option<PatternSet>,
+}
+
+impl Gates {
+    /// The gates of these rules, if every rule has its patterns: event
+    /// patterns as they are, Sigma prefilters, JSON filter patterns'
+    /// prefilters under `detail`; the record gate from their `detail`
+    /// parts (`None` if a pattern constrains no `detail`).
+    fn of(rules: &[Rule]) -> Option<Gates> {
+        let mut event: Vec<Value> = Vec::new();
+        let mut record: Option<Vec<Value>> = Some(Vec::new());
+        for rule in rules {
+            match &rule.pattern {
+                Pattern::Sequence(_) => {}
+                Pattern::Event(p) | Pattern::Sigma(SigmaPattern { prefilter: Some(p), .. }) => {
+                    let v: Value = serde_json::from_str(p.text()).ok()?;
+                    record = record.and_then(|mut r| {
+                        r.extend(detail_parts(&v)?);
+                        Some(r)
+                    });
+                    event.push(v);
+                }
+                Pattern::Sigma(SigmaPattern { prefilter: None, .. }) => return None,
+                Pattern::Filter(f) => {
+                    let p = f.record_prefilter()?;
+                    event.push(serde_json::json!({ "detail": p.clone() }));
+                    if let Some(r) = record.as_mut() {
+                        r.push(p);
+                    }
+                }
+            }
+        }
+        let compile = |values: &[Value]| -> Option<PatternSet> {
+            let patterns: Vec<EventPattern> =
+                values.iter().map(EventPattern::from_value).collect::<Result<_, _>>().ok()?;
+            Some(PatternSet::new(&patterns))
+        };
+        Some(Gates { event: compile(&event)?, record: record.as_deref().and_then(compile) })
+    }
+}
+
+/// The constraints an event pattern puts on the record: its `detail`, or
+/// each `$or` branch's; `None` if some alternative constrains no `detail`.
+fn detail_parts(pattern: &Value) -> Option<Vec<Value>> {
+    if let Some(d) = pattern.get("detail") {
+        return Some(vec![d.clone()]);
+    }
+    let branches = pattern.get("$or")?.as_array()?;
+    let mut out = Vec::new();
+    for b in branches {
+        out.extend(detail_parts(b)?);
+    }
+    Some(out)
+}
+
 /// Per-thread working memory for [`RuleSet::evaluate`].
 #[derive(Debug, Default)]
 pub struct Workspace {
+    gate_scratch: Scratch,
     scratch: Scratch,
     hits: Vec<usize>,
     suppressed: Vec<usize>,
@@ -995,6 +1060,7 @@ impl RuleSet {
                 }
             }
         }
+        let gates = Gates::of(&rules);
         let filters_read_text = filters.iter().any(|&i| match &rules[i].pattern {
             Pattern::Filter(f) => f.kind() != crate::filter::PatternKind::Json,
             _ => false,
@@ -1008,6 +1074,7 @@ impl RuleSet {
             filters,
             sigma_unindexed,
             filters_read_text,
+            gates,
             suppression_rule,
             rules,
         }
@@ -1088,6 +1155,31 @@ impl RuleSet {
         matched.sort_unstable();
         matched.dedup();
         matched.into_iter().map(|i| &self.rules[i]).collect()
+    }
+
+    /// Whether an EventBridge event, given as its JSON text, may match a
+    /// rule: `Some(false)` only when none can (it matches no pattern of the
+    /// event gate, read by the streaming matcher without building the
+    /// event); `None` when the set has no gate or the text is not one JSON
+    /// object.
+    pub fn may_match_event_text(&self, text: &str, ws: &mut Workspace) -> Option<bool> {
+        let gate = &self.gates.as_ref()?.event;
+        Self::gate(gate, text, ws)
+    }
+
+    /// [`RuleSet::may_match_event_text`] for a bare CloudTrail record (a
+    /// CloudWatch Logs message).
+    pub fn may_match_record_text(&self, text: &str, ws: &mut Workspace) -> Option<bool> {
+        let gate = self.gates.as_ref()?.record.as_ref()?;
+        Self::gate(gate, text, ws)
+    }
+
+    fn gate(gate: &PatternSet, text: &str, ws: &mut Workspace) -> Option<bool> {
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        gate.matches_json(text, &mut ws.gate_scratch, &mut ws.hits).ok()?;
+        Some(!ws.hits.is_empty())
     }
 
     /// The verdict of one rule alone on one event, suppressions applied.

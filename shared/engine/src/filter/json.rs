@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::error::FilterError;
 use super::expr::{self, Expr};
 use super::lex::{is_name_char, Cursor};
-use super::value::{Comparison, FieldValue};
+use super::value::{CmpOp, Comparison, FieldValue, Operand};
 use super::{Extracted, MAX_REGEXES};
 
 /// Wildcard selectors allowed in one property selector.
@@ -276,6 +276,141 @@ impl SelectorCondition {
     }
 }
 
+fn prefilter_of(expr: &Expr<SelectorCondition>) -> Option<Value> {
+    match expr {
+        Expr::Leaf(c) => leaf_prefilter(c),
+        Expr::And(xs) => {
+            let mut merged: Option<Value> = None;
+            for p in xs.iter().filter_map(prefilter_of) {
+                merged = Some(match merged {
+                    None => p,
+                    Some(mut m) => {
+                        merge_constraints(&mut m, p);
+                        m
+                    }
+                });
+            }
+            merged
+        }
+        Expr::Or(xs) => {
+            let sides: Vec<Value> = xs.iter().map(prefilter_of).collect::<Option<_>>()?;
+            Some(union(sides))
+        }
+    }
+}
+
+/// One comparison as an event-pattern constraint, if it is one.
+fn leaf_prefilter(c: &SelectorCondition) -> Option<Value> {
+    let Test::Compare(Comparison { op: CmpOp::Eq, operand }) = &c.test else { return None };
+    let keys: Vec<&str> = c
+        .selector
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => Some(k.as_str()),
+            Step::Index(_) | Step::Wildcard => None,
+        })
+        .collect::<Option<_>>()?;
+    let matcher = match operand {
+        Operand::Exact(v) if !scalar_like(v) => Value::String(v.clone()),
+        Operand::Glob(g) => match g.segments() {
+            [head, tail] if tail.is_empty() && !head.is_empty() && !scalar_like(head) => {
+                serde_json::json!({"prefix": head.as_ref()})
+            }
+            [head, tail] if head.is_empty() && !tail.is_empty() && !scalar_like(tail) => {
+                serde_json::json!({"suffix": tail.as_ref()})
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let mut pattern = Value::Array(vec![matcher]);
+    for key in keys.iter().rev() {
+        let mut m = serde_json::Map::new();
+        m.insert((*key).to_string(), pattern);
+        pattern = Value::Object(m);
+    }
+    Some(pattern)
+}
+
+/// Whether text could be (part of) a number's or a boolean's or null's
+/// JSON text, which a filter pattern compares as text.
+fn scalar_like(s: &str) -> bool {
+    matches!(s, "true" | "false" | "null")
+        || s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+}
+
+/// Add `other`'s constraints to `into` (both must hold): a path both
+/// constrain keeps `into`'s, an over-approximation.
+fn merge_constraints(into: &mut Value, other: Value) {
+    let (Value::Object(a), Value::Object(b)) = (into, other) else { return };
+    if a.contains_key("$or") || b.contains_key("$or") {
+        return;
+    }
+    for (k, v) in b {
+        match a.get_mut(&k) {
+            Some(existing) if existing.is_object() && v.is_object() => merge_constraints(existing, v),
+            Some(_) => {}
+            None => {
+                a.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The union of alternatives: one list of values where every side
+/// constrains the same single path, else `$or`.
+fn union(sides: Vec<Value>) -> Value {
+    fn single_path(v: &Value) -> Option<(Vec<String>, &Vec<Value>)> {
+        let mut path = Vec::new();
+        let mut at = v;
+        loop {
+            match at {
+                Value::Object(m) if m.len() == 1 => {
+                    let (k, next) = m.iter().next()?;
+                    if k == "$or" {
+                        return None;
+                    }
+                    path.push(k.clone());
+                    at = next;
+                }
+                Value::Array(values) => return Some((path, values)),
+                _ => return None,
+            }
+        }
+    }
+    let paths: Option<Vec<(Vec<String>, &Vec<Value>)>> = sides.iter().map(single_path).collect();
+    if let Some(paths) = paths.filter(|p| !p.is_empty() && p.iter().all(|(path, _)| *path == p[0].0)) {
+        let mut values: Vec<Value> = Vec::new();
+        for (_, vs) in &paths {
+            for v in *vs {
+                if !values.contains(v) {
+                    values.push(v.clone());
+                }
+            }
+        }
+        let mut pattern = Value::Array(values);
+        for key in paths[0].0.iter().rev() {
+            let mut m = serde_json::Map::new();
+            m.insert(key.clone(), pattern);
+            pattern = Value::Object(m);
+        }
+        return pattern;
+    }
+    let mut branches = Vec::new();
+    for side in sides {
+        match side {
+            Value::Object(mut m) if m.len() == 1 && m.contains_key("$or") => {
+                if let Some(Value::Array(bs)) = m.remove("$or") {
+                    branches.extend(bs);
+                }
+            }
+            other => branches.push(other),
+        }
+    }
+    serde_json::json!({ "$or": branches })
+}
+
 /// Characters that end an unquoted value in a JSON pattern.
 fn value_stop(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | '{' | '}' | '"' | '&' | '|' | '=' | '<' | '>' | '!')
@@ -365,6 +500,18 @@ pub(crate) struct JsonPattern {
 }
 
 impl JsonPattern {
+    /// An EventBridge event pattern on the record (no `detail` wrapper) that
+    /// every record this pattern matches also matches, from its `=`
+    /// comparisons of plain key paths with strings: exact (`"v"`),
+    /// `"v*"` (prefix) and `"*v"` (suffix); `&&` keeps every constraint it
+    /// can, `||` needs one from every side. A value that could be a
+    /// number's or a boolean's text is no constraint: a filter pattern
+    /// compares those by text, an event pattern by type. `None` when the
+    /// pattern constrains nothing this way.
+    pub(crate) fn prefilter(&self) -> Option<Value> {
+        prefilter_of(&self.expr)
+    }
+
     /// Parses `{ ... }`; the cursor is on the `{`.
     pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<JsonPattern, FilterError> {
         let open = cur.pos();

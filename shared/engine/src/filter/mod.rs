@@ -114,6 +114,17 @@ impl FilterPattern {
         }
     }
 
+    /// An EventBridge event pattern on the record (no `detail` wrapper)
+    /// that every record this pattern matches also matches; `None` when
+    /// there is none (not a JSON pattern, or no plain string equality to
+    /// derive it from). See `JsonPattern::prefilter`.
+    pub fn record_prefilter(&self) -> Option<Value> {
+        match &self.compiled {
+            Compiled::Json(j) => j.prefilter(),
+            Compiled::Unstructured(_) | Compiled::SpaceDelimited(_) => None,
+        }
+    }
+
     /// Whether the log event message matches. JSON patterns parse the message
     /// as JSON; a message that is not JSON does not match them.
     pub fn matches(&self, message: &str) -> bool {
