@@ -204,6 +204,32 @@ fn merged(matches: Vec<Match>) -> Vec<Alert> {
     alert::merge(matches.into_iter().filter(|m| !m.is_windowed()).map(|m| m.alert).collect())
 }
 
+/// A pooled [`Workspace`], returned to its pool when dropped.
+struct Pooled<'a> {
+    pool: &'a std::sync::Mutex<Vec<Workspace>>,
+    ws: Workspace,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.ws
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Workspace {
+        &mut self.ws
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let ws = std::mem::take(&mut self.ws);
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(ws);
+    }
+}
+
 /// One alert to publish to one destination (`route`: `None` is the main
 /// one), and the state keys to mark sent once it is taken.
 #[derive(Debug)]
@@ -257,6 +283,9 @@ pub struct Handler<S, M, St = state::Memory> {
     dedup: bool,
     /// Sends of metrics that failed and are not yet counted in a sent one.
     metrics_failures: AtomicU64,
+    /// Matching's working memory, kept between invocations (each keeps its
+    /// buffers, sized for this rule set) rather than made anew for each.
+    workspaces: std::sync::Mutex<Vec<Workspace>>,
 }
 
 /// What "now" is for claims' leases and for lateness.
@@ -309,6 +338,7 @@ impl<S: Sink, M: Metrics> Handler<S, M> {
             clock: Clock::Wall,
             dedup: true,
             metrics_failures: AtomicU64::new(0),
+            workspaces: std::sync::Mutex::default(),
         }
     }
 }
@@ -326,6 +356,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             clock,
             dedup: self.dedup,
             metrics_failures: self.metrics_failures,
+            workspaces: self.workspaces,
         }
     }
 
@@ -356,12 +387,19 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
         &self.metrics
     }
 
+    /// A workspace from the pool (a new one if none is free), back to it
+    /// when dropped.
+    fn workspace(&self) -> Pooled<'_> {
+        let ws = self.workspaces.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        Pooled { pool: &self.workspaces, ws }
+    }
+
     /// Handle one invocation's payload given as its JSON text, as the
     /// Lambda runtime receives it: an EventBridge event no rule can match
     /// (the event gate, read by the streaming matcher) is counted without
     /// being parsed; any other payload goes to [`Handler::handle`].
     pub async fn handle_text(&self, text: &str) -> Result<Response, InvocationError> {
-        let mut ws = Workspace::default();
+        let mut ws = self.workspace();
         if self.rules.may_match_event_text(text, &mut ws) == Some(false) && envelope::is_eventbridge_record_text(text) {
             let counts = Counts { records: 1, ..Counts::default() };
             self.emit(counts).await;
@@ -390,7 +428,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 return Err(e.into());
             }
         };
-        let mut ws = Workspace::default();
+        let mut ws = self.workspace();
         let mut batch = KinesisEventResponse::default();
         let mut first_error = None;
         let (mut failed_alerts, mut all_alerts) = (0, 0);
