@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use trailwatch_engine::envelope::Via;
 use trailwatch_engine::filter::{self, FilterPattern};
@@ -39,6 +39,31 @@ struct Cli {
     command: Command,
 }
 
+/// Which of a trail's log files to read, mapped to key prefixes (the key's
+/// day, account and Region): `replay s3://` and `backfill`.
+#[derive(Args)]
+struct KeyArgs {
+    /// The first day (YYYY-MM-DD, the key's day).
+    #[arg(long)]
+    since: Option<String>,
+    /// The last day (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    until: Option<String>,
+    /// Only this account's files.
+    #[arg(long)]
+    account: Option<String>,
+    /// Only this Region's files.
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl KeyArgs {
+    fn filter(self) -> Result<trailwatch_engine::s3::KeyFilter> {
+        trailwatch_engine::s3::KeyFilter::new(self.since, self.until, self.account, self.region)
+            .map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run CloudTrail files through the functions' handler, delivered the
@@ -50,18 +75,9 @@ enum Command {
         /// (AWS_ENDPOINT_URL honoured).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// s3:// only: the first day to read (YYYY-MM-DD, the key's day).
-        #[arg(long)]
-        since: Option<String>,
-        /// s3:// only: the last day to read (YYYY-MM-DD, inclusive).
-        #[arg(long)]
-        until: Option<String>,
-        /// s3:// only: the account whose files to read.
-        #[arg(long)]
-        account: Option<String>,
-        /// s3:// only: the region whose files to read.
-        #[arg(long)]
-        region: Option<String>,
+        /// s3:// only: which log files to read.
+        #[command(flatten)]
+        keys: KeyArgs,
         /// s3:// only: objects read at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
@@ -92,18 +108,9 @@ enum Command {
         /// The S3 function's SQS queue URL.
         #[arg(long)]
         queue: String,
-        /// The first day to enqueue (YYYY-MM-DD).
-        #[arg(long)]
-        since: Option<String>,
-        /// The last day to enqueue (YYYY-MM-DD, inclusive).
-        #[arg(long)]
-        until: Option<String>,
-        /// Only this account's files.
-        #[arg(long)]
-        account: Option<String>,
-        /// Only this region's files.
-        #[arg(long)]
-        region: Option<String>,
+        /// Which log files to enqueue.
+        #[command(flatten)]
+        keys: KeyArgs,
         /// Report the queue's depth every 10 s until it is empty.
         #[arg(long)]
         watch: bool,
@@ -228,24 +235,18 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Replay { paths, via, rules, no_dedup, no_state, since, until, account, region, concurrency } => {
+        Command::Replay { paths, via, rules, no_dedup, no_state, keys, concurrency } => {
             let state = match (no_state, no_dedup) {
                 (true, _) => replay::Mode::None,
                 (false, true) => replay::Mode::NoDedup,
                 (false, false) => replay::Mode::Dedup,
             };
             if paths.iter().any(|p| p.to_string_lossy().starts_with("s3://")) {
-                let filter = trailwatch_engine::s3::KeyFilter::new(since, until, account, region)
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                return replay::run_s3(&paths, &filter, rules.as_deref(), state, concurrency);
+                return replay::run_s3(&paths, &keys.filter()?, rules.as_deref(), state, concurrency);
             }
             replay::run(&paths, via, rules.as_deref(), state)
         }
-        Command::Backfill { urls, queue, since, until, account, region, watch } => {
-            let filter =
-                trailwatch_engine::s3::KeyFilter::new(since, until, account, region).map_err(|e| anyhow::anyhow!(e))?;
-            backfill::run(&urls, &filter, &queue, watch)
-        }
+        Command::Backfill { urls, queue, keys, watch } => backfill::run(&urls, &keys.filter()?, &queue, watch),
         Command::Infra { command } => infra::run(command),
         Command::BenchPatterns { patterns, events, passes, mode } => bench::run(&patterns, &events, passes, mode),
         Command::BenchHandler { payloads, passes } => bench_handler::run(&payloads, passes),
