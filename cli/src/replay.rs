@@ -88,18 +88,42 @@ fn replay_handler(rules_dir: Option<&Path>, mode: Mode) -> Result<Handler<Stdout
     Ok(if mode == Mode::NoDedup { handler.without_dedup() } else { handler })
 }
 
+/// A progress bar on stderr, when stderr is a terminal: items done, and the
+/// records and alerts so far.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(len: usize, unit: &str) -> Progress {
+        Progress(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(len as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit} {{msg}}"))
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        }))
+    }
+
+    /// One more item done.
+    fn tick(&self, c: &trailwatch_engine::metrics::Counts) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+            bar.set_message(format!("{} records, {} alerts", c.records, c.alerts_published));
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: Mode) -> Result<ExitCode> {
     let handler = replay_handler(rules_dir, mode)?;
     let mut problems = Problems::default();
     let files = collect(paths, &mut problems);
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(files.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let progress = Progress::new(files.len(), "files");
     let runtime = tokio::runtime::Builder::new_current_thread().build().context("cannot start the async runtime")?;
     for file in &files {
         let name = file.display().to_string();
@@ -124,15 +148,9 @@ pub fn run(paths: &[PathBuf], via: Via, rules_dir: Option<&Path>, mode: Mode) ->
                 return Ok(ExitCode::SUCCESS);
             }
         }
-        if let Some(bar) = &progress {
-            bar.inc(1);
-            let c = handler.metrics().counts();
-            bar.set_message(format!("{} records, {} alerts", c.records, c.alerts_published));
-        }
+        progress.tick(&handler.metrics().counts());
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     summary(&handler.metrics().counts(), &handler.sink().alerts.lock().unwrap_or_else(|p| p.into_inner()), &problems);
     let failed = problems.unreadable + problems.refused + problems.failed;
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
@@ -278,14 +296,7 @@ async fn replay_s3(
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = trailwatch_aws::s3::client(&sdk);
     let objects = list_objects(&client, urls, filter).await?;
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(objects.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let progress = Progress::new(objects.len(), "objects");
     let fetch = |o: &s3files::ObjectRef| {
         let (client, o) = (client.clone(), o.clone());
         tokio::spawn(async move {
@@ -339,15 +350,9 @@ async fn replay_s3(
                 problems.failed += 1;
             }
         }
-        if let Some(bar) = &progress {
-            bar.inc(1);
-            let c = handler.metrics().counts();
-            bar.set_message(format!("{} records, {} alerts", c.records, c.alerts_published));
-        }
+        progress.tick(&handler.metrics().counts());
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     Ok(None)
 }
 
