@@ -28,6 +28,24 @@ pub fn shared() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// (rule id, first event id) -> how many alerts.
+pub type Tally = std::collections::BTreeMap<(String, String), usize>;
+
+/// The alerts in SNS messages read back from the subscriber queue, counted
+/// by (rule id, event id).
+pub fn delivered(messages: &[Value]) -> Tally {
+    let mut t = Tally::new();
+    for m in messages {
+        let alert: Value = serde_json::from_str(m["Message"].as_str().expect("a message")).expect("the JSON alert");
+        let key = (
+            alert["rule_id"].as_str().unwrap_or_default().to_string(),
+            alert["event_id"].as_str().unwrap_or_default().to_string(),
+        );
+        *t.entry(key).or_default() += 1;
+    }
+    t
+}
+
 /// Every real record of the shared dataset, in the generator's order
 /// (sorted Invictus files, then sorted Stratus detonation logs).
 pub fn records() -> Result<Vec<Value>> {

@@ -13,10 +13,7 @@ use trailwatch_engine::event::Event;
 use trailwatch_engine::handler::detect;
 use trailwatch_engine::rules::{self, RuleSet, Workspace};
 use trailwatch_tests::local::{Function, Moto};
-use trailwatch_tests::{eventbridge_events, records};
-
-/// (rule id, first event id) -> how many alerts.
-type Tally = BTreeMap<(String, String), usize>;
+use trailwatch_tests::{delivered, eventbridge_events, records, Tally};
 
 fn expected(rules: &RuleSet, events: &[Event], ws: &mut Workspace, tally: &mut Tally) -> usize {
     let alerts = detect(rules, events, ws).alerts();
@@ -24,19 +21,6 @@ fn expected(rules: &RuleSet, events: &[Event], ws: &mut Workspace, tally: &mut T
         *tally.entry((a.rule_id.clone(), a.event_id.clone().unwrap_or_default())).or_default() += 1;
     }
     alerts.len()
-}
-
-fn delivered(messages: &[Value]) -> Tally {
-    let mut t = Tally::new();
-    for m in messages {
-        let alert: Value = serde_json::from_str(m["Message"].as_str().expect("a message")).expect("the JSON alert");
-        let key = (
-            alert["rule_id"].as_str().unwrap_or_default().to_string(),
-            alert["event_id"].as_str().unwrap_or_default().to_string(),
-        );
-        *t.entry(key).or_default() += 1;
-    }
-    t
 }
 
 fn decode_one(value: Value) -> Event {

@@ -8,7 +8,6 @@
 //! queue; the alerts read back from the SNS subscriber queue. What must
 //! arrive is what the library computes for the same files.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -18,13 +17,10 @@ use trailwatch_engine::handler::detect;
 use trailwatch_engine::rules::{self, RuleSet, Workspace};
 use trailwatch_engine::s3::{read_records, FileKind};
 use trailwatch_tests::local::{s3_ctl, Function, Moto};
-use trailwatch_tests::records;
+use trailwatch_tests::{delivered, records, Tally};
 
 const BUCKET: &str = "org-trail";
 const DAY: &str = "AWSLogs/o-exampleorgid/111122223333/CloudTrail/us-east-1/2026/11/30";
-
-/// (rule id, first event id) -> how many alerts.
-type Tally = BTreeMap<(String, String), usize>;
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -50,19 +46,6 @@ fn expect(rules: &RuleSet, bytes: &[u8], want: &mut Tally) {
     for a in detect(rules, &events, &mut Workspace::default()).alerts() {
         *want.entry((a.rule_id.clone(), a.event_id.clone().unwrap_or_default())).or_default() += 1;
     }
-}
-
-fn delivered(messages: &[Value]) -> Tally {
-    let mut t = Tally::new();
-    for m in messages {
-        let alert: Value = serde_json::from_str(m["Message"].as_str().expect("a message")).expect("the JSON alert");
-        let key = (
-            alert["rule_id"].as_str().unwrap_or_default().to_string(),
-            alert["event_id"].as_str().unwrap_or_default().to_string(),
-        );
-        *t.entry(key).or_default() += 1;
-    }
-    t
 }
 
 fn put(dir: &Path, key: &str, bytes: &[u8]) {
