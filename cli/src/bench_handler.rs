@@ -12,8 +12,9 @@
 //! writes it to S3) is one S3 object: it goes through the S3 function's own
 //! per-object path after `GetObject` (`trailwatch_aws::s3::read_body`, the
 //! file streamed in 64 KiB chunks on a multi-threaded runtime as the
-//! function's body is, records parsed and matched one at a time, then
-//! `Handler::respond`); its bytes are the file's JSON once inflated.
+//! function's body is, records parsed on a blocking thread and matched one
+//! at a time, `Handler::respond` every `MAX_HELD_MATCHES` matches and at
+//! the end); its bytes are the file's JSON once inflated.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -90,11 +91,12 @@ async fn log_file(handler: &Bench, path: &Path) -> Result<u64> {
         .with_context(|| format!("cannot read {}", path.display()))?;
     let object = ObjectRef { bucket: "bench".into(), key: path.display().to_string(), etag: None };
     let kind = files::file_kind(&object.key);
-    let (detection, read) =
-        trailwatch_aws::s3::read_body(handler, &object, kind, body).await.map_err(|e| anyhow!("{object}: {e}"))?;
-    let (counts, _, _) = handler.respond(detection).await.map_err(|e| anyhow!("{object}: {e}"))?;
-    handler.emit(counts).await;
-    let stats = read.map_err(|e| anyhow!("{} is not a readable CloudTrail log file: {e}", path.display()))?;
+    let read = trailwatch_aws::s3::read_body(handler, &object, kind, body, trailwatch_aws::s3::MAX_HELD_MATCHES).await;
+    if let Some(e) = read.failed {
+        bail!("{object}: {e}");
+    }
+    handler.emit(read.counts).await;
+    let stats = read.read.map_err(|e| anyhow!("{} is not a readable CloudTrail log file: {e}", path.display()))?;
     Ok(stats.bytes)
 }
 

@@ -18,8 +18,23 @@
 //!   not take: the message is reported in `batchItemFailures`, so SQS
 //!   retries it alone, and after the queue's `maxReceiveCount` moves it to
 //!   the dead-letter queue (with an alarm on it).
+//!
+//! An object's memory is bounded whatever its size: the file is parsed on
+//! a blocking thread, its records matched as they come, and once more than
+//! [`MAX_HELD_MATCHES`] matches are held the handler responds to that chunk
+//! (alerts delivered, state updated) and goes on with an empty one. With a
+//! state store the chunks answer as separate invocations do: dedup,
+//! thresholds and sequences run through the store, so an alert an earlier
+//! chunk sent counts a later chunk's matches of its key as suppressed
+//! rather than into its own `count`, and a step alert folds into a sequence
+//! alert only within one chunk. Without a store identical alerts are merged
+//! within a chunk only (a file with more matches than the bound may send
+//! one merged alert per chunk), and thresholds and sequences send nothing,
+//! as ever. A delivery that fails in any chunk retries the message; the
+//! counts are those of every chunk answered.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,11 +43,13 @@ use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tokio::runtime::{Handle, RuntimeFlavor};
+use trailwatch_engine::envelope::Malformed;
+use trailwatch_engine::event::Event;
 use trailwatch_engine::handler::{Detecting, Handler, InvocationError};
 use trailwatch_engine::metrics::{Counts, Metrics};
 use trailwatch_engine::rules::Workspace;
 use trailwatch_engine::s3::{self as files, FileKind, FileStats, ObjectRef, SqsBatchResponse};
-use trailwatch_engine::sink::Sink;
+use trailwatch_engine::sink::{DeliveryError, Sink};
 use trailwatch_engine::state::{Claim, Millis, Store};
 
 use crate::config::Config;
@@ -42,6 +59,17 @@ pub const OBJECT_LEASE: Millis = 15 * 60_000;
 /// How long a processed object is remembered: past SQS's longest retention
 /// (14 days), so no re-delivery finds it forgotten.
 pub const OBJECT_MEMORY: Millis = 30 * 24 * 3_600_000;
+
+/// How many matches (alert-rule matches and sequence steps, each with its
+/// rendered alert, about 1 KB) an object's reading holds before the
+/// handler responds to them: a few MiB, whatever the file's size, and more
+/// than a usual 5-minute log file matches, so most objects are still
+/// answered in one response (one claim per alert key, identical alerts
+/// merged).
+pub const MAX_HELD_MATCHES: usize = 4_096;
+
+/// Records the reading thread hands over at a time.
+const ITEMS_PER_SEND: usize = 64;
 
 /// An S3 client for this SDK configuration. With an endpoint URL (a local
 /// moto server) buckets are addressed by path: a loopback address cannot
@@ -122,25 +150,21 @@ pub async fn process_object<S: Sink, M: Metrics, St: Store>(
         claim.finish(handler, object, false).await;
         Outcome::Retry(why)
     };
-    let (detection, read) = match read_body(handler, object, kind, response.body).await {
-        Ok(r) => r,
-        Err(network) => return release(format!("{object}: reading the body failed: {network}")).await,
-    };
-    let (mut c, alerts, errors) = match handler.respond(detection).await {
-        Ok(r) => r,
-        Err(e) => return release(format!("{object}: {e}")).await,
-    };
-    let outcome = match read {
-        Ok(stats) => Outcome::Read { records: c.records, bytes: stats.bytes, alerts },
+    let read = read_body(handler, object, kind, response.body, MAX_HELD_MATCHES).await;
+    counts.add(&read.counts);
+    if let Some(why) = read.failed {
+        return release(format!("{object}: {why}")).await;
+    }
+    let outcome = match read.read {
+        Ok(stats) => Outcome::Read { records: read.counts.records, bytes: stats.bytes, alerts: read.alerts },
         Err(e) => {
-            c.malformed += 1;
-            tracing::error!(object = %object, error = %e, records = c.records, "object unreadable past this point: its records before it were matched; not retried");
+            counts.malformed += 1;
+            tracing::error!(object = %object, error = %e, records = read.counts.records, "object unreadable past this point: its records before it were matched; not retried");
             Outcome::Unreadable(format!("{object}: {e}"))
         }
     };
-    counts.add(&c);
-    if !errors.is_empty() {
-        return release(format!("{object}: {} alerts not delivered: {}", errors.len(), errors[0])).await;
+    if let Some(first) = read.errors.first() {
+        return release(format!("{object}: {} alerts not delivered: {first}", read.errors.len())).await;
     }
     claim.finish(handler, object, true).await;
     outcome
@@ -195,56 +219,156 @@ impl ObjectClaim {
 /// How reading a file's contents ended: its stats, or why it stopped.
 pub type FileRead = Result<FileStats, trailwatch_engine::envelope::EnvelopeError>;
 
+/// What reading one object's body came to, over the chunks the handler
+/// answered.
+#[derive(Debug)]
+pub struct ObjectRead {
+    /// The counts of every chunk answered.
+    pub counts: Counts,
+    /// Alerts sent or tried.
+    pub alerts: usize,
+    /// The deliveries that failed, in any chunk (the message is retried).
+    pub errors: Vec<DeliveryError>,
+    /// How many times the handler responded.
+    pub chunks: usize,
+    /// How reading the contents ended.
+    pub read: FileRead,
+    /// Why the object must be read again (the network or the state store
+    /// failed); the chunks answered before it are in the figures above.
+    pub failed: Option<String>,
+}
+
+impl ObjectRead {
+    /// Respond to one chunk and add what it did.
+    async fn respond<S: Sink, M: Metrics, St: Store>(
+        &mut self,
+        handler: &Handler<S, M, St>,
+        chunk: Detecting,
+    ) -> Result<(), InvocationError> {
+        let (c, alerts, errors) = handler.respond(chunk.finish()).await?;
+        self.counts.add(&c);
+        self.alerts += alerts;
+        self.errors.extend(errors);
+        self.chunks += 1;
+        Ok(())
+    }
+}
+
 /// Match the body's records as they arrive: the S3 function's per-object
-/// work once `GetObject` has answered (then [`Handler::respond`]; what
-/// `trailwatch bench-handler` times on a log file). On a multi-threaded
-/// runtime (the function) the body is streamed chunk by chunk into the
-/// parser; on a single-threaded one it is first collected (compressed).
-/// `Err` when the network failed (the message is retried).
+/// work once `GetObject` has answered (what `trailwatch bench-handler`
+/// times on a log file). The file is parsed on a blocking thread and its
+/// records are matched here; whenever more than `max_held` matches are
+/// held, [`Handler::respond`] answers them, and once more at the end. On a
+/// multi-threaded runtime (the function) the body is streamed chunk by
+/// chunk into the parser; on a single-threaded one it is first collected
+/// (compressed).
 pub async fn read_body<S: Sink, M: Metrics, St: Store>(
     handler: &Handler<S, M, St>,
     object: &ObjectRef,
     kind: FileKind,
     body: ByteStream,
-) -> Result<(trailwatch_engine::handler::Detection, FileRead), String> {
-    let origin = object.to_string();
-    let rules = handler.rules();
-    let run = |reader: &mut dyn Read| {
-        let mut d = Detecting::default();
-        let mut ws = Workspace::default();
-        let r = files::read_records(reader, &origin, kind, &mut |item| match item {
-            Ok(e) => d.push(rules, &e, &mut ws),
-            Err(m) => d.malformed(&m),
-        });
-        (d.finish(), r)
+    max_held: usize,
+) -> ObjectRead {
+    let mut out = ObjectRead {
+        counts: Counts::default(),
+        alerts: 0,
+        errors: Vec::new(),
+        chunks: 0,
+        read: Ok(FileStats::default()),
+        failed: None,
     };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut reader = BodyReader { body: None, chunk: bytes::Bytes::new(), stop: Arc::clone(&stop), failed: None };
     if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        let mut reader = BodyReader { body, rt: Handle::current(), chunk: bytes::Bytes::new(), failed: None };
-        let (d, r) = tokio::task::block_in_place(|| run(&mut reader));
-        match reader.failed {
-            Some(e) => Err(e),
-            None => Ok((d, r)),
-        }
+        reader.body = Some((body, Handle::current()));
     } else {
-        let bytes = body.collect().await.map_err(|e| e.to_string())?.into_bytes();
-        Ok(run(&mut &bytes[..]))
+        match body.collect().await {
+            Ok(b) => reader.chunk = b.into_bytes(),
+            Err(e) => {
+                out.failed = Some(format!("reading the body failed: {e}"));
+                return out;
+            }
+        }
     }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Item>>(2);
+    let origin = object.to_string();
+    let stopped = Arc::clone(&stop);
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::with_capacity(ITEMS_PER_SEND);
+        let read = files::read_records(&mut reader, &origin, kind, &mut |item| {
+            batch.push(item);
+            if batch.len() == ITEMS_PER_SEND {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(ITEMS_PER_SEND));
+                if tx.blocking_send(full).is_err() {
+                    // Nobody reads on: the next read of the body fails.
+                    stopped.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        (read, reader.failed)
+    });
+    let rules = handler.rules();
+    let mut ws = Workspace::default();
+    let mut chunk = Detecting::default();
+    'reading: while let Some(items) = rx.recv().await {
+        for item in items {
+            match item {
+                Ok(e) => chunk.push(rules, &e, &mut ws),
+                Err(m) => chunk.malformed(&m),
+            }
+            if chunk.held() > max_held {
+                if let Err(e) = out.respond(handler, std::mem::take(&mut chunk)).await {
+                    out.failed = Some(e.to_string());
+                    break 'reading;
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    match reading.await {
+        Ok((read, network)) => {
+            out.read = read;
+            if out.failed.is_none() {
+                out.failed = network.map(|e| format!("reading the body failed: {e}"));
+            }
+        }
+        Err(e) => out.failed = out.failed.take().or(Some(format!("reading the body failed: {e}"))),
+    }
+    if out.failed.is_none() {
+        if let Err(e) = out.respond(handler, chunk).await {
+            out.failed = Some(e.to_string());
+        }
+    }
+    out
 }
 
-/// An object's body as a blocking reader (inside `block_in_place`): each
-/// chunk is awaited as the parser asks for it.
+/// One item of a file's `Records`, as the reading thread hands it over.
+type Item = Result<Event, Malformed>;
+
+/// An object's body as a blocking reader (on the reading thread): what is
+/// left of the current chunk, then each next one awaited as the parser
+/// asks for it (streamed), or nothing more (collected). It fails once
+/// `stop` is set (nobody matches the records any more).
 struct BodyReader {
-    body: ByteStream,
-    rt: Handle,
+    body: Option<(ByteStream, Handle)>,
     chunk: bytes::Bytes,
+    stop: Arc<AtomicBool>,
     /// A network failure (as opposed to bad contents).
     failed: Option<String>,
 }
 
 impl Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other("reading stopped"));
+        }
         while self.chunk.is_empty() {
-            match self.rt.block_on(self.body.next()) {
+            let Some((body, rt)) = &mut self.body else { return Ok(0) };
+            match rt.block_on(body.next()) {
                 Some(Ok(b)) => self.chunk = b,
                 Some(Err(e)) => {
                     self.failed = Some(e.to_string());

@@ -14,6 +14,7 @@ use aws_sdk_s3::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use serde_json::{json, Value};
 use trailwatch_aws::s3::{handle, process_object, Outcome};
+use trailwatch_engine::alert::Alert;
 use trailwatch_engine::handler::{Clock, Handler};
 use trailwatch_engine::metrics::{Counts, Tally};
 use trailwatch_engine::rules::{self, RuleSet};
@@ -211,4 +212,169 @@ async fn an_insight_file_gives_insight_events() {
     let outcome = process_object(&h, &client, &o, &mut counts).await;
     assert!(matches!(outcome, Outcome::Read { records: 1, .. }), "{outcome:?}");
     assert_eq!(counts.malformed, 0);
+}
+
+/// `n` StopLogging calls by `user`, one second apart from 09:00 (one dedup
+/// period), event ids `<user>-<i>`.
+fn stops_by(user: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let mut r = stop_logging(&format!("{user}-{i}"));
+            r["userIdentity"]["arn"] = json!(format!("arn:aws:iam::111122223333:user/{user}"));
+            r["userIdentity"]["userName"] = json!(user);
+            r["eventTime"] = json!(format!("2026-11-30T09:{:02}:{:02}Z", i / 60 % 60, i % 60));
+            r
+        })
+        .collect()
+}
+
+/// A failed console sign-in from 203.0.113.50 at 09:0m:s.
+fn failed_sign_in(i: usize) -> Value {
+    json!({"eventVersion": "1.09", "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "userName": "bob"},
+           "eventTime": format!("2026-11-30T09:0{}:{:02}Z", i / 60, i % 60), "eventSource": "signin.amazonaws.com",
+           "eventName": "ConsoleLogin", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.50",
+           "userAgent": "Mozilla/5.0", "errorMessage": "Failed authentication", "requestParameters": null,
+           "responseElements": {"ConsoleLogin": "Failure"}, "eventID": format!("login-{i}"), "readOnly": false,
+           "eventType": "AwsConsoleSignIn", "managementEvent": true, "recipientAccountId": "111122223333",
+           "eventCategory": "Management"})
+}
+
+/// One file read with at most `max_held` matches held: what was sent
+/// (rule, event id and count of each alert, sorted), the counts and the
+/// number of responses.
+async fn read_in_chunks<St: state::Store>(
+    h: &Handler<sink::Memory, Tally, St>,
+    file: &[u8],
+    max_held: usize,
+) -> (Vec<(String, String, u64)>, Counts, usize) {
+    let o = ObjectRef { bucket: BUCKET.into(), key: key("chunks"), etag: None };
+    let kind = trailwatch_engine::s3::file_kind(&o.key);
+    let read = trailwatch_aws::s3::read_body(h, &o, kind, ByteStream::from(file.to_vec()), max_held).await;
+    assert!(read.failed.is_none() && read.errors.is_empty(), "{read:?}");
+    assert!(read.read.is_ok(), "{read:?}");
+    let mut sent: Vec<_> =
+        h.sink().take().into_iter().map(|a| (a.rule_id, a.event_id.unwrap_or_default(), a.count)).collect();
+    sent.sort();
+    (sent, read.counts, read.chunks)
+}
+
+/// A file with many more matches than the bound is answered in several
+/// responses; with a state store they send what one response sends: the
+/// same alerts (dedup across responses through the store: a later
+/// response's matches of a sent alert are counted as suppressed instead of
+/// into its `count`), the same threshold alert (its window observed in the
+/// store across responses), the same counts.
+#[tokio::test]
+async fn a_file_past_the_bound_is_answered_in_chunks_with_the_same_alerts() {
+    let users: Vec<String> = (0..40).map(|i| format!("user{i}")).collect();
+    let mut records: Vec<Value> = users.iter().map(|u| stops_by(u, 1).remove(0)).collect();
+    records.extend((0..8).map(failed_sign_in));
+    // Each user again, in the same dedup period, chunks later.
+    records.extend(users.iter().map(|u| {
+        let mut r = stops_by(u, 2).remove(1);
+        r["eventID"] = json!(format!("{u}-again"));
+        r
+    }));
+    let file = log_file(&records);
+
+    let (one, one_counts, one_chunks) = read_in_chunks(&handler(), &file, usize::MAX).await;
+    let (chunked, counts, chunks) = read_in_chunks(&handler(), &file, 7).await;
+    assert_eq!(one_chunks, 1);
+    assert!(chunks > 10, "answered in {chunks} responses");
+    let first = |sent: &[(String, String, u64)]| -> Vec<(String, String)> {
+        sent.iter().map(|(r, e, _)| (r.clone(), e.clone())).collect()
+    };
+    assert_eq!(first(&chunked), first(&one), "the same alerts, each for the same first record");
+    assert!(one.iter().any(|(r, _, _)| r == "signin-console-password-guessing"), "{one:?}");
+    assert!(one.iter().any(|(_, e, n)| e == "user0-0" && *n == 2), "one response merges a user's two calls: {one:?}");
+    assert!(chunked.iter().any(|(_, e, n)| e == "user0-0" && *n == 1), "{chunked:?}");
+    let total = |sent: &[(String, String, u64)], c: &Counts| sent.iter().map(|s| s.2).sum::<u64>() + c.suppressed;
+    assert_eq!(total(&chunked, &counts), total(&one, &one_counts), "every match is in an alert or suppressed");
+    assert!(counts.suppressed >= 40, "{counts:?}");
+    assert_eq!(
+        (counts.records, &counts.matches, counts.alerts_published, counts.malformed),
+        (one_counts.records, &one_counts.matches, one_counts.alerts_published, one_counts.malformed)
+    );
+    assert_eq!(counts.records, records.len() as u64);
+
+    // Without a store identical alerts merge within a response only: the
+    // same matches, in more alerts.
+    let stateless =
+        || Handler::new(RuleSet::new(rules::load(None).expect("rules")), sink::Memory::default(), Tally::default());
+    let (one, one_counts, _) = read_in_chunks(&stateless(), &file, usize::MAX).await;
+    let (chunked, counts, chunks) = read_in_chunks(&stateless(), &file, 7).await;
+    assert!(chunks > 10);
+    assert_eq!(total(&chunked, &counts), total(&one, &one_counts));
+    assert!(chunked.len() > one.len(), "{} alerts against {}", chunked.len(), one.len());
+    assert_eq!((counts.records, &counts.matches), (one_counts.records, &one_counts.matches));
+}
+
+/// A sink that refuses the alerts of one actor (the memory sink otherwise).
+#[derive(Debug, Default)]
+struct RefusingActor {
+    inner: sink::Memory,
+    refused: std::sync::Mutex<Option<String>>,
+}
+
+impl sink::Sink for RefusingActor {
+    async fn publish(&self, alert: &Alert, route: Option<&str>) -> Result<String, sink::DeliveryError> {
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if refused.is_some_and(|user| alert.actor.contains(&user)) {
+            return Err(sink::DeliveryError::new(alert, "refused in the test"));
+        }
+        self.inner.publish(alert, route).await
+    }
+}
+
+/// With the function's own bound: an alert refused in a middle response
+/// retries the message although the later responses delivered theirs; the
+/// counts add up over the responses; the retry sends only what was not.
+#[tokio::test]
+async fn an_alert_refused_in_a_later_chunk_retries_the_message() {
+    let n = trailwatch_aws::s3::MAX_HELD_MATCHES + 4;
+    let mut records = stops_by("alice", n);
+    records.extend(stops_by("bob", 1));
+    records.extend(stops_by("carol", n));
+    let good = key("big");
+    let rule = object(&good, log_file(&records));
+    let client = s3(&[&rule]);
+    let h = Handler::new(RuleSet::new(rules::load(None).expect("rules")), RefusingActor::default(), Tally::default())
+        .with_state(state::Memory::default(), Clock::Watermark(AtomicI64::new(i64::MIN)));
+    *h.sink().refused.lock().expect("lock") = Some("bob".into());
+    let batch = sqs(&[("m1", cloudtrail_notification(std::slice::from_ref(&good)))]);
+
+    let response = handle(&h, &client, batch.clone()).await.expect("answered");
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, vec!["m1"], "bob's alert was refused: the message is retried");
+    let sent = h.sink().inner.take();
+    let by = |user: &str| sent.iter().filter(|a| a.actor.contains(user)).map(|a| a.count).collect::<Vec<_>>();
+    let alice = by("alice");
+    assert_eq!(alice.len(), 1, "{sent:?}");
+    assert!(
+        alice[0] < n as u64,
+        "alice's alert was sent by the first response, before her last calls were read: {alice:?}"
+    );
+    assert_eq!(by("carol").len(), 1, "the responses after the refusal delivered theirs");
+    let c = h.metrics().counts();
+    assert_eq!(c.records, 2 * n as u64 + 1, "every response's records counted");
+    assert_eq!((c.alerts_published, c.delivery_failures), (2, 1));
+    let stop_logging_matches: u64 =
+        c.matches.iter().filter(|((rule, _), _)| rule == "cloudtrail-logging-stopped").map(|(_, n)| n).sum();
+    let in_alerts: u64 = sent.iter().filter(|a| a.rule_id == "cloudtrail-logging-stopped").map(|a| a.count).sum();
+    assert_eq!(
+        in_alerts + 1 + c.suppressed,
+        stop_logging_matches,
+        "each match in an alert (bob's refused), or suppressed"
+    );
+
+    // The retry: the object's claim was released, so it is read again; only
+    // bob's alert goes out.
+    *h.sink().refused.lock().expect("lock") = None;
+    let response = handle(&h, &client, batch.clone()).await.expect("answered");
+    assert!(response.batch_item_failures.is_empty());
+    let sent = h.sink().inner.take();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].actor.contains("bob"));
+    handle(&h, &client, batch).await.expect("answered");
+    assert!(h.sink().inner.take().is_empty(), "read through: skipped");
 }

@@ -179,6 +179,11 @@ impl Detecting {
         }
     }
 
+    /// How many matches are held (what the S3 path bounds).
+    pub fn held(&self) -> usize {
+        self.matches.len()
+    }
+
     /// Count an item that was not a record.
     pub fn malformed(&mut self, m: &Malformed) {
         tracing::warn!(origin = %m.origin, reason = %m.reason, "malformed record skipped");
