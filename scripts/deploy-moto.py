@@ -13,6 +13,10 @@ Stack 2: an existing trail's log group, LogsDelivery=Kinesis, LogsOnly.
 Stack 3: S3Path=Enabled: the trail's notification topic subscribed by the
 S3 queue (KMS, redrive to its DLQ), the S3 function and its SQS event
 source mapping (ReportBatchItemFailures), its least-privilege role.
+Stack 4: S3Path=Enabled on an existing trail (its bucket, key prefix and
+KMS key) with S3PathSource=BucketEvents: the Object Created rule to the
+queue (dead letters to its DLQ), no subscription, the role reading only the
+trail's prefix and decrypting its key.
 
 moto 5 creates (among others) SNS topics, EventBridge rules with targets,
 log groups, S3 buckets, KMS keys, SQS queues, IAM roles, Lambda functions,
@@ -218,7 +222,8 @@ def check_common(c, template, phys, skipped, checks, name, eventbridge_enabled):
     if "EventBridgeFunction" in phys:
         fn_arn = c["lambda"].get_function(FunctionName=phys["EventBridgeFunction"])["Configuration"]["FunctionArn"]
     # EventBridge rules: pattern as generated, state, target, retry, DLQ.
-    rules = [lid for lid, r in res.items() if r["Type"] == "AWS::Events::Rule"]
+    # (The S3 path's Object Created rule is checked with the S3 path.)
+    rules = [lid for lid, r in res.items() if r["Type"] == "AWS::Events::Rule" and lid != "S3ObjectCreatedRule"]
     target_dlq = phys.get("EventBridgeTargetDLQ")
     target_dlq_arn = c["sqs"].get_queue_attributes(QueueUrl=target_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] if target_dlq else None
     for lid in rules:
@@ -299,8 +304,11 @@ def queue_arn(c, url):
     return c["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def check_s3_path(c, template, phys, skipped, checks, name):
-    """S3Path=Enabled: queue, DLQ redrive, subscription, function, mapping, role."""
+def check_s3_path(c, template, phys, skipped, checks, name, existing=None):
+    """S3Path=Enabled: queue, DLQ redrive, subscription, function, mapping, role.
+
+    `existing`: (bucket, prefix, key ARN) of an existing trail read through
+    its bucket's Object Created events; None: the stack's trail and topic."""
     res = template["Resources"]
     queue, dlq = phys.get("S3Queue"), phys.get("S3QueueDLQ")
     if not (checks.check(queue is not None, f"{name}: S3Queue created") and checks.check(dlq is not None, f"{name}: S3QueueDLQ created")):
@@ -318,14 +326,32 @@ def check_s3_path(c, template, phys, skipped, checks, name):
         checks.setting(bool(a.get("KmsMasterKeyId")), want, "SQS KmsMasterKeyId (the stack's key)")
     d = c["sqs"].get_queue_attributes(QueueUrl=dlq, AttributeNames=["MessageRetentionPeriod"])["Attributes"]
     checks.check(d.get("MessageRetentionPeriod") == "1209600", f"{name}: S3QueueDLQ retention 14 days")
-    # The trail's notification topic → the queue, SNS envelope kept.
+    # The trail's notification topic → the queue, SNS envelope kept; or the
+    # bucket's Object Created events through an EventBridge rule.
     topic = phys.get("TrailNotificationTopic")
-    if checks.check(topic is not None, f"{name}: TrailNotificationTopic created"):
+    if existing is not None:
+        bucket, prefix, key_arn = existing
+        for lid in ("Trail", "TrailBucket", "TrailNotificationTopic", "S3QueueSubscription"):
+            checks.check(lid not in phys, f"{name}: {lid} not created (existing trail, bucket events)")
+        rule = phys.get("S3ObjectCreatedRule")
+        if checks.check(rule is not None, f"{name}: S3ObjectCreatedRule created"):
+            rule_name = rule.split("|")[-1].split("/")[-1]
+            r = c["events"].describe_rule(Name=rule_name)
+            pattern = json.loads(r["EventPattern"])
+            want = {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": f"{prefix}/AWSLogs/"}]}}}
+            checks.check(pattern == want, f"{name}: the rule matches the existing bucket's log files ({pattern})")
+            targets = c["events"].list_targets_by_rule(Rule=rule_name)["Targets"]
+            ok = len(targets) == 1 and targets[0]["Arn"] == q_arn
+            checks.check(ok, f"{name}: the rule targets S3Queue ({targets})")
+            if ok:
+                checks.check(targets[0].get("DeadLetterConfig", {}).get("Arn") == dlq_arn, f"{name}: the rule's dead letters go to S3QueueDLQ")
+        checks.check("S3QueueDLQPolicy" in phys or "S3QueueDLQPolicy" in skipped, f"{name}: S3QueueDLQPolicy wanted")
+    elif checks.check(topic is not None, f"{name}: TrailNotificationTopic created"):
         subs = [s for s in c["sns"].list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if s["Protocol"] == "sqs"]
         if "S3QueueSubscription" in skipped:
             sp = res["S3QueueSubscription"]["Properties"]
             checks.check(
-                sp == {"TopicArn": {"Ref": "TrailNotificationTopic"}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["S3Queue", "Arn"]}, "RawMessageDelivery": False},
+                sp == {"TopicArn": {"Fn::If": ["CreateTrail", {"Ref": "TrailNotificationTopic"}, {"Ref": "ExistingTrailTopicArn"}]}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["S3Queue", "Arn"]}, "RawMessageDelivery": False},
                 f"{name}: S3QueueSubscription in the template: the trail's topic to S3Queue, raw delivery off ({sp})",
             )
             print(f"   S3QueueSubscription: skipped by moto (AWS::SNS::Subscription not modelled; checked in the template); sqs subscriptions on the topic: {len(subs)}")
@@ -358,9 +384,14 @@ def check_s3_path(c, template, phys, skipped, checks, name):
         if isinstance(doc, str):
             doc = ast.literal_eval(doc)
         by_sid = {st.get("Sid"): st for st in doc["Statement"] if isinstance(st, dict)}
-        bucket = phys.get("TrailBucket")
+        objects = f"arn:aws:s3:::{phys.get('TrailBucket')}/AWSLogs/*" if existing is None else f"arn:aws:s3:::{existing[0]}/{existing[1]}/AWSLogs/*"
         get = by_sid.get("ReadTrailLogFiles", {})
-        checks.check(get.get("Action") == "s3:GetObject" and get.get("Resource") == f"arn:aws:s3:::{bucket}/AWSLogs/*", f"{name}: S3FunctionRole reads only AWSLogs/* of the trail bucket ({get})")
+        checks.check(get.get("Action") == "s3:GetObject" and get.get("Resource") == objects, f"{name}: S3FunctionRole reads only {objects} ({get})")
+        decrypt = by_sid.get("DecryptExistingTrailLogFiles")
+        if existing is None:
+            checks.check(decrypt is None, f"{name}: no existing trail key to decrypt")
+        else:
+            checks.check(decrypt is not None and decrypt.get("Resource") == existing[2] and decrypt.get("Action") == "kms:Decrypt", f"{name}: S3FunctionRole decrypts the existing trail's key ({decrypt})")
         sqs = by_sid.get("ConsumeQueue", {})
         checks.check(sqs.get("Resource") == q_arn and sorted(sqs.get("Action", [])) == ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], f"{name}: S3FunctionRole consumes S3Queue only ({sqs})")
         actions = json.dumps([st.get("Action") for st in by_sid.values()])
@@ -481,7 +512,19 @@ def main():
         check_common(c, template, phys3, skipped3, checks, "tw-s3path", eventbridge_enabled=True)
         check_s3_path(c, template, phys3, skipped3, checks, "tw-s3path")
 
-        for name in ("tw-s3path", "tw-existing", "tw-default"):
+        # Stack 4: the S3 path on an existing trail, through bucket events.
+        org_bucket, org_prefix = "org-trail-logs", "org"
+        c["s3"].create_bucket(Bucket=org_bucket)
+        org_key = c["kms"].create_key(Description="an existing trail's key")["KeyMetadata"]["Arn"]
+        existing4 = "/aws/cloudtrail/existing-trail-s3"
+        c["logs"].create_log_group(logGroupName=existing4)
+        p4 = dict(code, TrailMode="existing", TrailLogGroupName=existing4, S3Path="Enabled", S3PathSource="BucketEvents",
+                  ExistingTrailBucket=org_bucket, ExistingTrailKeyPrefix=org_prefix, ExistingTrailKeyArn=org_key, S3FunctionConcurrency="4")
+        phys4, skipped4 = deploy(c, text, template, "tw-existing-s3", p4, checks)
+        check_common(c, template, phys4, skipped4, checks, "tw-existing-s3", eventbridge_enabled=True)
+        check_s3_path(c, template, phys4, skipped4, checks, "tw-existing-s3", existing=(org_bucket, org_prefix, org_key))
+
+        for name in ("tw-existing-s3", "tw-s3path", "tw-existing", "tw-default"):
             c["cloudformation"].delete_stack(StackName=name)
     finally:
         stop([proc])

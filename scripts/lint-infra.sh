@@ -38,8 +38,17 @@ for want in 'Default: Kinesis' 'Default: Enabled'; do
   fi
 done
 
+# And one whose S3PathSource default is BucketEvents (the Object Created
+# rule, the dead-letter queue's policy, the bucket's EventBridge setting).
+events="$tmp/template-s3path-bucket-events.yaml"
+sed -e '/^  S3PathSource:$/,/^  [A-Za-z]/s/^    Default: TrailNotifications$/    Default: BucketEvents/' "$kinesis" > "$events"
+if ! grep -q '^    Default: BucketEvents$' "$events"; then
+  echo "lint-infra: could not make the S3PathSource=BucketEvents variant" >&2
+  exit 2
+fi
+
 # --skip-download: no calls to the Prisma Cloud API (no network here or in CI).
-for t in "$template" "$kinesis"; do
+for t in "$template" "$kinesis" "$events"; do
   echo "== checkov $("$venv/bin/checkov" --version) on $t"
   "$venv/bin/checkov" -f "$t" --framework cloudformation --skip-download --compact --quiet
 done

@@ -406,7 +406,6 @@ mod tests {
                 "S3Queue",
                 "S3QueueDLQ",
                 "S3QueuePolicy",
-                "S3QueueSubscription",
                 "S3Function",
                 "S3FunctionRole",
                 "S3FunctionLogGroup",
@@ -416,10 +415,7 @@ mod tests {
             ] {
                 assert_eq!(res[id]["Condition"], "S3PathEnabled", "{id}");
             }
-            assert_eq!(
-                t.doc["Conditions"]["S3PathEnabled"],
-                json!({"Fn::And": [{"Condition": "CreateTrail"}, {"Fn::Equals": [{"Ref": "S3Path"}, "Enabled"]}]})
-            );
+            assert_eq!(t.doc["Conditions"]["S3PathEnabled"], json!({"Fn::Equals": [{"Ref": "S3Path"}, "Enabled"]}));
             assert_eq!(t.doc["Parameters"]["S3Path"]["Default"], "Disabled");
             // Synchronous: the queue's redrive policy is the dead-letter queue.
             assert!(!res.contains_key("S3FunctionDLQ") && !res.contains_key("S3FunctionInvokeConfig"));
@@ -449,18 +445,6 @@ mod tests {
             for q in ["S3Queue", "S3QueueDLQ"] {
                 assert_eq!(res[q]["Properties"]["KmsMasterKeyId"], json!({"Fn::GetAtt": ["Key", "Arn"]}), "{q}");
             }
-            let send = &res["S3QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
-            assert_eq!(
-                send[0]["Condition"],
-                json!({"ArnEquals": {"aws:SourceArn": {"Ref": "TrailNotificationTopic"}}})
-            );
-            let subscription = &res["S3QueueSubscription"]["Properties"];
-            assert_eq!(subscription["TopicArn"], json!({"Ref": "TrailNotificationTopic"}));
-            assert_eq!(
-                (&subscription["Protocol"], &subscription["RawMessageDelivery"]),
-                (&json!("sqs"), &json!(false))
-            );
-
             let statements = res["S3FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
                 .as_array()
                 .expect("statements");
@@ -480,10 +464,6 @@ mod tests {
                 "no DeadLetters (no function DLQ), nothing else"
             );
             let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).expect("the statement");
-            assert_eq!(
-                by_sid("ReadTrailLogFiles"),
-                &json!({"Sid": "ReadTrailLogFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${TrailBucket.Arn}/AWSLogs/*"}})
-            );
             assert_eq!(
                 by_sid("DecryptLogFilesAndQueue"),
                 &json!({
@@ -513,15 +493,239 @@ mod tests {
                     "{st}"
                 );
             }
-            // The key lets SNS encrypt into the queue, only with the S3 path.
-            let key_policy = res["Key"]["Properties"]["KeyPolicy"]["Statement"].to_string();
-            assert!(
-                key_policy.contains("SnsSendsToEncryptedQueue")
-                    && key_policy.contains("AccountPrincipalsUseKeyThroughSqs")
-            );
             assert_eq!(res["S3QueueAgeAlarm"]["Properties"]["MetricName"], "ApproximateAgeOfOldestMessage");
             assert_eq!(res["S3QueueDLQAlarm"]["Properties"]["MetricName"], "ApproximateNumberOfMessagesVisible");
         }
+    }
+
+    /// The template with `params` (over the defaults) resolved as
+    /// CloudFormation would: conditions evaluated, `Fn::If` chosen,
+    /// `AWS::NoValue` dropped, resources whose condition is false left out,
+    /// parameter `Ref`s replaced by their values (other intrinsics kept).
+    fn resolved(t: &Template, params: &[(&str, &str)]) -> Value {
+        fn param(doc: &Value, params: &[(&str, &str)], name: &str) -> Option<Value> {
+            let given = params.iter().find(|(k, _)| *k == name).map(|(_, v)| json!(v));
+            given.or_else(|| doc["Parameters"][name].get("Default").map(|d| json!(d.to_string().trim_matches('"'))))
+        }
+        fn condition(doc: &Value, params: &[(&str, &str)], v: &Value) -> bool {
+            let arg = |op: &str| v[op].as_array().cloned().unwrap_or_default();
+            if let Some(name) = v["Condition"].as_str() {
+                return condition(doc, params, &doc["Conditions"][name]);
+            }
+            if v.get("Fn::Equals").is_some() {
+                let [a, b] = [0, 1].map(|i| resolve(doc, params, &arg("Fn::Equals")[i]));
+                return a == b;
+            }
+            if v.get("Fn::And").is_some() {
+                return arg("Fn::And").iter().all(|c| condition(doc, params, c));
+            }
+            if v.get("Fn::Or").is_some() {
+                return arg("Fn::Or").iter().any(|c| condition(doc, params, c));
+            }
+            if v.get("Fn::Not").is_some() {
+                return !condition(doc, params, &arg("Fn::Not")[0]);
+            }
+            panic!("not a condition: {v}")
+        }
+        fn resolve(doc: &Value, params: &[(&str, &str)], v: &Value) -> Value {
+            match v {
+                Value::Object(m) if m.len() == 1 && m.contains_key("Fn::If") => {
+                    let a = m["Fn::If"].as_array().expect("Fn::If's list");
+                    let name = a[0].as_str().expect("a condition name");
+                    let pick = if condition(doc, params, &json!({"Condition": name})) { &a[1] } else { &a[2] };
+                    resolve(doc, params, pick)
+                }
+                Value::Object(m) if m.len() == 1 && m.contains_key("Ref") => {
+                    let name = m["Ref"].as_str().expect("a name");
+                    param(doc, params, name).unwrap_or_else(|| v.clone())
+                }
+                Value::Object(m) => {
+                    let mut out = serde_json::Map::new();
+                    for (k, x) in m {
+                        let x = resolve(doc, params, x);
+                        if x != json!({"Ref": "AWS::NoValue"}) {
+                            out.insert(k.clone(), x);
+                        }
+                    }
+                    Value::Object(out)
+                }
+                Value::Array(a) => Value::Array(
+                    a.iter()
+                        .map(|x| resolve(doc, params, x))
+                        .filter(|x| *x != json!({"Ref": "AWS::NoValue"}))
+                        .collect(),
+                ),
+                _ => v.clone(),
+            }
+        }
+        let doc = &t.doc;
+        let mut resources = serde_json::Map::new();
+        for (id, r) in doc["Resources"].as_object().expect("resources") {
+            let on = r.get("Condition").map_or(true, |c| condition(doc, params, &json!({ "Condition": c })));
+            if on {
+                resources.insert(id.clone(), resolve(doc, params, r));
+            }
+        }
+        json!({ "Resources": resources })
+    }
+
+    /// The S3 path's sources and trails, resolved: the trail's topic (the
+    /// stack's or the user's) or the bucket's Object Created events
+    /// (through EventBridge; an existing bucket's own notification too);
+    /// each sender allowed by its ARN, each key prefix in the role.
+    #[test]
+    fn the_s3_path_reads_the_created_or_an_existing_trail_from_its_topic_or_bucket_events() {
+        let t = generate(&mixed_rules(), Flavor::Sam).expect("generates");
+        let existing = [
+            ("TrailMode", "existing"),
+            ("ExistingTrailBucket", "org-trail-logs"),
+            ("ExistingTrailKeyPrefix", "cloudtrail/org"),
+            ("ExistingTrailTopicArn", "arn:aws:sns:us-east-1:111122223333:org-trail"),
+            ("ExistingTrailKeyArn", "arn:aws:kms:us-east-1:111122223333:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
+        ];
+        struct Case {
+            params: Vec<(&'static str, &'static str)>,
+            senders: Vec<(&'static str, &'static str, Value)>,
+            read: Value,
+            rule_bucket: Option<(Value, Value)>,
+        }
+        let topic_created = json!({"Ref": "TrailNotificationTopic"});
+        let rule = json!({"Fn::GetAtt": ["S3ObjectCreatedRule", "Arn"]});
+        let org_objects =
+            json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${ExistingTrailBucket}/${ExistingTrailKeyPrefix}/AWSLogs/*"});
+        let cases = [
+            Case {
+                params: vec![("S3Path", "Enabled")],
+                senders: vec![("TrailNotificationTopicSends", "sns.amazonaws.com", topic_created.clone())],
+                read: json!({"Fn::Sub": "${TrailBucket.Arn}/AWSLogs/*"}),
+                rule_bucket: None,
+            },
+            Case {
+                params: vec![("S3Path", "Enabled"), ("S3PathSource", "BucketEvents")],
+                senders: vec![("ObjectCreatedRuleSends", "events.amazonaws.com", rule.clone())],
+                read: json!({"Fn::Sub": "${TrailBucket.Arn}/AWSLogs/*"}),
+                rule_bucket: Some((json!({"Ref": "TrailBucket"}), json!("AWSLogs/"))),
+            },
+            Case {
+                params: [&[("S3Path", "Enabled")], &existing[..]].concat(),
+                senders: vec![("TrailNotificationTopicSends", "sns.amazonaws.com", json!(existing[3].1))],
+                read: org_objects.clone(),
+                rule_bucket: None,
+            },
+            Case {
+                params: [&[("S3Path", "Enabled"), ("S3PathSource", "BucketEvents")], &existing[..]].concat(),
+                senders: vec![
+                    ("ObjectCreatedRuleSends", "events.amazonaws.com", rule.clone()),
+                    (
+                        "ExistingTrailBucketSends",
+                        "s3.amazonaws.com",
+                        json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${ExistingTrailBucket}"}),
+                    ),
+                ],
+                read: org_objects,
+                rule_bucket: Some((json!("org-trail-logs"), json!({"Fn::Sub": "${ExistingTrailKeyPrefix}/AWSLogs/"}))),
+            },
+        ];
+        for case in &cases {
+            let doc = resolved(&t, &case.params);
+            let res = doc["Resources"].as_object().expect("resources");
+            let what = format!("{:?}", case.params);
+            let policy = &res["S3QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
+            let senders: Vec<_> = policy
+                .as_array()
+                .expect("statements")
+                .iter()
+                .map(|s| {
+                    assert_eq!(s["Action"], "sqs:SendMessage", "{what}");
+                    (
+                        s["Sid"].as_str().unwrap_or_default(),
+                        s["Principal"]["Service"].as_str().unwrap_or_default(),
+                        s["Condition"]["ArnEquals"]["aws:SourceArn"].clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(senders, case.senders, "{what}");
+            // The subscription exactly when the topic names the files.
+            let subscription = res.get("S3QueueSubscription").map(|s| s["Properties"]["TopicArn"].clone());
+            let by_topic = case.senders[0].0 == "TrailNotificationTopicSends";
+            assert_eq!(subscription, by_topic.then(|| case.senders[0].2.clone()), "{what}");
+            // The Object Created rule exactly with BucketEvents, on the
+            // trail bucket's log files, dead letters to the DLQ.
+            match (&case.rule_bucket, res.get("S3ObjectCreatedRule")) {
+                (Some((bucket, prefix)), Some(r)) => {
+                    let p = &r["Properties"];
+                    assert_eq!(
+                        p["EventPattern"],
+                        json!({"source": ["aws.s3"], "detail-type": ["Object Created"],
+                               "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": prefix}]}}}),
+                        "{what}"
+                    );
+                    assert_eq!(
+                        p["Targets"][0]["DeadLetterConfig"]["Arn"],
+                        json!({"Fn::GetAtt": ["S3QueueDLQ", "Arn"]})
+                    );
+                    assert!(res.contains_key("S3QueueDLQPolicy"), "{what}");
+                }
+                (None, None) => assert!(!res.contains_key("S3QueueDLQPolicy"), "{what}"),
+                (want, got) => panic!("{what}: rule wanted {want:?}, got {got:?}"),
+            }
+            // The created bucket sends its events to EventBridge only with
+            // BucketEvents; an existing trail creates no bucket.
+            let created = !what.contains("existing");
+            let notifications =
+                res.get("TrailBucket").map(|b| b["Properties"].get("NotificationConfiguration").cloned());
+            let want = created.then(|| {
+                case.rule_bucket.is_some().then(|| json!({"EventBridgeConfiguration": {"EventBridgeEnabled": true}}))
+            });
+            assert_eq!(notifications, want, "{what}");
+            // The role reads the trail's log files only, and decrypts an
+            // existing trail's own key through S3 only.
+            let statements = &res["S3FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+            let statements = statements.as_array().expect("statements");
+            let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).cloned();
+            assert_eq!(by_sid("ReadTrailLogFiles").map(|s| s["Resource"].clone()), Some(case.read.clone()), "{what}");
+            assert_eq!(
+                by_sid("DecryptExistingTrailLogFiles"),
+                (!created).then(|| json!({
+                    "Sid": "DecryptExistingTrailLogFiles", "Effect": "Allow", "Action": "kms:Decrypt",
+                    "Resource": existing[4].1,
+                    "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}
+                })),
+                "{what}"
+            );
+            // The stack's key lets exactly those senders encrypt into the queue.
+            let key = &res["Key"]["Properties"]["KeyPolicy"]["Statement"];
+            let key_sids: Vec<&str> = key
+                .as_array()
+                .expect("statements")
+                .iter()
+                .filter_map(|s| s["Sid"].as_str())
+                .filter(|s| s.ends_with("ToEncryptedQueue"))
+                .collect();
+            let want: Vec<&str> = case
+                .senders
+                .iter()
+                .map(|(sid, _, _)| match *sid {
+                    "TrailNotificationTopicSends" => "SnsSendsToEncryptedQueue",
+                    "ObjectCreatedRuleSends" => "EventBridgeSendsToEncryptedQueue",
+                    _ => "ExistingTrailBucketSendsToEncryptedQueue",
+                })
+                .collect();
+            assert_eq!(key_sids, want, "{what}");
+        }
+        // Disabled: nothing of the path, whatever the source.
+        let off = resolved(&t, &[("S3PathSource", "BucketEvents")]);
+        let off = off["Resources"].as_object().expect("resources");
+        assert!(off.keys().all(|k| !k.starts_with("S3")), "{:?}", off.keys().collect::<Vec<_>>());
+        // An existing trail's S3 path needs its bucket, and its topic when
+        // the topic names the files.
+        let rules = &t.doc["Rules"];
+        assert!(rules["ExistingTrailS3PathNeedsBucket"]["Assertions"][0]["Assert"]
+            .to_string()
+            .contains("ExistingTrailBucket"));
+        assert!(rules["ExistingTrailNotificationsNeedTopic"]["Assertions"][0]["Assert"]
+            .to_string()
+            .contains("ExistingTrailTopicArn"));
     }
 
     #[test]

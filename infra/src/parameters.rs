@@ -109,7 +109,27 @@ pub(crate) fn parameters(flavor: Flavor) -> Value {
         },
         "S3Path": {
             "Type": "String", "Default": "Disabled", "AllowedValues": ["Enabled", "Disabled"],
-            "Description": "Enabled: the trail's log-file delivery notifications go through an SQS queue (with a dead-letter queue) to the S3 function, which reads each log file from the trail bucket and matches every record (TrailMode=create only). Use it with DetectionPath=EventBridgeAndLogs or instead of the logs path; `trailwatch backfill` enqueues history on the same queue."
+            "Description": "Enabled: each new log file of the trail is named on an SQS queue (with a dead-letter queue) read by the S3 function, which reads the file from the trail bucket and matches every record. Use it with DetectionPath=EventBridgeAndLogs or instead of the logs path; `trailwatch backfill` enqueues history on the same queue."
+        },
+        "S3PathSource": {
+            "Type": "String", "Default": "TrailNotifications", "AllowedValues": ["TrailNotifications", "BucketEvents"],
+            "Description": "S3Path=Enabled: what names each new log file. TrailNotifications: CloudTrail's SNS notification per delivered file (the created trail's topic, or ExistingTrailTopicArn). BucketEvents: the trail bucket's S3 Object Created events, through EventBridge (turned on for the created bucket; on an existing bucket of this account and Region, turn on its Amazon EventBridge notifications) or sent straight to S3Queue by an existing bucket's own event notification (S3QueueArn output)."
+        },
+        "ExistingTrailBucket": {
+            "Type": "String", "Default": "", "AllowedPattern": "^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "Description": "TrailMode=existing with S3Path=Enabled: the bucket your trail delivers its log files to. In another account (an organization's log archive), its bucket policy must let the S3 function's role (S3FunctionRoleArn output) s3:GetObject."
+        },
+        "ExistingTrailKeyPrefix": {
+            "Type": "String", "Default": "", "AllowedPattern": "^$|^[^/].*[^/]$|^[^/]$",
+            "Description": "TrailMode=existing: your trail's S3 key prefix, if it has one (no leading or trailing slash): log files are under <prefix>/AWSLogs/."
+        },
+        "ExistingTrailTopicArn": {
+            "Type": "String", "Default": "", "AllowedPattern": "^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+            "Description": "TrailMode=existing with S3Path=Enabled and S3PathSource=TrailNotifications: the SNS topic your trail notifies of each log file (in this Region; in another account its topic policy must let this account subscribe)."
+        },
+        "ExistingTrailKeyArn": {
+            "Type": "String", "Default": "", "AllowedPattern": "^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]{36}$",
+            "Description": "TrailMode=existing with S3Path=Enabled: the KMS key your trail encrypts its log files with (SSE-KMS), for kms:Decrypt through S3 (its key policy must allow the S3 function's role). Empty if they are SSE-S3."
         },
         "S3FunctionConcurrency": {
             "Type": "Number", "Default": 10, "MinValue": 2, "MaxValue": 1000,
@@ -130,8 +150,9 @@ pub(crate) fn parameters(flavor: Flavor) -> Value {
 pub(crate) fn interface(flavor: Flavor) -> Value {
     let mut groups = vec![
         json!({"Label": {"default": "Trail"}, "Parameters": ["TrailMode", "TrailLogGroupName", "ManagementEvents", "S3DataEvents", "LambdaDataEvents", "OrganizationTrail", "OrganizationId"]}),
+        json!({"Label": {"default": "Existing trail (TrailMode=existing, S3Path=Enabled)"}, "Parameters": ["ExistingTrailBucket", "ExistingTrailKeyPrefix", "ExistingTrailTopicArn", "ExistingTrailKeyArn"]}),
         json!({"Label": {"default": "Retention"}, "Parameters": ["LogRetentionDays", "LogTransitionDays", "LogExpirationDays"]}),
-        json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "S3Path", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleAlarms", "MetricRuleThreshold", "AlarmPeriodSeconds", "InsightsEvents"]}),
+        json!({"Label": {"default": "Detection"}, "Parameters": ["DetectionPath", "LogsDelivery", "S3Path", "S3PathSource", "AlertEmail", "MetricsMode", "MetricsNamespace", "MetricRuleAlarms", "MetricRuleThreshold", "AlarmPeriodSeconds", "InsightsEvents"]}),
         json!({"Label": {"default": "Routing"}, "Parameters": ["ChatMinSeverity", "PagingMinSeverity", "PagingTags"]}),
         json!({"Label": {"default": "Functions"}, "Parameters": ["EventBridgeFunctionConcurrency", "LogsFunctionConcurrency", "S3FunctionConcurrency"]}),
     ];
@@ -152,11 +173,23 @@ pub(crate) fn template_rules() -> Value {
                 "AssertDescription": "OrganizationTrail=true needs OrganizationId (o-…) for the bucket policy."
             }]
         },
-        "S3PathNeedsCreatedTrail": {
-            "RuleCondition": {"Fn::Equals": [r("S3Path"), "Enabled"]},
+        "ExistingTrailS3PathNeedsBucket": {
+            "RuleCondition": {"Fn::And": [
+                {"Fn::Equals": [r("S3Path"), "Enabled"]}, {"Fn::Equals": [r("TrailMode"), "existing"]}
+            ]},
             "Assertions": [{
-                "Assert": {"Fn::Equals": [r("TrailMode"), "create"]},
-                "AssertDescription": "S3Path=Enabled subscribes to the notification topic of the trail this stack creates: it needs TrailMode=create."
+                "Assert": {"Fn::Not": [{"Fn::Equals": [r("ExistingTrailBucket"), ""]}]},
+                "AssertDescription": "S3Path=Enabled with TrailMode=existing reads your trail's log files: give their bucket in ExistingTrailBucket."
+            }]
+        },
+        "ExistingTrailNotificationsNeedTopic": {
+            "RuleCondition": {"Fn::And": [
+                {"Fn::Equals": [r("S3Path"), "Enabled"]}, {"Fn::Equals": [r("TrailMode"), "existing"]},
+                {"Fn::Equals": [r("S3PathSource"), "TrailNotifications"]}
+            ]},
+            "Assertions": [{
+                "Assert": {"Fn::Not": [{"Fn::Equals": [r("ExistingTrailTopicArn"), ""]}]},
+                "AssertDescription": "S3PathSource=TrailNotifications with TrailMode=existing subscribes to your trail's SNS topic: give it in ExistingTrailTopicArn (or use S3PathSource=BucketEvents)."
             }]
         }
     })
@@ -192,7 +225,13 @@ pub(crate) fn conditions(has_filter_alerts: bool) -> Value {
         "UseKinesis": {"Fn::Equals": [r("LogsDelivery"), "Kinesis"]},
         "SubscribeLambda": lambda_sub,
         "SubscribeKinesis": kinesis_sub,
-        "S3PathEnabled": {"Fn::And": [cond("CreateTrail"), {"Fn::Equals": [r("S3Path"), "Enabled"]}]}
+        "S3PathEnabled": {"Fn::Equals": [r("S3Path"), "Enabled"]},
+        "S3FromTrailTopic": {"Fn::And": [cond("S3PathEnabled"), {"Fn::Equals": [r("S3PathSource"), "TrailNotifications"]}]},
+        "S3FromBucketEvents": {"Fn::And": [cond("S3PathEnabled"), {"Fn::Equals": [r("S3PathSource"), "BucketEvents"]}]},
+        "CreatedBucketEvents": {"Fn::And": [cond("S3FromBucketEvents"), cond("CreateTrail")]},
+        "ExistingBucketEvents": {"Fn::And": [cond("S3FromBucketEvents"), {"Fn::Not": [cond("CreateTrail")]}]},
+        "HasTrailKeyPrefix": {"Fn::And": [{"Fn::Not": [cond("CreateTrail")]}, {"Fn::Not": [{"Fn::Equals": [r("ExistingTrailKeyPrefix"), ""]}]}]},
+        "HasExistingTrailKey": {"Fn::And": [cond("S3PathEnabled"), {"Fn::Not": [cond("CreateTrail")]}, {"Fn::Not": [{"Fn::Equals": [r("ExistingTrailKeyArn"), ""]}]}]}
     })
 }
 
@@ -212,6 +251,8 @@ pub(crate) fn outputs() -> Value {
         "LogsFunctionDLQUrl": {"Description": "Payloads the logs function failed on after retries.", "Value": r("LogsFunctionDLQ")},
         "S3FunctionName": {"Condition": "S3PathEnabled", "Value": r("S3Function")},
         "S3QueueUrl": {"Condition": "S3PathEnabled", "Description": "The S3 function's queue (trailwatch backfill --queue).", "Value": r("S3Queue")},
+        "S3QueueArn": {"Condition": "S3PathEnabled", "Description": "The S3 function's queue: the destination of an existing trail bucket's Object Created event notification (S3PathSource=BucketEvents).", "Value": ga("S3Queue", "Arn")},
+        "S3FunctionRoleArn": {"Condition": "S3PathEnabled", "Description": "The S3 function's role: what an existing trail bucket's policy and key policy must allow (s3:GetObject, kms:Decrypt) when they are in another account.", "Value": ga("S3FunctionRole", "Arn")},
         "S3QueueDLQUrl": {"Condition": "S3PathEnabled", "Description": "Log-file messages the S3 function failed on after 5 receives.", "Value": r("S3QueueDLQ")}
     })
 }

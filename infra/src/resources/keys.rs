@@ -82,13 +82,33 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}
             },
-            iff("S3PathEnabled", json!({
+            iff("S3FromTrailTopic", json!({
                 "Sid": "SnsSendsToEncryptedQueue",
                 "Effect": "Allow",
                 "Principal": {"Service": "sns.amazonaws.com"},
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
+                "Condition": iff(
+                    "CreateTrail",
+                    json!({"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}),
+                    json!({"ArnEquals": {"aws:SourceArn": r("ExistingTrailTopicArn")}})
+                )
+            }), no_value()),
+            iff("S3FromBucketEvents", json!({
+                "Sid": "EventBridgeSendsToEncryptedQueue",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}
+            }), no_value()),
+            iff("ExistingBucketEvents", json!({
+                "Sid": "ExistingTrailBucketSendsToEncryptedQueue",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:SourceArn": sub("arn:${AWS::Partition}:s3:::${ExistingTrailBucket}")}}
             }), no_value()),
             iff("S3PathEnabled", json!({
                 "Sid": "AccountPrincipalsUseKeyThroughSqs",
@@ -125,7 +145,7 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
     b.note_at(
         "Key",
         &["Properties", "KeyPolicy"],
-        "Only CloudTrail (log files, SNS notifications), CloudWatch Logs (log groups in this account and Region),\nSNS (this account's principals, through SNS only; alarms) and, with S3Path=Enabled, SQS (SNS sending to the\nencrypted S3Queue: SQS Developer Guide, \"Amazon SQS key management\"; this account's principals,\nthrough SQS only) may use the key. The account root may administer\nit but not use it (no kms:CreateGrant, Encrypt, Decrypt outside the conditions above); AWS requires a\nkey policy that lets the account manage the key.",
+        "Only CloudTrail (log files, SNS notifications), CloudWatch Logs (log groups in this account and Region),\nSNS (this account's principals, through SNS only; alarms) and, with S3Path=Enabled, what sends to the\nencrypted S3Queue (the trail's topic, the Object Created rule's EventBridge, an existing trail bucket:\nSQS Developer Guide, \"Amazon SQS key management\"; not by the rule's or the created topic's ARN, which\nwould make the key depend on what it encrypts) and this account's principals through SQS only may use\nthe key. The account root may administer\nit but not use it (no kms:CreateGrant, Encrypt, Decrypt outside the conditions above); AWS requires a\nkey policy that lets the account manage the key.",
     );
     b.add(
         "KeyAlias",

@@ -1,14 +1,18 @@
-//! The S3 path (`S3Path=Enabled`, condition [`S3_PATH`]): CloudTrail's own
-//! log-file delivery notifications (the trail's `TrailNotificationTopic`)
-//! → an SQS queue (KMS-encrypted with the stack's key, a dead-letter queue
-//! through its redrive policy) → the S3 function (`trailwatch-s3`), which
-//! reads each log file from the trail bucket and answers with an SQS partial
-//! batch response; alarms on the age of the queue's oldest message and on
-//! the dead-letter queue's depth.
+//! The S3 path (`S3Path=Enabled`, condition [`S3_PATH`]): what names each
+//! new log file (`S3PathSource`: CloudTrail's own delivery notifications on
+//! the trail's SNS topic, or the trail bucket's S3 Object Created events
+//! through EventBridge or the bucket's own notification) → an SQS queue
+//! (KMS-encrypted with the stack's key, a dead-letter queue through its
+//! redrive policy) → the S3 function (`trailwatch-s3`), which reads each log
+//! file from the trail bucket and answers with an SQS partial batch
+//! response; alarms on the age of the queue's oldest message and on the
+//! dead-letter queue's depth. The trail is the stack's (`TrailMode=create`)
+//! or the user's (`TrailMode=existing`: its bucket, key prefix, topic and
+//! KMS key are parameters).
 
 use serde_json::{json, Value};
 
-use crate::intrinsics::{ga, iff, r, sub};
+use crate::intrinsics::{ga, iff, no_value, r, sub};
 use crate::resources::alarms::{dlq_alarm, queue_age_alarm};
 use crate::resources::functions::{function, FunctionSpec};
 use crate::template::Builder;
@@ -28,6 +32,35 @@ pub(crate) const S3_MAX_RECEIVE_COUNT: u32 = 5;
 /// function is behind or failing.
 pub(crate) const S3_OLDEST_MESSAGE_ALARM_SECONDS: u32 = 1800;
 
+/// The bucket of the trail's log files: the stack's, or the user's.
+pub(crate) fn trail_bucket() -> Value {
+    iff("CreateTrail", r("TrailBucket"), r("ExistingTrailBucket"))
+}
+
+/// The SNS topic the trail notifies of each log file: the stack's, or the
+/// user's.
+pub(crate) fn trail_topic() -> Value {
+    iff("CreateTrail", r("TrailNotificationTopic"), r("ExistingTrailTopicArn"))
+}
+
+/// The key prefix of the trail's log files (`[<prefix>/]AWSLogs/`).
+pub(crate) fn log_prefix() -> Value {
+    iff("HasTrailKeyPrefix", sub("${ExistingTrailKeyPrefix}/AWSLogs/"), json!("AWSLogs/"))
+}
+
+/// The trail's log files, as an S3 object ARN pattern.
+pub(crate) fn log_objects_arn() -> Value {
+    iff(
+        "HasTrailKeyPrefix",
+        sub("arn:${AWS::Partition}:s3:::${ExistingTrailBucket}/${ExistingTrailKeyPrefix}/AWSLogs/*"),
+        iff(
+            "CreateTrail",
+            sub("${TrailBucket.Arn}/AWSLogs/*"),
+            sub("arn:${AWS::Partition}:s3:::${ExistingTrailBucket}/AWSLogs/*"),
+        ),
+    )
+}
+
 /// The statements only the S3 function's role has.
 pub(crate) fn s3_function_statements() -> Vec<Value> {
     vec![
@@ -35,7 +68,7 @@ pub(crate) fn s3_function_statements() -> Vec<Value> {
             "Sid": "ReadTrailLogFiles",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": sub("${TrailBucket.Arn}/AWSLogs/*")
+            "Resource": log_objects_arn()
         }),
         json!({
             "Sid": "DecryptLogFilesAndQueue",
@@ -47,6 +80,17 @@ pub(crate) fn s3_function_statements() -> Vec<Value> {
                 sub("sqs.${AWS::Region}.amazonaws.com")
             ]}}
         }),
+        iff(
+            "HasExistingTrailKey",
+            json!({
+                "Sid": "DecryptExistingTrailLogFiles",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": r("ExistingTrailKeyArn"),
+                "Condition": {"StringEquals": {"kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com")}}
+            }),
+            no_value(),
+        ),
         json!({
             "Sid": "ConsumeQueue",
             "Effect": "Allow",
@@ -90,7 +134,7 @@ pub(crate) fn s3_path(b: &mut Builder, flavor: Flavor) -> Result<(), InfraError>
     b.note_at(
         "S3Queue",
         &[],
-        "The trail's log-file delivery notifications (through TrailNotificationTopic) and `trailwatch backfill`'s\nmessages, for the S3 function.",
+        "What names each new log file (S3PathSource: the trail's delivery notifications, or the bucket's Object\nCreated events) and `trailwatch backfill`'s messages, for the S3 function.",
     );
     b.note_at(
         "S3Queue",
@@ -116,6 +160,20 @@ pub(crate) fn s3_path(b: &mut Builder, flavor: Flavor) -> Result<(), InfraError>
             "A message the function reports in batchItemFailures {S3_MAX_RECEIVE_COUNT} times (access denied, throttling, SNS refusing\nan alert) goes to S3QueueDLQ; unreadable files (truncated, not CloudTrail) are counted, not retried."
         ),
     );
+    // Who may send to the queue: the trail's topic, the rule of the
+    // bucket's EventBridge events, or an existing bucket's own notification.
+    let send = |sid: &str, service: &str, source: Value| {
+        json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sqs:SendMessage",
+            "Resource": ga("S3Queue", "Arn"),
+            "Condition": {"ArnEquals": {"aws:SourceArn": source}}
+        })
+    };
+    let rule_arn = ga("S3ObjectCreatedRule", "Arn");
+    let bucket_arn = sub("arn:${AWS::Partition}:s3:::${ExistingTrailBucket}");
     b.add(
         "S3QueuePolicy",
         json!({
@@ -123,30 +181,28 @@ pub(crate) fn s3_path(b: &mut Builder, flavor: Flavor) -> Result<(), InfraError>
             "Condition": S3_PATH,
             "Properties": {
                 "Queues": [r("S3Queue")],
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Sid": "TrailNotificationTopicSends",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": ga("S3Queue", "Arn"),
-                    "Condition": {"ArnEquals": {"aws:SourceArn": r("TrailNotificationTopic")}}
-                }]}
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    iff("S3FromTrailTopic", send("TrailNotificationTopicSends", "sns.amazonaws.com", trail_topic()), no_value()),
+                    iff("S3FromBucketEvents", send("ObjectCreatedRuleSends", "events.amazonaws.com", rule_arn.clone()), no_value()),
+                    iff("ExistingBucketEvents", send("ExistingTrailBucketSends", "s3.amazonaws.com", bucket_arn), no_value())
+                ]}
             }
         }),
     )?;
     b.note_at(
         "S3QueuePolicy",
         &["Properties", "PolicyDocument"],
-        "Only the trail's notification topic may send (SNS Developer Guide, \"Fanout to Amazon SQS queues\":\nthe queue policy names the topic in aws:SourceArn).",
+        "Only what S3PathSource names may send, each by its ARN in aws:SourceArn: the trail's notification\ntopic (SNS Developer Guide, \"Fanout to Amazon SQS queues\"), the Object Created rule (EventBridge User\nGuide, \"Permissions for Amazon SQS targets\"), an existing trail bucket's own event notification\n(S3 User Guide, \"Granting permissions to publish event notification messages to a destination\").",
     );
     b.add(
         "S3QueueSubscription",
         json!({
             "Type": "AWS::SNS::Subscription",
-            "Condition": S3_PATH,
+            "Condition": "S3FromTrailTopic",
             "DependsOn": ["S3QueuePolicy"],
+            "Metadata": {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}},
             "Properties": {
-                "TopicArn": r("TrailNotificationTopic"),
+                "TopicArn": trail_topic(),
                 "Protocol": "sqs",
                 "Endpoint": ga("S3Queue", "Arn"),
                 "RawMessageDelivery": false
@@ -158,6 +214,61 @@ pub(crate) fn s3_path(b: &mut Builder, flavor: Flavor) -> Result<(), InfraError>
         &["Properties", "RawMessageDelivery"],
         "Off: the function reads SNS's JSON envelope and CloudTrail's {\"s3Bucket\", \"s3ObjectKey\": [...]} in its\nMessage (CloudTrail User Guide, \"Configuring Amazon SNS notifications for CloudTrail\"); it reads raw\nmessages too.",
     );
+    b.add(
+        "S3ObjectCreatedRule",
+        json!({
+            "Type": "AWS::Events::Rule",
+            "Condition": "S3FromBucketEvents",
+            "Properties": {
+                "Description": "trailwatch: the trail bucket's new log files (S3 Object Created events) to the S3 function's queue",
+                "State": "ENABLED",
+                "EventPattern": {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {"bucket": {"name": [trail_bucket()]}, "object": {"key": [{"prefix": log_prefix()}]}}
+                },
+                "Targets": [{
+                    "Id": "S3Queue",
+                    "Arn": ga("S3Queue", "Arn"),
+                    "DeadLetterConfig": {"Arn": ga("S3QueueDLQ", "Arn")},
+                    "RetryPolicy": {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}
+                }]
+            }
+        }),
+    )?;
+    b.note_at(
+        "S3ObjectCreatedRule",
+        &["Properties", "EventPattern"],
+        "S3 sends Object Created events to EventBridge for a bucket with EventBridge notifications on (the\ncreated bucket has them; S3 User Guide, \"Using EventBridge\"). Digest files match too: the function skips\nthem by key without reading them.",
+    );
+    b.note_at(
+        "S3QueueSubscription",
+        &["Metadata"],
+        "cfn-lint's W1030 reads ExistingTrailTopicArn's empty default as the topic; the template's\nExistingTrailNotificationsNeedTopic rule refuses an existing trail's topic path without it.",
+    );
+    b.note_at(
+        "S3ObjectCreatedRule",
+        &["Properties", "Targets"],
+        "An event the queue does not take in 24 h (EventBridge's longest retry) goes to S3QueueDLQ, alarmed:\nredrive it to S3Queue, whose function reads it as any other message.",
+    );
+    b.add(
+        "S3QueueDLQPolicy",
+        json!({
+            "Type": "AWS::SQS::QueuePolicy",
+            "Condition": "S3FromBucketEvents",
+            "Properties": {
+                "Queues": [r("S3QueueDLQ")],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Sid": "ObjectCreatedRuleDeadLetters",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": ga("S3QueueDLQ", "Arn"),
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
+                }]}
+            }
+        }),
+    )?;
 
     function(
         b,

@@ -105,6 +105,7 @@ pub(crate) fn trail(b: &mut Builder) -> Result<(), InfraError> {
             "PublicAccessBlockConfiguration": private,
             "VersioningConfiguration": {"Status": "Enabled"},
             "LoggingConfiguration": {"DestinationBucketName": r("AccessLogBucket"), "LogFilePrefix": "trail-bucket/"},
+            "NotificationConfiguration": iff("CreatedBucketEvents", json!({"EventBridgeConfiguration": {"EventBridgeEnabled": true}}), no_value()),
             "LifecycleConfiguration": {"Rules": [{
                 "Id": "archive-then-expire-log-files",
                 "Status": "Enabled",
