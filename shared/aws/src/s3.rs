@@ -19,9 +19,9 @@
 //!   retries it alone, and after the queue's `maxReceiveCount` moves it to
 //!   the dead-letter queue (with an alarm on it).
 //!
-//! An object's memory is bounded whatever its size: the file is parsed on
-//! a blocking thread, its records matched as they come, and once more than
-//! [`MAX_HELD_MATCHES`] matches are held the handler responds to that chunk
+//! An object's memory is bounded whatever its size: its records are
+//! matched as they are parsed, and once more than [`MAX_HELD_MATCHES`]
+//! matches are held the handler responds to that chunk
 //! (alerts delivered, state updated) and goes on with an empty one. With a
 //! state store the chunks answer as separate invocations do: dedup,
 //! thresholds and sequences run through the store, so an alert an earlier
@@ -68,7 +68,8 @@ pub const OBJECT_MEMORY: Millis = 30 * 24 * 3_600_000;
 /// merged).
 pub const MAX_HELD_MATCHES: usize = 4_096;
 
-/// Records the reading thread hands over at a time.
+/// Records the reading thread hands over at a time (single-threaded
+/// runtime).
 const ITEMS_PER_SEND: usize = 64;
 
 /// An S3 client for this SDK configuration. With an endpoint URL (a local
@@ -256,12 +257,13 @@ impl ObjectRead {
 
 /// Match the body's records as they arrive: the S3 function's per-object
 /// work once `GetObject` has answered (what `trailwatch bench-handler`
-/// times on a log file). The file is parsed on a blocking thread and its
-/// records are matched here; whenever more than `max_held` matches are
-/// held, [`Handler::respond`] answers them, and once more at the end. On a
+/// times on a log file). Whenever more than `max_held` matches are held,
+/// [`Handler::respond`] answers them, and once more at the end. On a
 /// multi-threaded runtime (the function) the body is streamed chunk by
-/// chunk into the parser; on a single-threaded one it is first collected
-/// (compressed).
+/// chunk into the parser under `block_in_place`, which matches each record
+/// and responds in place (`Handle::block_on`); on a single-threaded one the
+/// body is first collected (compressed) and parsed on a blocking thread
+/// that hands the records over.
 pub async fn read_body<S: Sink, M: Metrics, St: Store>(
     handler: &Handler<S, M, St>,
     object: &ObjectRef,
@@ -279,8 +281,35 @@ pub async fn read_body<S: Sink, M: Metrics, St: Store>(
     };
     let stop = Arc::new(AtomicBool::new(false));
     let mut reader = BodyReader { body: None, chunk: bytes::Bytes::new(), stop: Arc::clone(&stop), failed: None };
-    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        reader.body = Some((body, Handle::current()));
+    let origin = object.to_string();
+    let rules = handler.rules();
+    let mut ws = Workspace::default();
+    let mut chunk = Detecting::default();
+    // Match one item; the chunk to answer once it holds too many matches.
+    let mut add = move |chunk: &mut Detecting, item: Item| {
+        match item {
+            Ok(e) => chunk.push(rules, &e, &mut ws),
+            Err(m) => chunk.malformed(&m),
+        }
+        (chunk.held() > max_held).then(|| std::mem::take(chunk))
+    };
+    let network = if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        let rt = Handle::current();
+        reader.body = Some((body, rt.clone()));
+        tokio::task::block_in_place(|| {
+            out.read = files::read_records(&mut reader, &origin, kind, &mut |item| {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if let Some(full) = add(&mut chunk, item) {
+                    if let Err(e) = rt.block_on(out.respond(handler, full)) {
+                        out.failed = Some(e.to_string());
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            });
+        });
+        reader.failed
     } else {
         match body.collect().await {
             Ok(b) => reader.chunk = b.into_bytes(),
@@ -289,54 +318,47 @@ pub async fn read_body<S: Sink, M: Metrics, St: Store>(
                 return out;
             }
         }
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Item>>(2);
-    let origin = object.to_string();
-    let stopped = Arc::clone(&stop);
-    let reading = tokio::task::spawn_blocking(move || {
-        let mut batch = Vec::with_capacity(ITEMS_PER_SEND);
-        let read = files::read_records(&mut reader, &origin, kind, &mut |item| {
-            batch.push(item);
-            if batch.len() == ITEMS_PER_SEND {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(ITEMS_PER_SEND));
-                if tx.blocking_send(full).is_err() {
-                    // Nobody reads on: the next read of the body fails.
-                    stopped.store(true, Ordering::Relaxed);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Item>>(2);
+        let stopped = Arc::clone(&stop);
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(ITEMS_PER_SEND);
+            let read = files::read_records(&mut reader, &origin, kind, &mut |item| {
+                batch.push(item);
+                if batch.len() == ITEMS_PER_SEND {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ITEMS_PER_SEND));
+                    if tx.blocking_send(full).is_err() {
+                        // Nobody matches on: the next read of the body fails.
+                        stopped.store(true, Ordering::Relaxed);
+                    }
                 }
+            });
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(batch);
             }
+            (read, reader.failed)
         });
-        if !batch.is_empty() {
-            let _ = tx.blocking_send(batch);
-        }
-        (read, reader.failed)
-    });
-    let rules = handler.rules();
-    let mut ws = Workspace::default();
-    let mut chunk = Detecting::default();
-    'reading: while let Some(items) = rx.recv().await {
-        for item in items {
-            match item {
-                Ok(e) => chunk.push(rules, &e, &mut ws),
-                Err(m) => chunk.malformed(&m),
-            }
-            if chunk.held() > max_held {
-                if let Err(e) = out.respond(handler, std::mem::take(&mut chunk)).await {
-                    out.failed = Some(e.to_string());
-                    break 'reading;
+        'reading: while let Some(items) = rx.recv().await {
+            for item in items {
+                if let Some(full) = add(&mut chunk, item) {
+                    if let Err(e) = out.respond(handler, full).await {
+                        out.failed = Some(e.to_string());
+                        break 'reading;
+                    }
                 }
             }
         }
-    }
-    stop.store(true, Ordering::Relaxed);
-    drop(rx);
-    match reading.await {
-        Ok((read, network)) => {
-            out.read = read;
-            if out.failed.is_none() {
-                out.failed = network.map(|e| format!("reading the body failed: {e}"));
+        stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        match reading.await {
+            Ok((read, network)) => {
+                out.read = read;
+                network
             }
+            Err(e) => Some(e.to_string()),
         }
-        Err(e) => out.failed = out.failed.take().or(Some(format!("reading the body failed: {e}"))),
+    };
+    if out.failed.is_none() {
+        out.failed = network.map(|e| format!("reading the body failed: {e}"));
     }
     if out.failed.is_none() {
         if let Err(e) = out.respond(handler, chunk).await {
@@ -346,10 +368,11 @@ pub async fn read_body<S: Sink, M: Metrics, St: Store>(
     out
 }
 
-/// One item of a file's `Records`, as the reading thread hands it over.
+/// One item of a file's `Records`.
 type Item = Result<Event, Malformed>;
 
-/// An object's body as a blocking reader (on the reading thread): what is
+/// An object's body as a blocking reader (in `block_in_place`, or on the
+/// reading thread): what is
 /// left of the current chunk, then each next one awaited as the parser
 /// asks for it (streamed), or nothing more (collected). It fails once
 /// `stop` is set (nobody matches the records any more).

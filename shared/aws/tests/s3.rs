@@ -264,8 +264,19 @@ async fn read_in_chunks<St: state::Store>(
 /// response's matches of a sent alert are counted as suppressed instead of
 /// into its `count`), the same threshold alert (its window observed in the
 /// store across responses), the same counts.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_past_the_bound_is_answered_in_chunks_with_the_same_alerts() {
+    chunks_answer_as_one_response().await
+}
+
+/// The same on a single-threaded runtime (the body collected, then parsed
+/// on a blocking thread).
+#[tokio::test]
+async fn a_file_past_the_bound_is_answered_in_chunks_on_one_thread() {
+    chunks_answer_as_one_response().await
+}
+
+async fn chunks_answer_as_one_response() {
     let users: Vec<String> = (0..40).map(|i| format!("user{i}")).collect();
     let mut records: Vec<Value> = users.iter().map(|u| stops_by(u, 1).remove(0)).collect();
     records.extend((0..8).map(failed_sign_in));
@@ -326,10 +337,11 @@ impl sink::Sink for RefusingActor {
     }
 }
 
-/// With the function's own bound: an alert refused in a middle response
-/// retries the message although the later responses delivered theirs; the
-/// counts add up over the responses; the retry sends only what was not.
-#[tokio::test]
+/// With the function's own bound, on its runtime: an alert refused in a
+/// middle response retries the message although the later responses
+/// delivered theirs; the counts add up over the responses; the retry sends
+/// only what was not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_refused_in_a_later_chunk_retries_the_message() {
     let n = trailwatch_aws::s3::MAX_HELD_MATCHES + 4;
     let mut records = stops_by("alice", n);
