@@ -21,6 +21,11 @@ As a command:
                                                 as CloudTrail delivers to S3) of the shared records,
                                                 repeated (each copy's eventIDs made unique) until
                                                 the JSON reaches N MiB (default 50) once inflated
+  trailwatch_local.py logs-payload OUT [--records N | --max-bytes B]
+                                                write one CloudWatch Logs subscription invocation body
+                                                ({"awslogs":{"data":...}}, one JSON line) of the shared
+                                                records repeated: N log events, or the most whose body
+                                                stays within B bytes (default 6000000, Lambda's limit)
 """
 import base64
 import glob
@@ -142,6 +147,32 @@ def s3_log_file(out, mib=50):
     with open(meta, "w", encoding="utf-8") as f:
         json.dump({"mib": mib, "records": count, "bytes": written}, f)
     return out, count, written
+
+
+def logs_payload_file(out, records=None, max_bytes=6_000_000):
+    """One CloudWatch Logs invocation body of the shared records repeated
+    (`records` log events, or the most whose body fits in `max_bytes`), as
+    one JSON line. (path, log events, body bytes, inflated JSON bytes)."""
+    recs = load_records(cloudtrail_dir("the logs payload benchmark input"))
+
+    def build(n):
+        data = logs_data([recs[i % len(recs)] for i in range(n)], "/aws/cloudtrail/bench", "bench")
+        return json.dumps(awslogs(data)).encode(), len(json.dumps(data, separators=(",", ":")).encode())
+
+    if records is None:
+        per = len(build(len(recs))[0]) / len(recs)
+        lo, hi = 1, int(max_bytes / per * 1.5) + 1
+        while lo < hi:  # the most log events whose body stays within max_bytes
+            mid = (lo + hi + 1) // 2
+            if len(build(mid)[0]) <= max_bytes:
+                lo = mid
+            else:
+                hi = mid - 1
+        records = lo
+    body, inflated = build(records)
+    with open(out, "wb") as f:
+        f.write(body + b"\n")
+    return out, records, len(body), inflated
 
 
 def mean_record_bytes():
@@ -548,6 +579,12 @@ def main(argv):
         n, mean = mean_record_bytes()
         print(f"{path}: {count} records, {size} bytes of JSON once inflated, {os.path.getsize(path)} bytes gzip'd "
               f"(the {n} shared records: {mean:.0f} bytes of JSON each on average)")
+        return 0
+    if len(argv) >= 2 and argv[0] == "logs-payload":
+        records = int(argv[argv.index("--records") + 1]) if "--records" in argv else None
+        max_bytes = int(argv[argv.index("--max-bytes") + 1]) if "--max-bytes" in argv else 6_000_000
+        path, count, size, inflated = logs_payload_file(argv[1], records, max_bytes)
+        print(f"{path}: {count} log events, {size} bytes of invocation body, {inflated} bytes of JSON once inflated")
         return 0
     sys.exit(__doc__.split("As a command:\n", 1)[1])
 

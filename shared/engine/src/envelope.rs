@@ -12,10 +12,12 @@
 //! Inflation is bounded ([`MAX_INFLATED_BYTES`]) and so is JSON nesting
 //! (serde_json refuses more than 128 levels).
 
+use std::borrow::Cow;
 use std::io::Read;
 
-use aws_lambda_events::cloudwatch_logs::LogData;
+use aws_lambda_events::cloudwatch_logs::{LogData, LogEntry};
 use base64::Engine;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::event::Event;
@@ -177,12 +179,12 @@ fn kinesis_item((i, record): (usize, &Value)) -> Result<KinesisItem, EnvelopeErr
 
 /// A CloudWatch Logs subscription payload: base64(gzip(JSON)).
 pub fn logs(data: &str) -> Result<Decoded, EnvelopeError> {
-    logs_messages(data).map(Messages::decode_all)
+    Messages::from_base64(data)?.decode_all()
 }
 
 /// The gzip'd logs payload (as a Kinesis record carries it).
 pub fn logs_gzip(gz: &[u8]) -> Result<Decoded, EnvelopeError> {
-    logs_gzip_messages(gz).map(Messages::decode_all)
+    decode_all(LogReader::new(gz))
 }
 
 /// Whether JSON text is an EventBridge event carrying a record: an object
@@ -219,60 +221,538 @@ pub fn is_eventbridge_record_text(text: &str) -> bool {
     serde::Deserialize::deserialize(&mut de).map(|_: Shape| ()).and_then(|_| de.end()).is_ok()
 }
 
-/// A subscription payload's log events, not yet parsed as records.
+/// A subscription payload's log events, read as they are inflated: a 6 MB
+/// payload inflates to about 45 MB of JSON, which never exists whole; only
+/// the gzip'd bytes and one log event at a time are held.
 #[derive(Debug)]
 pub struct Messages {
-    /// A `CONTROL_MESSAGE`: it carries no records.
-    pub control: bool,
-    data: LogData,
+    gz: Vec<u8>,
 }
 
 impl Messages {
-    /// Each log event as an event, parsed one at a time: a 6 MB payload
-    /// inflates to about 45 MB of JSON, and holding every parsed record at
-    /// once would take ten times that.
-    pub fn events(self) -> impl Iterator<Item = Result<Event, Malformed>> {
-        let (group, stream) = (self.data.log_group, self.data.log_stream);
-        let entries = if self.control { Vec::new() } else { self.data.log_events };
-        entries.into_iter().map(move |entry| {
-            let origin = || format!("log event {} in {group}/{stream}", entry.id);
-            Event::from_text(entry.message).map_err(|reason| Malformed { origin: origin(), reason })
-        })
-    }
-
-    /// Each log event's message with where it came from, not parsed.
-    pub fn texts(self) -> impl Iterator<Item = (String, String)> {
-        let (group, stream) = (self.data.log_group, self.data.log_stream);
-        let entries = if self.control { Vec::new() } else { self.data.log_events };
-        entries.into_iter().map(move |entry| (format!("log event {} in {group}/{stream}", entry.id), entry.message))
-    }
-
-    /// Every event at once.
-    pub fn decode_all(self) -> Decoded {
-        let mut out = Decoded { control: self.control, ..Decoded::default() };
-        for item in self.events() {
-            match item {
-                Ok(e) => out.events.push(e),
-                Err(m) => out.malformed.push(m),
-            }
+    /// The log events of a gzip'd subscription payload (as a Kinesis record
+    /// carries it), not read yet: data that does not even begin as gzip is
+    /// refused now, the rest as it is read.
+    pub fn from_gzip(gz: Vec<u8>) -> Result<Messages, EnvelopeError> {
+        if !gz.is_empty() {
+            flate2::read::MultiGzDecoder::new(&gz[..])
+                .read(&mut [0u8; 1])
+                .map_err(|e| EnvelopeError::Gzip(e.to_string()))?;
         }
-        out
+        Ok(Messages { gz })
     }
+
+    /// The log events of `awslogs.data` (base64(gzip(JSON))), not read yet.
+    pub fn from_base64(data: &str) -> Result<Messages, EnvelopeError> {
+        let gz = base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map_err(|e| EnvelopeError::Base64(e.to_string()))?;
+        Messages::from_gzip(gz)
+    }
+
+    /// The gzip'd bytes.
+    pub fn gzip(&self) -> &[u8] {
+        &self.gz
+    }
+
+    /// A reader handing out the log events one at a time.
+    pub fn reader(&self) -> LogReader<&[u8]> {
+        LogReader::new(&self.gz)
+    }
+
+    /// The same, owning the gzip'd bytes.
+    pub fn into_reader(self) -> LogReader<std::io::Cursor<Vec<u8>>> {
+        LogReader::new(self.into_gzip())
+    }
+
+    /// The gzip'd bytes, to read.
+    pub fn into_gzip(self) -> std::io::Cursor<Vec<u8>> {
+        std::io::Cursor::new(self.gz)
+    }
+
+    /// A `CONTROL_MESSAGE` (no records). Reads the payload through; an
+    /// unreadable one is not.
+    pub fn control(&self) -> bool {
+        self.reader().finish().is_ok_and(|h| h.control())
+    }
+
+    /// Every event at once (`trailwatch replay`, tests): the payload is
+    /// refused whole if any of it cannot be read.
+    pub fn decode_all(self) -> Result<Decoded, EnvelopeError> {
+        decode_all(self.reader())
+    }
+}
+
+/// Every event of a reader at once, or its first fault.
+fn decode_all<R: Read>(mut reader: LogReader<R>) -> Result<Decoded, EnvelopeError> {
+    let mut entries = Vec::new();
+    for entry in reader.by_ref() {
+        entries.push(entry?);
+    }
+    let header = reader.header();
+    let mut out = Decoded { control: header.control(), ..Decoded::default() };
+    if out.control {
+        return Ok(out);
+    }
+    for entry in entries {
+        out.push(|| header.origin(&entry.id), Event::from_text(entry.message));
+    }
+    Ok(out)
 }
 
 /// The log events of a subscription payload (base64(gzip(JSON))).
 pub fn logs_messages(data: &str) -> Result<Messages, EnvelopeError> {
-    let gz = base64::engine::general_purpose::STANDARD
-        .decode(data.trim())
-        .map_err(|e| EnvelopeError::Base64(e.to_string()))?;
-    logs_gzip_messages(&gz)
+    Messages::from_base64(data)
 }
 
 /// The log events of a gzip'd subscription payload.
 pub fn logs_gzip_messages(gz: &[u8]) -> Result<Messages, EnvelopeError> {
-    let json = inflate(gz)?;
-    let data: LogData = serde_json::from_slice(&json).map_err(|e| EnvelopeError::Json(e.to_string()))?;
-    Ok(Messages { control: data.message_type == "CONTROL_MESSAGE", data })
+    Messages::from_gzip(gz.to_vec())
+}
+
+/// `awslogs.data` (base64, surrounding whitespace ignored) decoded as it is
+/// read: its bad base64 is an [`EnvelopeError::Base64`] fault of the
+/// [`LogReader`] reading it.
+pub fn base64_reader(data: &str) -> impl Read + Send + '_ {
+    base64::read::DecoderReader::new(data.trim().as_bytes(), &base64::engine::general_purpose::STANDARD)
+}
+
+/// `awslogs.data` of a Lambda payload given as its JSON text, read without
+/// building the payload (the base64 text is borrowed unless escaped).
+/// `None` when the text is not an object whose `awslogs` is an object with
+/// a string `data`, each key once: [`Delivery::classify`] then decides.
+pub fn logs_body_data(text: &str) -> Option<Cow<'_, str>> {
+    use serde::de::{Deserializer as _, Error as _, IgnoredAny, MapAccess, Visitor};
+    /// A string, borrowed from the text where it has no escapes.
+    struct Text<'a>(Cow<'a, str>);
+    impl<'de> Deserialize<'de> for Text<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'de>, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Text<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Borrowed(s)))
+                }
+                fn visit_str<E>(self, s: &str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Owned(s.to_string())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    /// An object (never an array) with `key` once: its value `T`.
+    struct Field<T>(&'static str, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Field<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an object with \"{}\"", self.0)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<T, A::Error> {
+            let mut found = None;
+            while let Some(key) = m.next_key::<Text<'de>>()? {
+                if key.0 != self.0 {
+                    m.next_value::<IgnoredAny>()?;
+                } else if found.replace(m.next_value::<T>()?).is_some() {
+                    return Err(A::Error::duplicate_field(self.0));
+                }
+            }
+            found.ok_or_else(|| A::Error::missing_field(self.0))
+        }
+    }
+    struct AwsLogs<'a>(Text<'a>);
+    impl<'de> Deserialize<'de> for AwsLogs<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AwsLogs<'de>, D::Error> {
+            d.deserialize_map(Field::<Text<'de>>("data", std::marker::PhantomData)).map(AwsLogs)
+        }
+    }
+    if !text.contains("awslogs") {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let logs = (&mut de).deserialize_map(Field::<AwsLogs>("awslogs", std::marker::PhantomData)).ok()?;
+    de.end().ok()?;
+    Some(logs.0 .0)
+}
+
+/// What a subscription payload says around its log events. Each field is
+/// `None` until read; CloudWatch Logs writes them all before `logEvents`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogHeader {
+    pub message_type: Option<String>,
+    pub owner: Option<String>,
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    pub subscription_filters: Option<Vec<String>>,
+}
+
+impl LogHeader {
+    /// A `CONTROL_MESSAGE` (sent when a subscription is created): it
+    /// carries no records.
+    pub fn control(&self) -> bool {
+        self.message_type.as_deref() == Some("CONTROL_MESSAGE")
+    }
+
+    /// Whether what decides about a log event (its type, group and stream)
+    /// has been read.
+    pub fn known(&self) -> bool {
+        self.message_type.is_some() && self.log_group.is_some() && self.log_stream.is_some()
+    }
+
+    /// Where a log event came from, as malformed items name it.
+    pub fn origin(&self, id: &str) -> String {
+        let (group, stream) = (self.log_group.as_deref().unwrap_or(""), self.log_stream.as_deref().unwrap_or(""));
+        format!("log event {id} in {group}/{stream}")
+    }
+
+    fn from_data(data: LogData) -> (LogHeader, Vec<LogEntry>) {
+        let header = LogHeader {
+            message_type: Some(data.message_type),
+            owner: Some(data.owner),
+            log_group: Some(data.log_group),
+            log_stream: Some(data.log_stream),
+            subscription_filters: Some(data.subscription_filters),
+        };
+        (header, data.log_events)
+    }
+}
+
+/// Inflated bytes read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// gzip'd bytes inflated into a window that holds the part not yet parsed,
+/// counted against [`MAX_INFLATED_BYTES`].
+struct Inflating<R: Read> {
+    gz: flate2::read::MultiGzDecoder<R>,
+    buf: Vec<u8>,
+    pos: usize,
+    total: u64,
+    /// No more bytes: the end of the gzip data, or `fault`.
+    end: bool,
+    /// Why the inflated bytes stopped early: bad gzip, or too many.
+    fault: Option<EnvelopeError>,
+}
+
+impl<R: Read> Inflating<R> {
+    fn new(gz: R) -> Inflating<R> {
+        Inflating {
+            gz: flate2::read::MultiGzDecoder::new(gz),
+            buf: Vec::new(),
+            pos: 0,
+            total: 0,
+            end: false,
+            fault: None,
+        }
+    }
+
+    /// Read more: at least a chunk, or as much again as is held (a long
+    /// value is re-parsed a logarithmic number of times, not once a chunk).
+    fn fill(&mut self) {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let want = CHUNK.max(self.buf.len());
+        let before = self.buf.len();
+        let read = (&mut self.gz).take(want as u64).read_to_end(&mut self.buf);
+        let n = self.buf.len() - before;
+        self.total += n as u64;
+        if self.total > MAX_INFLATED_BYTES {
+            self.buf.truncate(before);
+            (self.end, self.fault) = (true, Some(EnvelopeError::TooLarge));
+            return;
+        }
+        match read {
+            Err(e) => {
+                let fault = match e.get_ref().and_then(|inner| inner.downcast_ref::<base64::DecodeError>()) {
+                    Some(b64) => EnvelopeError::Base64(b64.to_string()),
+                    None => EnvelopeError::Gzip(e.to_string()),
+                };
+                (self.end, self.fault) = (true, Some(fault));
+            }
+            Ok(_) if n < want => self.end = true,
+            Ok(_) => {}
+        }
+    }
+
+    /// The next byte that is not whitespace, not consumed; `None` at a
+    /// clean end.
+    fn peek(&mut self) -> Result<Option<u8>, EnvelopeError> {
+        loop {
+            if let Some(at) = self.buf[self.pos..].iter().position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
+                self.pos += at;
+                return Ok(Some(self.buf[self.pos]));
+            }
+            self.pos = self.buf.len();
+            if self.end {
+                return self.fault.clone().map_or(Ok(None), Err);
+            }
+            self.fill();
+        }
+    }
+
+    /// Consume `want` (after whitespace), or say what was there instead.
+    fn expect(&mut self, want: u8, what: &str) -> Result<(), EnvelopeError> {
+        match self.peek()? {
+            Some(b) if b == want => {
+                self.pos += 1;
+                Ok(())
+            }
+            found => Err(self.json_fault(format!("expected {what}, found {}", shown(found)))),
+        }
+    }
+
+    /// The next JSON value, parsed by serde_json from the window; a value
+    /// cut by the window's end is parsed again once more is read.
+    fn value<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, EnvelopeError> {
+        loop {
+            let window = &self.buf[self.pos..];
+            let mut values = serde_json::Deserializer::from_slice(window).into_iter::<T>();
+            match values.next() {
+                // A number at the window's end may go on past it.
+                Some(Ok(v)) if values.byte_offset() < window.len() || self.end => {
+                    self.pos += values.byte_offset();
+                    return Ok(v);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) if !e.is_eof() || self.end => {
+                    let e = e.to_string();
+                    return Err(self.json_fault(e));
+                }
+                Some(Err(_)) => {}
+                None if self.end => return Err(self.json_fault("EOF while parsing a value".into())),
+                None => {}
+            }
+            if self.end {
+                // Cut at the end: bad gzip, or JSON ending too soon.
+                let fault =
+                    self.fault.clone().unwrap_or_else(|| EnvelopeError::Json("EOF while parsing a value".into()));
+                return Err(fault);
+            }
+            self.fill();
+        }
+    }
+
+    /// A JSON error, unless the gzip data is bad or too large further on
+    /// (as inflating it whole first would have said).
+    fn json_fault(&mut self, reason: String) -> EnvelopeError {
+        while !self.end {
+            self.pos = self.buf.len();
+            self.fill();
+        }
+        self.fault.clone().unwrap_or(EnvelopeError::Json(reason))
+    }
+
+    /// Everything left, for the payloads not read as a stream.
+    fn rest(&mut self) -> Result<Vec<u8>, EnvelopeError> {
+        while !self.end {
+            self.fill();
+        }
+        match self.fault.clone() {
+            Some(e) => Err(e),
+            None => Ok(self.buf.split_off(self.pos)),
+        }
+    }
+}
+
+fn shown(b: Option<u8>) -> String {
+    match b {
+        Some(b) if b.is_ascii_graphic() => format!("`{}`", b as char),
+        Some(b) => format!("byte {b:#04x}"),
+        None => "the end".into(),
+    }
+}
+
+/// Where a [`LogReader`] is in the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    Start,
+    /// After `{` (a key or `}`) or after a member (`,` or `}`).
+    Member {
+        first: bool,
+    },
+    /// In `logEvents`: an event or `]`.
+    Event {
+        first: bool,
+    },
+    Done,
+}
+
+/// The log events of a subscription payload, one at a time, as its gzip'd
+/// JSON is inflated and parsed (an iterator; the first fault ends it). The
+/// header fields are read wherever they are, before or after `logEvents`,
+/// with the same checks as parsing the whole `LogData` (each field once,
+/// none missing). A payload that is not a JSON object is parsed whole.
+pub struct LogReader<R: Read> {
+    src: Inflating<R>,
+    header: LogHeader,
+    events_seen: bool,
+    at: At,
+    /// The events of a payload parsed whole, left to hand out.
+    whole: std::vec::IntoIter<LogEntry>,
+}
+
+impl<R: Read> std::fmt::Debug for LogReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogReader").field("header", &self.header).field("at", &self.at).finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> LogReader<R> {
+    /// A reader over gzip'd subscription data.
+    pub fn new(gz: R) -> LogReader<R> {
+        LogReader {
+            src: Inflating::new(gz),
+            header: LogHeader::default(),
+            events_seen: false,
+            at: At::Start,
+            whole: Vec::new().into_iter(),
+        }
+    }
+
+    /// The header fields read so far.
+    pub fn header(&self) -> &LogHeader {
+        &self.header
+    }
+
+    /// Read the rest, skipping the events: the whole header, or the first
+    /// fault.
+    pub fn finish(mut self) -> Result<LogHeader, EnvelopeError> {
+        for entry in self.by_ref() {
+            entry?;
+        }
+        Ok(self.header)
+    }
+
+    fn step(&mut self) -> Result<Option<LogEntry>, EnvelopeError> {
+        loop {
+            match self.at {
+                At::Done => return Ok(self.whole.next()),
+                At::Start => {
+                    if self.src.peek()? != Some(b'{') {
+                        // Not an object (serde also reads a struct from an
+                        // array): parsed whole, as before streaming.
+                        let json = self.src.rest()?;
+                        let data: LogData =
+                            serde_json::from_slice(&json).map_err(|e| EnvelopeError::Json(e.to_string()))?;
+                        let (header, events) = LogHeader::from_data(data);
+                        (self.header, self.whole, self.at) = (header, events.into_iter(), At::Done);
+                        continue;
+                    }
+                    self.src.pos += 1;
+                    self.at = At::Member { first: true };
+                }
+                At::Member { first } => {
+                    match self.src.peek()? {
+                        Some(b'}') => {
+                            self.src.pos += 1;
+                            self.end()?;
+                            self.at = At::Done;
+                            continue;
+                        }
+                        Some(b',') if !first => self.src.pos += 1,
+                        Some(b'"') if first => {}
+                        found => {
+                            let want = if first { "a key or `}`" } else { "`,` or `}`" };
+                            return Err(self.src.json_fault(format!("expected {want}, found {}", shown(found))));
+                        }
+                    }
+                    match self.src.peek()? {
+                        Some(b'"') => {}
+                        found => return Err(self.src.json_fault(format!("expected a key, found {}", shown(found)))),
+                    }
+                    let key: String = self.src.value()?;
+                    self.src.expect(b':', "`:`")?;
+                    self.at = At::Member { first: false };
+                    self.member(&key)?;
+                }
+                At::Event { first } => {
+                    match self.src.peek()? {
+                        Some(b']') => {
+                            self.src.pos += 1;
+                            self.at = At::Member { first: false };
+                            continue;
+                        }
+                        Some(b',') if !first => self.src.pos += 1,
+                        Some(_) if first => {}
+                        found => {
+                            return Err(self.src.json_fault(format!("expected `,` or `]`, found {}", shown(found))))
+                        }
+                    }
+                    let entry = self.src.value::<LogEntry>()?;
+                    self.at = At::Event { first: false };
+                    return Ok(Some(entry));
+                }
+            }
+        }
+    }
+
+    /// One member of the payload object; `logEvents` is entered, not read.
+    fn member(&mut self, key: &str) -> Result<(), EnvelopeError> {
+        let h = &mut self.header;
+        let duplicate = match key {
+            "logEvents" => std::mem::replace(&mut self.events_seen, true),
+            "messageType" => h.message_type.is_some(),
+            "owner" => h.owner.is_some(),
+            "logGroup" => h.log_group.is_some(),
+            "logStream" => h.log_stream.is_some(),
+            "subscriptionFilters" => h.subscription_filters.is_some(),
+            _ => {
+                self.src.value::<serde::de::IgnoredAny>()?;
+                return Ok(());
+            }
+        };
+        if duplicate {
+            return Err(self.src.json_fault(format!("duplicate field `{key}`")));
+        }
+        match key {
+            "logEvents" => {
+                self.src.expect(b'[', "the log events' array")?;
+                self.at = At::Event { first: true };
+            }
+            "messageType" => self.header.message_type = Some(self.src.value()?),
+            "owner" => self.header.owner = Some(self.src.value()?),
+            "logGroup" => self.header.log_group = Some(self.src.value()?),
+            "logStream" => self.header.log_stream = Some(self.src.value()?),
+            _ => self.header.subscription_filters = Some(self.src.value()?),
+        }
+        Ok(())
+    }
+
+    /// After the payload object: nothing but whitespace, and every field.
+    fn end(&mut self) -> Result<(), EnvelopeError> {
+        if let Some(b) = self.src.peek()? {
+            return Err(self.src.json_fault(format!("trailing characters: {}", shown(Some(b)))));
+        }
+        let h = &self.header;
+        let missing = [
+            ("owner", h.owner.is_none()),
+            ("logGroup", h.log_group.is_none()),
+            ("logStream", h.log_stream.is_none()),
+            ("subscriptionFilters", h.subscription_filters.is_none()),
+            ("messageType", h.message_type.is_none()),
+            ("logEvents", !self.events_seen),
+        ];
+        match missing.iter().find(|(_, m)| *m) {
+            Some((field, _)) => Err(EnvelopeError::Json(format!("missing field `{field}`"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<R: Read> Iterator for LogReader<R> {
+    type Item = Result<LogEntry, EnvelopeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.step() {
+            Ok(entry) => entry.map(Ok),
+            Err(e) => {
+                self.at = At::Done;
+                self.whole = Vec::new().into_iter();
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 /// Inflate gzip data (one or more members), refusing more than
@@ -287,6 +767,20 @@ pub fn inflate(gz: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
         return Err(EnvelopeError::TooLarge);
     }
     Ok(out)
+}
+
+/// How many bytes gzip data inflates to, inflated through a small buffer
+/// and dropped: a plain inflate, for comparison in benchmarks.
+pub fn inflated_len(gz: &[u8]) -> Result<u64, EnvelopeError> {
+    let (mut d, mut buf, mut len) = (flate2::read::MultiGzDecoder::new(gz), vec![0u8; CHUNK], 0);
+    loop {
+        match d.read(&mut buf) {
+            Ok(0) => return Ok(len),
+            Ok(n) => len += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(EnvelopeError::Gzip(e.to_string())),
+        }
+    }
 }
 
 /// The records of a CloudTrail file as users have them: an S3 delivery file

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::alert::{self, Alert};
-use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed, Via};
+use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed, Messages, Via};
 use crate::event::Event;
 use crate::metrics::{Counts, Metrics};
 use crate::remember::{self, Match};
@@ -34,13 +34,15 @@ pub struct Batch {
 /// Decode any payload the functions accept, every item at once.
 pub fn decode(payload: Value) -> Result<(Via, Vec<Batch>), EnvelopeError> {
     let (via, parts) = open(payload)?;
-    let batches =
-        parts.into_iter().map(|(item, contents)| Batch { item, decoded: contents.map(Contents::decode_all) }).collect();
+    let batches = parts
+        .into_iter()
+        .map(|(item, contents)| Batch { item, decoded: contents.and_then(Contents::decode_all) })
+        .collect();
     Ok((via, batches))
 }
 
-/// What one batch holds: events already decoded, or log events parsed one
-/// at a time as they are matched.
+/// What one batch holds: events already decoded, or log events inflated and
+/// parsed one at a time as they are matched.
 #[derive(Debug)]
 pub enum Contents {
     Decoded(Decoded),
@@ -48,57 +50,159 @@ pub enum Contents {
 }
 
 impl Contents {
-    /// A `CONTROL_MESSAGE` (no records).
+    /// A `CONTROL_MESSAGE` (no records). Log events are read through for
+    /// it; [`Contents::detect`] says so as it matches them.
     pub fn control(&self) -> bool {
         match self {
             Contents::Decoded(d) => d.control,
-            Contents::Messages(m) => m.control,
+            Contents::Messages(m) => m.control(),
         }
     }
 
-    /// The items, each an event or why it is not one.
+    /// The items, each an event or why it is not one (log events all
+    /// decoded first; a payload that cannot be read is one malformed item).
     pub fn items(self) -> Box<dyn Iterator<Item = Result<Event, Malformed>> + Send> {
-        match self {
-            Contents::Decoded(d) => Box::new(d.events.into_iter().map(Ok).chain(d.malformed.into_iter().map(Err))),
-            Contents::Messages(m) => Box::new(m.events()),
+        match self.decode_all() {
+            Ok(d) => Box::new(d.events.into_iter().map(Ok).chain(d.malformed.into_iter().map(Err))),
+            Err(e) => Box::new(std::iter::once(Err(Malformed { origin: "payload".into(), reason: e.to_string() }))),
         }
     }
 
     /// Match the items one by one, counting those that are not records:
     /// only alerts and counts are kept, never every parsed record at once.
+    /// Log events are matched as they are inflated; a payload cut short
+    /// (bad gzip, too large, bad JSON) keeps the events read before the
+    /// fault, which is returned in [`Detection::fault`].
     pub fn detect(self, rules: &RuleSet, ws: &mut Workspace) -> Detection {
-        let mut d = Detecting::default();
         match self {
-            // The fast path: a message no rule can match (the record gate,
-            // read by the streaming matcher) is counted, not parsed.
             Contents::Messages(m) => {
-                for (origin, text) in m.texts() {
-                    if rules.may_match_record_text(&text, ws) == Some(false) {
-                        d.counts.records += 1;
-                        continue;
-                    }
-                    match Event::from_text(text) {
-                        Ok(event) => d.push(rules, &event, ws),
-                        Err(reason) => d.malformed(&Malformed { origin, reason }),
-                    }
-                }
+                LogDetection::new(m.reader()).next_chunk(rules, ws, usize::MAX).unwrap_or_default()
             }
-            decoded => {
-                for item in decoded.items() {
+            Contents::Decoded(decoded) => {
+                let mut d = Detecting::default();
+                let control = decoded.control;
+                for item in Contents::Decoded(decoded).items() {
                     match item {
                         Ok(event) => d.push(rules, &event, ws),
                         Err(m) => d.malformed(&m),
                     }
                 }
+                Detection { control, ..d.finish() }
             }
         }
-        d.finish()
     }
 
-    fn decode_all(self) -> Decoded {
+    fn chunks(self) -> Chunks<'static> {
         match self {
-            Contents::Decoded(d) => d,
+            Contents::Decoded(d) => Chunks::Decoded(Some(d)),
+            Contents::Messages(m) => {
+                Chunks::Logs(Box::new(LogDetection::new(envelope::LogReader::new(Box::new(m.into_gzip())))))
+            }
+        }
+    }
+
+    fn decode_all(self) -> Result<Decoded, EnvelopeError> {
+        match self {
+            Contents::Decoded(d) => Ok(d),
             Contents::Messages(m) => m.decode_all(),
+        }
+    }
+}
+
+/// How many matches a logs or Kinesis payload's detection holds before the
+/// handler responds to them (alerts delivered, state updated) and goes on
+/// with an empty one, as if the payload had come as several invocations
+/// (through the state store: dedup and thresholds carry over; without one,
+/// identical alerts merge within a chunk). A match holds its rendered alert,
+/// about 12 KB of memory with the built-in pack; a 6 MB payload of the real
+/// records holds about 2,450 (30 MiB), a usual batch far fewer.
+pub const MAX_HELD_LOG_MATCHES: usize = 512;
+
+/// Log events matched as they are read, a chunk of matches at a time. The
+/// fast path: a message no rule can match (the record gate, read by the
+/// streaming matcher) is counted, not parsed. Until the header has said
+/// what the payload is (CloudWatch Logs writes it first), events are
+/// matched provisionally and held: a `CONTROL_MESSAGE` found after them
+/// drops what they gave, and malformed ones are reported once their log
+/// group and stream are known.
+#[derive(Debug)]
+pub struct LogDetection<R: std::io::Read> {
+    reader: envelope::LogReader<R>,
+    provisional: bool,
+    pending: Vec<(String, String)>,
+    done: bool,
+}
+
+impl<R: std::io::Read> LogDetection<R> {
+    /// Detection over a reader's log events.
+    pub fn new(reader: envelope::LogReader<R>) -> LogDetection<R> {
+        LogDetection { reader, provisional: false, pending: Vec::new(), done: false }
+    }
+
+    /// Match events until more than `max_held` matches are held (once the
+    /// payload is known to carry records) or the events end; `None` after
+    /// the last chunk, which carries the control flag and any fault.
+    pub fn next_chunk(&mut self, rules: &RuleSet, ws: &mut Workspace, max_held: usize) -> Option<Detection> {
+        if self.done {
+            return None;
+        }
+        let mut d = Detecting::default();
+        let mut fault = None;
+        loop {
+            let entry = match self.reader.next() {
+                Some(Ok(entry)) => entry,
+                Some(Err(e)) => {
+                    fault = Some(e);
+                    break;
+                }
+                None => break,
+            };
+            let header = self.reader.header();
+            if header.control() {
+                continue;
+            }
+            self.provisional |= header.message_type.is_none();
+            if rules.may_match_record_text(&entry.message, ws) == Some(false) {
+                d.counts.records += 1;
+            } else {
+                match Event::from_text(entry.message) {
+                    Ok(event) => d.push(rules, &event, ws),
+                    Err(reason) if header.known() => {
+                        d.malformed(&Malformed { origin: header.origin(&entry.id), reason })
+                    }
+                    Err(reason) => self.pending.push((entry.id, reason)),
+                }
+            }
+            if d.held() > max_held && header.known() && self.pending.is_empty() {
+                // Known to carry records: nothing held can be dropped.
+                self.provisional = false;
+                return Some(d.finish());
+            }
+        }
+        self.done = true;
+        let header = self.reader.header();
+        let control = header.control();
+        if control && self.provisional {
+            (d, self.pending) = (Detecting::default(), Vec::new());
+        }
+        for (id, reason) in std::mem::take(&mut self.pending) {
+            d.malformed(&Malformed { origin: header.origin(&id), reason });
+        }
+        Some(Detection { control, fault, ..d.finish() })
+    }
+}
+
+/// A batch's detection, one chunk of matches at a time.
+enum Chunks<'a> {
+    Decoded(Option<Decoded>),
+    Logs(Box<LogDetection<Box<dyn std::io::Read + Send + 'a>>>),
+}
+
+impl Chunks<'_> {
+    fn next(&mut self, rules: &RuleSet, ws: &mut Workspace) -> Option<Detection> {
+        match self {
+            Chunks::Decoded(d) => d.take().map(|d| Contents::Decoded(d).detect(rules, ws)),
+            Chunks::Logs(l) => l.next_chunk(rules, ws, MAX_HELD_LOG_MATCHES),
         }
     }
 }
@@ -121,14 +225,11 @@ pub fn open(payload: Value) -> Result<(Via, Vec<Part>), EnvelopeError> {
             }
             (Via::EventBridge, vec![(None, Ok(Contents::Decoded(decoded)))])
         }
-        Delivery::Logs(data) => (Via::Logs, vec![(None, envelope::logs_messages(&data).map(Contents::Messages))]),
+        Delivery::Logs(data) => (Via::Logs, vec![(None, Messages::from_base64(&data).map(Contents::Messages))]),
         Delivery::Kinesis(items) => {
             let batches = items
                 .into_iter()
-                .map(|r| {
-                    let contents = r.data.and_then(|gz| envelope::logs_gzip_messages(&gz)).map(Contents::Messages);
-                    (Some(r.sequence_number), contents)
-                })
+                .map(|r| (Some(r.sequence_number), r.data.and_then(Messages::from_gzip).map(Contents::Messages)))
                 .collect();
             (Via::Kinesis, batches)
         }
@@ -142,6 +243,11 @@ pub struct Detection {
     /// for the stateful layer.
     pub matches: Vec<Match>,
     pub counts: Counts,
+    /// The payload was a CloudWatch Logs `CONTROL_MESSAGE` (no records).
+    pub control: bool,
+    /// Why the payload's log events stopped before their end (bad gzip,
+    /// too large, bad JSON): the events read before it were matched.
+    pub fault: Option<EnvelopeError>,
 }
 
 /// Match events against the rules.
@@ -192,7 +298,7 @@ impl Detecting {
 
     /// The matches, the alerts (identical ones merged), and the counts.
     pub fn finish(self) -> Detection {
-        Detection { matches: self.matches, counts: self.counts }
+        Detection { matches: self.matches, counts: self.counts, ..Detection::default() }
     }
 }
 
@@ -404,6 +510,17 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// (the event gate, read by the streaming matcher) is counted without
     /// being parsed; any other payload goes to [`Handler::handle`].
     pub async fn handle_text(&self, text: &str) -> Result<Response, InvocationError> {
+        // A CloudWatch Logs payload: its base64 text read in place, not
+        // copied into a document first.
+        // The base64 is decoded as the gzip data is inflated, never held
+        // decoded (bad base64 is a fault like bad gzip: the events read
+        // before it are kept).
+        if let Some(data) = envelope::logs_body_data(text) {
+            let reader = envelope::LogReader::new(Box::new(envelope::base64_reader(&data)) as Box<_>);
+            return self
+                .handle_parts(Via::Logs, vec![(None, Ok(Chunks::Logs(Box::new(LogDetection::new(reader)))))])
+                .await;
+        }
         let mut ws = self.workspace();
         if self.rules.may_match_event_text(text, &mut ws) == Some(false) && envelope::is_eventbridge_record_text(text) {
             let counts = Counts { records: 1, ..Counts::default() };
@@ -422,23 +539,34 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
 
     /// Handle one invocation's payload, whichever path it came by.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvocationError> {
-        let mut total = Counts::default();
-        let (via, parts) = match open(payload) {
-            Ok(opened) => opened,
+        match open(payload) {
+            Ok((via, parts)) => {
+                let parts = parts.into_iter().map(|(item, contents)| (item, contents.map(Contents::chunks))).collect();
+                self.handle_parts(via, parts).await
+            }
             Err(e) => {
                 // Nothing in it can be read: retrying cannot fix it.
                 tracing::error!(error = %e, "payload not decoded");
-                total.malformed += 1;
-                self.emit(total).await;
-                return Err(e.into());
+                self.emit(Counts { malformed: 1, ..Counts::default() }).await;
+                Err(e.into())
             }
-        };
+        }
+    }
+
+    /// Match, remember and deliver an opened payload's batches.
+    async fn handle_parts(
+        &self,
+        via: Via,
+        parts: Vec<(Option<String>, Result<Chunks<'_>, EnvelopeError>)>,
+    ) -> Result<Response, InvocationError> {
+        let mut total = Counts::default();
         let mut ws = self.workspace();
         let mut batch = KinesisEventResponse::default();
         let mut first_error = None;
         let (mut failed_alerts, mut all_alerts) = (0, 0);
+        let mut payload_fault = None;
         for (item, contents) in parts {
-            let contents = match contents {
+            let mut chunks = match contents {
                 Ok(c) => c,
                 Err(e) => {
                     // Unreadable: retrying cannot fix it. A Kinesis record
@@ -453,35 +581,50 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                     continue;
                 }
             };
-            if contents.control() {
-                tracing::info!("CloudWatch Logs control message: nothing to do");
-            }
-            let d = contents.detect(&self.rules, &mut ws);
-            let (counts, alerts, errors) = match self.respond(d).await {
-                Ok(r) => r,
-                Err(e) => {
-                    self.emit(total).await;
-                    return Err(e);
+            let mut failed = false;
+            while let Some(mut d) = chunks.next(&self.rules, &mut ws) {
+                if d.control {
+                    tracing::info!("CloudWatch Logs control message: nothing to do");
                 }
-            };
-            all_alerts += alerts;
-            if !errors.is_empty() {
-                failed_alerts += errors.len();
-                if let Some(item) = item {
-                    batch.add_failure(item);
+                // Cut short: what was read before the fault is delivered, the
+                // rest counted as one malformed item; a whole payload then
+                // fails, loudly (retrying cannot fix it), a Kinesis record is
+                // not retried.
+                if let Some(e) = d.fault.take() {
+                    tracing::error!(item = item.as_deref().unwrap_or("payload"), error = %e, "payload not decoded to its end");
+                    d.counts.malformed += 1;
+                    if item.is_none() {
+                        payload_fault = Some(e);
+                    }
                 }
-                first_error = first_error.or(errors.into_iter().next());
+                let (counts, alerts, errors) = match self.respond(d).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.emit(total).await;
+                        return Err(e);
+                    }
+                };
+                all_alerts += alerts;
+                if !errors.is_empty() {
+                    failed_alerts += errors.len();
+                    if let (Some(item), false) = (&item, failed) {
+                        batch.add_failure(item.clone());
+                    }
+                    failed = true;
+                    first_error = first_error.or(errors.into_iter().next());
+                }
+                total.add(&counts);
             }
-            total.add(&counts);
         }
         let summary = Summary { records: total.records, malformed: total.malformed, alerts: total.alerts_published };
         self.emit(total).await;
         if via == Via::Kinesis {
             return Ok(Response::Batch(batch));
         }
-        match first_error {
-            Some(first) => Err(InvocationError::Delivery { failed: failed_alerts, total: all_alerts, first }),
-            None => Ok(Response::Summary(summary)),
+        match (first_error, payload_fault) {
+            (Some(first), _) => Err(InvocationError::Delivery { failed: failed_alerts, total: all_alerts, first }),
+            (None, Some(fault)) => Err(fault.into()),
+            (None, None) => Ok(Response::Summary(summary)),
         }
     }
 
