@@ -60,13 +60,13 @@ pub const OBJECT_LEASE: Millis = 15 * 60_000;
 /// (14 days), so no re-delivery finds it forgotten.
 pub const OBJECT_MEMORY: Millis = 30 * 24 * 3_600_000;
 
-/// How many matches (alert-rule matches and sequence steps, each with its
-/// rendered alert, about 1 KB) an object's reading holds before the
-/// handler responds to them: a few MiB, whatever the file's size, and more
-/// than a usual 5-minute log file matches, so most objects are still
-/// answered in one response (one claim per alert key, identical alerts
-/// merged).
-pub const MAX_HELD_MATCHES: usize = 4_096;
+/// How many matches (alert-rule matches and sequence steps) an object's
+/// reading holds before the handler responds to them. A held match is its
+/// alert with the record in it, 9 to 14 KB measured (bench/RESULTS.md), so
+/// about 10 MiB whatever the file's size; a usual 5-minute log file matches
+/// far fewer records and is still answered in one response (one claim per
+/// alert key, identical alerts merged).
+pub const MAX_HELD_MATCHES: usize = 1_024;
 
 /// Records the reading thread hands over at a time (single-threaded
 /// runtime).
