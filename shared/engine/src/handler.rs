@@ -511,15 +511,14 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// being parsed; any other payload goes to [`Handler::handle`].
     pub async fn handle_text(&self, text: &str) -> Result<Response, InvocationError> {
         // A CloudWatch Logs payload: its base64 text read in place, not
-        // copied into a document first.
-        // The base64 is decoded as the gzip data is inflated, never held
-        // decoded (bad base64 is a fault like bad gzip: the events read
-        // before it are kept).
+        // copied into a document first, and decoded as the gzip data is
+        // inflated (bad base64 is a fault like bad gzip: the events read
+        // before it are kept). (Boxed: the nested futures' type is too
+        // deep for the compiler's layout query in the functions.)
         if let Some(data) = envelope::logs_body_data(text) {
             let reader = envelope::LogReader::new(Box::new(envelope::base64_reader(&data)) as Box<_>);
-            return self
-                .handle_parts(Via::Logs, vec![(None, Ok(Chunks::Logs(Box::new(LogDetection::new(reader)))))])
-                .await;
+            let parts = vec![(None, Ok(Chunks::Logs(Box::new(LogDetection::new(reader)))))];
+            return Box::pin(self.handle_parts(Via::Logs, parts)).await;
         }
         let mut ws = self.workspace();
         if self.rules.may_match_event_text(text, &mut ws) == Some(false) && envelope::is_eventbridge_record_text(text) {
@@ -542,7 +541,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
         match open(payload) {
             Ok((via, parts)) => {
                 let parts = parts.into_iter().map(|(item, contents)| (item, contents.map(Contents::chunks))).collect();
-                self.handle_parts(via, parts).await
+                Box::pin(self.handle_parts(via, parts)).await
             }
             Err(e) => {
                 // Nothing in it can be read: retrying cannot fix it.
