@@ -4,7 +4,8 @@
 //! queue, in the shape the function reads (CloudTrail's delivery
 //! notification, raw: `{"s3Bucket": B, "s3ObjectKey": [K]}`), so one file
 //! that fails is retried alone; SQS and Lambda (bounded by the function's
-//! reserved concurrency) do the rest. Progress is the queue's depth.
+//! reserved concurrency) do the rest. Batches of 10 (SendMessageBatch's
+//! most) are sent [`IN_FLIGHT`] at a time. Progress is the queue's depth.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use trailwatch_engine::s3 as s3files;
+
+/// SendMessageBatch calls in flight at once: one call is a round trip of
+/// tens of milliseconds to SQS, and a standard queue takes nearly unlimited
+/// calls a second (SQS Developer Guide, "Amazon SQS quotas").
+pub const IN_FLIGHT: usize = 8;
 
 /// Enqueue, then report the queue's depth (until it is empty with `watch`).
 pub fn run(urls: &[PathBuf], filter: &s3files::KeyFilter, queue: &str, watch: bool) -> Result<ExitCode> {
@@ -26,9 +32,8 @@ pub fn run(urls: &[PathBuf], filter: &s3files::KeyFilter, queue: &str, watch: bo
         let s3 = trailwatch_aws::s3::client(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let objects = crate::replay::list_objects(&s3, urls, filter).await?;
-        let mut sent = 0usize;
-        let mut failed = 0usize;
-        for (n, chunk) in objects.chunks(10).enumerate() {
+        let (mut sent, mut failed) = (0usize, 0usize);
+        let send = |n: usize, chunk: &[s3files::ObjectRef]| -> Result<_> {
             let entries = chunk
                 .iter()
                 .enumerate()
@@ -40,12 +45,22 @@ pub fn run(urls: &[PathBuf], filter: &s3files::KeyFilter, queue: &str, watch: bo
                         .context("a message")
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let out = sqs
-                .send_message_batch()
-                .queue_url(queue)
-                .set_entries(Some(entries))
-                .send()
+            let call = sqs.send_message_batch().queue_url(queue).set_entries(Some(entries));
+            Ok(tokio::spawn(async move { call.send().await }))
+        };
+        let mut pending = objects.chunks(10).enumerate();
+        let mut inflight = std::collections::VecDeque::new();
+        loop {
+            while inflight.len() < IN_FLIGHT {
+                match pending.next() {
+                    Some((n, chunk)) => inflight.push_back(send(n, chunk)?),
+                    None => break,
+                }
+            }
+            let Some(task) = inflight.pop_front() else { break };
+            let out = task
                 .await
+                .context("a SendMessageBatch task")?
                 .map_err(|e| anyhow::anyhow!("SendMessageBatch: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
             sent += out.successful().len();
             for f in out.failed() {
