@@ -473,3 +473,65 @@ fn bad_base64_in_a_logs_body_is_a_fault_after_the_events_before_it() {
     assert!(matches!(err, InvocationError::Payload(EnvelopeError::Base64(_))), "{err}");
     assert!(matches!(envelope::logs(&bad), Err(EnvelopeError::Base64(_))));
 }
+
+#[test]
+fn log_events_of_every_kind_read_as_the_whole_decode_reads_them() {
+    // Each event parsed on its own reads every string and number as the
+    // whole document's parse does, or refuses it as that refuses it.
+    let messages = [
+        r#"{"eventName":"CreateUser","eventSource":"iam.amazonaws.com","eventTime":"t"}"#.to_string(),
+        "tabs\tand\nnewlines\r, \u{8} \u{c} slashes / \\ quotes \" é 日本 🙂".to_string(),
+        "\u{1}\u{1f} control".to_string(),
+        String::new(),
+    ];
+    let mut events = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let msg = serde_json::to_string(m).expect("JSON");
+        events.push(format!(r#"{{"id":"{i}","timestamp":{i},"message":{msg}}}"#));
+        events.push(format!(r#"{{"id":"{i}","timestamp":-{i},"message":{}}}"#, msg.replace('/', "\\/")));
+    }
+    for odd in [
+        r#"{"id":"a","timestamp":01,"message":"x"}"#,
+        r#"{"id":"a","timestamp":-,"message":"x"}"#,
+        r#"{"id":"a","timestamp":1.5,"message":"x"}"#,
+        r#"{"id":"a","timestamp":1e3,"message":"x"}"#,
+        r#"{"id":"a","timestamp":9223372036854775807,"message":"x"}"#,
+        r#"{"id":"a","timestamp":9223372036854775808,"message":"x"}"#,
+        r#"{"id":"a","timestamp":-9223372036854775808,"message":"x"}"#,
+        r#"{"id":"a","timestamp":0,"message":"\u00e9\ud83d\ude42"}"#,
+        r#"{"id":"a","timestamp":0,"message":"\ud800"}"#,
+        r#"{"id":"a","timestamp":0,"message":"\x"}"#,
+        "{\"id\":\"a\",\"timestamp\":0,\"message\":\"raw\tcontrol\"}",
+        r#"{"id":"\"q\"","timestamp":0,"message":"x"}"#,
+        r#"{"id":7,"timestamp":0,"message":"x"}"#,
+        r#"{"timestamp":0,"id":"a","message":"x"}"#,
+        r#"{"id":"a","timestamp":0,"message":"x","extra":1}"#,
+        r#"{"id":"a","timestamp":0,"message":"x","id":"b"}"#,
+        r#"{"id":"a","timestamp":0}"#,
+    ] {
+        events.push(odd.to_string());
+    }
+    let header = r#""messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[]"#;
+    // Each alone (errors compared), and the good ones together.
+    for e in &events {
+        let json = format!(r#"{{{header},"logEvents":[{e}]}}"#);
+        let gz = encode::gzip(json.as_bytes());
+        assert_same(&envelope::logs_gzip(&gz), &reference(&gz), e);
+        let bytes = format!(r#"{{{header},"logEvents":[{e}]}}"#).into_bytes();
+        let mut not_utf8 = bytes.clone();
+        if let Some(at) = not_utf8.windows(3).position(|w| w == b"\"x\"") {
+            not_utf8[at + 1] = 0xff;
+            let gz = encode::gzip(&not_utf8);
+            assert_same(&envelope::logs_gzip(&gz), &reference(&gz), &format!("{e}, not UTF-8"));
+        }
+    }
+    let good: Vec<&String> = events
+        .iter()
+        .filter(|e| reference(&encode::gzip(format!(r#"{{{header},"logEvents":[{e}]}}"#).as_bytes())).is_ok())
+        .collect();
+    assert!(good.len() > messages.len() * 2);
+    let json =
+        format!(r#"{{{header},"logEvents":[{}]}}"#, good.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","));
+    let gz = encode::gzip(json.as_bytes());
+    assert_same(&envelope::logs_gzip(&gz), &reference(&gz), "together");
+}
