@@ -10,7 +10,8 @@
 //!   arrays, JSON lines (records or EventBridge events), plain or gzip'd.
 //!
 //! Inflation is bounded ([`MAX_INFLATED_BYTES`]) and so is JSON nesting
-//! (serde_json refuses more than 128 levels).
+//! (serde_json refuses more than 128 levels). A subscription payload's log
+//! events are read as it is inflated ([`LogReader`]), never held whole.
 
 use std::borrow::Cow;
 use std::io::Read;
