@@ -80,7 +80,7 @@ pub fn build(
     state: Option<DynamoDb>,
     function: &str,
 ) -> Result<Function, rules::RuleError> {
-    let mut loaded = rules::load(config.rules_dir.as_deref())?;
+    let mut loaded = rules::load_for_matching(config.rules_dir.as_deref())?;
     loaded.retain(|r| config.selection.keeps(r));
     Ok(Handler::new(
         RuleSet::new(loaded),

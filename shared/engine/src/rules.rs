@@ -375,6 +375,11 @@ pub enum RuleError {
 /// The built-in rule files, embedded at build time (`shared/rules/`).
 pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
+/// [`BUILTIN`] without each file's `tests:` block (see `build.rs`): what
+/// [`load_for_matching`] reads, a sixth of the bytes.
+pub const BUILTIN_WITHOUT_TESTS: &[(&str, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/builtin_rules_without_tests.rs"));
+
 /// The file, in a user's rules directory, listing rule ids to disable.
 pub const DISABLED_FILE: &str = "disabled.yaml";
 
@@ -613,20 +618,37 @@ pub struct LoadNotes {
 /// refused Sigma rules and warnings are logged.
 pub fn load(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
     let (rules, notes) = load_noted(user_dir)?;
+    log_notes(&notes);
+    Ok(rules)
+}
+
+fn log_notes(notes: &LoadNotes) {
     for e in &notes.refused {
         tracing::warn!(error = %e, "Sigma rule refused, not loaded");
     }
     for w in &notes.warnings {
         tracing::warn!(warning = %w, "rule loaded with a warning");
     }
+}
+
+/// [`load`] as the functions load at cold start: the built-in rules
+/// without their test cases (they are for `trailwatch rules test`, and
+/// parsing them was most of a cold start), a user's directory as it is.
+pub fn load_for_matching(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
+    let (rules, notes) = load_from(BUILTIN_WITHOUT_TESTS, user_dir)?;
+    log_notes(&notes);
     Ok(rules)
 }
 
 /// [`load`], returning the refused Sigma rules and the warnings.
 pub fn load_noted(user_dir: Option<&Path>) -> Result<(Vec<Rule>, LoadNotes), RuleError> {
+    load_from(BUILTIN, user_dir)
+}
+
+fn load_from(builtin: &[(&str, &str)], user_dir: Option<&Path>) -> Result<(Vec<Rule>, LoadNotes), RuleError> {
     let mut rules = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
-    for (name, text) in BUILTIN {
+    for (name, text) in builtin {
         let rule = Rule::from_yaml(&format!("builtin:{name}"), text)?;
         if let Some(other) = seen.insert(rule.id.clone(), rule.origin.clone()) {
             return Err(RuleError::Duplicate { file: rule.origin, id: rule.id, other });
@@ -1362,6 +1384,28 @@ mod tests {
         ] {
             assert!(Rule::from_yaml("t", &bad).is_err(), "{bad}");
         }
+    }
+
+    /// The functions load the pack without its test cases (`build.rs` cuts
+    /// each file's `tests:` block): every built-in file gives the same rule
+    /// either way, tests aside, and the cut takes most of the bytes.
+    #[test]
+    fn the_pack_without_tests_is_the_pack() {
+        assert_eq!(BUILTIN.len(), BUILTIN_WITHOUT_TESTS.len());
+        let (mut full_bytes, mut cut_bytes) = (0, 0);
+        for ((name, full), (cut_name, cut)) in BUILTIN.iter().zip(BUILTIN_WITHOUT_TESTS) {
+            assert_eq!(name, cut_name);
+            let mut whole = Rule::from_yaml(name, full).expect("a built-in rule");
+            let lean = Rule::from_yaml(name, cut).expect("a built-in rule without its tests");
+            assert!(!whole.tests.is_empty(), "{name}: a built-in rule has tests");
+            assert!(lean.tests.is_empty(), "{name}: tests left in");
+            whole.tests.clear();
+            assert_eq!(format!("{whole:?}"), format!("{lean:?}"), "{name}");
+            (full_bytes, cut_bytes) = (full_bytes + full.len(), cut_bytes + cut.len());
+        }
+        assert!(cut_bytes * 3 < full_bytes, "{cut_bytes} of {full_bytes} bytes");
+        let ids = |rules: Vec<Rule>| rules.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(load(None).expect("loads")), ids(load_for_matching(None).expect("loads")));
     }
 
     #[test]
