@@ -521,7 +521,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             return Box::pin(self.handle_parts(Via::Logs, parts)).await;
         }
         let mut ws = self.workspace();
-        if self.rules.may_match_event_text(text, &mut ws) == Some(false) && envelope::is_eventbridge_record_text(text) {
+        if self.rules.is_unmatched_eventbridge_text(text, &mut ws) {
             let counts = Counts { records: 1, ..Counts::default() };
             self.emit(counts).await;
             return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));

@@ -1189,6 +1189,16 @@ impl RuleSet {
         Self::gate(gate, text, ws)
     }
 
+    /// Whether JSON text is an EventBridge event carrying a record that no
+    /// rule can match: `true` only when the event gate reads it to its end
+    /// with no pattern matching and it has the shape
+    /// [`crate::envelope::is_eventbridge_record_text`] checks, seen in the
+    /// same pass. Such an event is counted and read no further.
+    pub fn is_unmatched_eventbridge_text(&self, text: &str, ws: &mut Workspace) -> bool {
+        let Some(gates) = &self.gates else { return false };
+        Self::gate(&gates.event, text, ws) == Some(false) && ws.gate_scratch.is_eventbridge_event()
+    }
+
     /// [`RuleSet::may_match_event_text`] for a bare CloudTrail record (a
     /// CloudWatch Logs message).
     pub fn may_match_record_text(&self, text: &str, ws: &mut Workspace) -> Option<bool> {

@@ -135,3 +135,58 @@ fn the_fast_path_sends_what_the_plain_path_sends() {
         (cb.records, &cb.matches, cb.suppressed, cb.malformed)
     );
 }
+
+/// The gate sees the EventBridge envelope in its own pass: its verdict that
+/// a text is an unmatched EventBridge event carrying a record is the
+/// verdict of the gate and of `envelope::is_eventbridge_record_text` read
+/// one after the other, on real events, on each written out of shape, and
+/// on texts that are not events at all.
+#[test]
+fn the_gates_envelope_check_is_the_shape_check() {
+    let pack = rules::load(None).expect("the pack");
+    let set = RuleSet::new(pack);
+    let mut ws = Workspace::default();
+    let quiet = json!({"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+                       "awsRegion": "us-east-1", "userIdentity": {"type": "AWSService"}});
+    let mut records = records().unwrap_or_default();
+    records.push(quiet.clone());
+    let mut texts: Vec<String> = Vec::new();
+    for r in &records {
+        let eb = Event::from_record(r.clone()).expect("a record").value().clone();
+        let text = eb.to_string();
+        texts.push(text.clone());
+        let mut shaped = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+            let mut v = eb.clone();
+            if let Some(m) = v.as_object_mut() {
+                f(m);
+            }
+            texts.push(v.to_string());
+        };
+        shaped(&|m| drop(m.remove("detail-type")));
+        shaped(&|m| drop(m.remove("detail")));
+        shaped(&|m| drop(m.insert("detail".into(), json!("a string"))));
+        shaped(&|m| drop(m.insert("detail".into(), json!([quiet.clone()]))));
+        shaped(&|m| drop(m.insert("detail".into(), Value::Null)));
+        shaped(&|m| drop(m.insert("detail-type".into(), json!({"nested": true}))));
+        // Keys written twice: serde's derive refuses a field given twice.
+        texts.push(text.replacen('{', "{\"detail\":{},", 1));
+        texts.push(text.replacen('{', "{\"detail-type\":\"x\",", 1));
+        texts.push(text.replacen('{', "{\"other\":1,\"other\":2,", 1));
+        // Only nested, not at the top.
+        texts.push(json!({"wrapped": eb}).to_string());
+        texts.push(json!([eb]).to_string());
+        texts.push(format!("{text} trailing"));
+    }
+    texts.extend(
+        ["{}", "[]", "null", "\"detail\"", "{\"detail-type\":\"x\",\"detail\":{}}", "not json"].map(String::from),
+    );
+    let mut unmatched = 0;
+    for text in &texts {
+        let separate =
+            set.may_match_event_text(text, &mut ws) == Some(false) && envelope::is_eventbridge_record_text(text);
+        let fused = set.is_unmatched_eventbridge_text(text, &mut ws);
+        assert_eq!(fused, separate, "{text}");
+        unmatched += usize::from(fused);
+    }
+    assert!(unmatched > 0, "some texts are unmatched events");
+}

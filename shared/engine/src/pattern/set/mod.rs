@@ -217,7 +217,8 @@ impl PatternSet {
         scratch.reset(self);
         let mut strings: Vec<Cow<'_, str>> = Vec::new();
         let mut de = serde_json::Deserializer::from_str(text);
-        Walker { set: self, node: 0, elem: None, s: scratch, strings: &mut strings }.deserialize(&mut de)?;
+        Walker { set: self, node: 0, elem: None, s: scratch, strings: &mut strings, detail: false }
+            .deserialize(&mut de)?;
         de.end()?;
         self.finish(scratch, &strings, out);
         Ok(())

@@ -31,6 +31,20 @@ pub struct Scratch {
     pub(super) binding: Vec<(u32, u32)>,
     pub(super) arrays: u32,
     pub(super) folded: String,
+    /// What the streaming path saw of the event's top level.
+    pub(super) envelope: Envelope,
+}
+
+/// The top level of the event last read by
+/// [`PatternSet::matches_json`](super::PatternSet::matches_json): whether
+/// it was an object, how often `detail-type` and `detail` came, and how
+/// often `detail` was an object.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Envelope {
+    pub(super) object: bool,
+    pub(super) detail_type: u8,
+    pub(super) detail: u8,
+    pub(super) detail_object: u8,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +76,7 @@ impl Scratch {
         self.candidates.clear();
         self.binding.clear();
         self.arrays = 0;
+        self.envelope = Envelope::default();
         if self.heads.len() != set.anchors.len() {
             self.heads = vec![(0, NONE); set.anchors.len()];
         }
@@ -79,6 +94,19 @@ impl Scratch {
             self.pattern_gen.iter_mut().for_each(|g| *g = 0);
             self.generation = 1;
         }
+    }
+}
+
+impl Scratch {
+    /// Whether the event last read by
+    /// [`PatternSet::matches_json`](super::PatternSet::matches_json) was an
+    /// EventBridge event carrying a record: an object with one `detail-type`
+    /// and one `detail`, itself an object. The same verdict as
+    /// [`crate::envelope::is_eventbridge_record_text`] on the same text,
+    /// read in the same pass as the patterns.
+    pub fn is_eventbridge_event(&self) -> bool {
+        let e = self.envelope;
+        e.object && e.detail_type == 1 && e.detail == 1 && e.detail_object == 1
     }
 }
 

@@ -102,6 +102,9 @@ pub(super) struct Walker<'a, 'de> {
     pub(super) elem: Option<(u32, u32)>,
     pub(super) s: &'a mut Scratch,
     pub(super) strings: &'a mut Vec<Cow<'de, str>>,
+    /// This value is the top level's `detail`: whether it is an object is
+    /// noted in the scratch's envelope.
+    pub(super) detail: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Walker<'_, 'de> {
@@ -110,6 +113,11 @@ impl<'de> DeserializeSeed<'de> for Walker<'_, 'de> {
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         let node = &self.set.trie[self.node];
         if node.children.is_empty() && node.path.is_none() {
+            if self.detail {
+                let object = IsObject.deserialize(d)?;
+                self.s.envelope.detail_object += u8::from(object);
+                return Ok(());
+            }
             d.deserialize_ignored_any(IgnoredAny).map(|_| ())
         } else {
             d.deserialize_any(self)
@@ -126,11 +134,27 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let pushed = self.elem.map(|m| self.s.binding.push(m)).is_some();
+        let top = self.node == 0 && self.elem.is_none() && !self.detail;
+        if top {
+            self.s.envelope.object = true;
+        }
+        if self.detail {
+            self.s.envelope.detail_object = self.s.envelope.detail_object.saturating_add(1);
+        }
         // The leaves each key gave (a contiguous range), so that a repeated
         // key keeps only its last value, as the parsed event does (serde_json's
         // Value keeps the last of duplicate keys).
         let mut given: Vec<(Cow<'de, str>, usize, usize)> = Vec::new();
         while let Some(key) = map.next_key_seed(Key)? {
+            let detail = top && key == "detail";
+            if top {
+                let e = &mut self.s.envelope;
+                if detail {
+                    e.detail = e.detail.saturating_add(1);
+                } else if key == "detail-type" {
+                    e.detail_type = e.detail_type.saturating_add(1);
+                }
+            }
             match self.set.child(self.node, &key) {
                 Some(n) => {
                     if let Some(at) = given.iter().position(|(k, _, _)| *k == key) {
@@ -149,10 +173,15 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
                         elem: None,
                         s: &mut *self.s,
                         strings: &mut *self.strings,
+                        detail,
                     })?;
                     if self.s.leaves.len() > start {
                         given.push((key, start, self.s.leaves.len()));
                     }
+                }
+                None if detail => {
+                    let object = map.next_value_seed(IsObject)?;
+                    self.s.envelope.detail_object += u8::from(object);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -177,6 +206,7 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
                 elem: Some((array, index)),
                 s: &mut *self.s,
                 strings: &mut *self.strings,
+                detail: false,
             })?
             .is_some()
         {
@@ -223,6 +253,59 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
     fn visit_unit<E>(self) -> Result<(), E> {
         self.set.leaf(self.node, IndexedValue::Null, self.s);
         Ok(())
+    }
+}
+
+/// Whether a value is an object; its contents are skipped.
+struct IsObject;
+
+impl<'de> DeserializeSeed<'de> for IsObject {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IsObject {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(true)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
     }
 }
 
