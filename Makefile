@@ -102,11 +102,16 @@ detection-report: build-debug ## Detection quality on the shared real records ->
 infra: build-debug ## Regenerate infra/template.yaml from the rules
 	$(TRAILWATCH) infra generate --output infra/template.yaml
 
-build: venv ## Release build of both functions for Lambda (arm64, provided.al2023)
-	cargo lambda build --release --arm64 -p trailwatch-eventbridge -p trailwatch-logs
+SAM := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 $(SAM_VENV)/bin/sam
+SAM_BUILD := $(CARGO_TARGET_DIR)/sam
 
-deploy: build ## Deploy with AWS SAM (guided the first time)
-	@if [ -f infra/samconfig.toml ]; then sam deploy -t infra/template.yaml; else sam deploy --guided -t infra/template.yaml; fi
+build: venv $(SAM_VENV)/.installed ## sam build: the three functions for Lambda (cargo-lambda, arm64, release) and the template to deploy, in target/sam
+	$(SAM) build --beta-features --template-file infra/template.yaml --build-dir $(SAM_BUILD)
+	@for f in $(SAM_BUILD)/*Function/bootstrap; do ls -l "$$f"; done
+
+deploy: build ## Deploy what `make build` built with AWS SAM (guided the first time)
+	@if [ -f infra/samconfig.toml ]; then $(SAM) deploy --config-file infra/samconfig.toml -t $(SAM_BUILD)/template.yaml; \
+	else $(SAM) deploy --guided -t $(SAM_BUILD)/template.yaml; fi
 
 build-release-cli: ## Release build of the CLI (benchmarks)
 	cargo build --release -p trailwatch-cli
