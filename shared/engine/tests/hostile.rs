@@ -13,8 +13,9 @@
 //!
 //! Regression inputs found by `cargo fuzz` (fuzz/) go at the end.
 
+mod dataset;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
@@ -30,54 +31,10 @@ use trailwatch_engine::pattern::{EventPattern, PatternSet};
 use trailwatch_engine::rules::{self, Rule, RuleSet, Workspace};
 use trailwatch_engine::sink::Memory;
 
+use dataset::real_records;
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The shared dataset's directory: `../shared/data/cloudtrail` beside the
-/// clone (or under `$TRAILWATCH_SHARED`), never copied into the project.
-fn dataset() -> PathBuf {
-    let shared = std::env::var_os("TRAILWATCH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = shared.join("data/cloudtrail");
-    assert!(
-        dir.is_dir(),
-        "the shared dataset is not at {}: these tests read the real CloudTrail records from ../shared beside the clone (CI has it); put it there or set TRAILWATCH_SHARED",
-        dir.display()
-    );
-    dir
-}
-
-/// The 3,210 real CloudTrail records of the shared dataset, in file order.
-fn real_records() -> Vec<Value> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("the shared dataset") {
-            let p = entry.expect("entry").path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|e| e == "json") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&dataset(), &mut files);
-    files.sort();
-    let mut records = Vec::new();
-    for f in files {
-        let v: Value = serde_json::from_slice(&std::fs::read(&f).expect("read")).expect("JSON");
-        match v {
-            Value::Object(mut m) => match m.remove("Records") {
-                Some(Value::Array(items)) => records.extend(items),
-                _ => panic!("{}: no Records", f.display()),
-            },
-            Value::Array(items) => records.extend(items),
-            _ => panic!("{}: not records", f.display()),
-        }
-    }
-    assert_eq!(records.len(), 3210, "the real records");
-    records
 }
 
 fn builtin_rules() -> RuleSet {

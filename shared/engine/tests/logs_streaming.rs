@@ -7,7 +7,7 @@
 //! a bomb is still refused; a cut payload keeps the events read before the
 //! fault and reports it.
 
-use std::path::{Path, PathBuf};
+mod dataset;
 
 use aws_lambda_events::cloudwatch_logs::LogData;
 use base64::Engine;
@@ -20,39 +20,7 @@ use trailwatch_engine::metrics::Tally;
 use trailwatch_engine::rules::{self, RuleSet, Workspace};
 use trailwatch_engine::sink::Memory;
 
-/// The 3,210 real CloudTrail records of `../shared/data/cloudtrail` (or
-/// `$TRAILWATCH_SHARED`), in file order; never copied into the project.
-fn real_records() -> Vec<Value> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("the shared dataset") {
-            let p = entry.expect("entry").path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|e| e == "json") {
-                out.push(p);
-            }
-        }
-    }
-    let shared = std::env::var_os("TRAILWATCH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let mut files = Vec::new();
-    walk(&shared.join("data/cloudtrail"), &mut files);
-    files.sort();
-    let mut records = Vec::new();
-    for f in files {
-        match serde_json::from_slice(&std::fs::read(&f).expect("read")).expect("JSON") {
-            Value::Object(mut m) => match m.remove("Records") {
-                Some(Value::Array(items)) => records.extend(items),
-                _ => panic!("{}: no Records", f.display()),
-            },
-            Value::Array(items) => records.extend(items),
-            other => records.push(other),
-        }
-    }
-    assert!(records.len() > 3000, "the shared dataset has {} records", records.len());
-    records
-}
+use dataset::real_records;
 
 fn builtin_rules() -> RuleSet {
     RuleSet::new(rules::load(None).expect("the built-in rules load"))

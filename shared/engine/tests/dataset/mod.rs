@@ -1,0 +1,53 @@
+//! The shared dataset the engine's tests read: the 3,210 real CloudTrail
+//! records of `../shared/data/cloudtrail` beside the clone (or under
+//! `$TRAILWATCH_SHARED`), read in place, never copied into the project.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The dataset's directory; a test reading it fails, saying where it
+/// looked, when it is absent.
+pub fn dir() -> PathBuf {
+    let shared = std::env::var_os("TRAILWATCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = shared.join("data/cloudtrail");
+    assert!(
+        dir.is_dir(),
+        "the shared dataset is not at {}: these tests read the real CloudTrail records from ../shared beside the clone (CI has it); put it there or set TRAILWATCH_SHARED",
+        dir.display()
+    );
+    dir
+}
+
+/// The 3,210 real records, in file order.
+pub fn real_records() -> Vec<Value> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the shared dataset") {
+            let p = entry.expect("entry").path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&dir(), &mut files);
+    files.sort();
+    let mut records = Vec::new();
+    for f in files {
+        let v: Value = serde_json::from_slice(&std::fs::read(&f).expect("read")).expect("JSON");
+        match v {
+            Value::Object(mut m) => match m.remove("Records") {
+                Some(Value::Array(items)) => records.extend(items),
+                _ => panic!("{}: no Records", f.display()),
+            },
+            Value::Array(items) => records.extend(items),
+            _ => panic!("{}: not records", f.display()),
+        }
+    }
+    assert_eq!(records.len(), 3210, "the real records");
+    records
+}
