@@ -561,7 +561,7 @@ mod tests {
         let doc = &t.doc;
         let mut resources = serde_json::Map::new();
         for (id, r) in doc["Resources"].as_object().expect("resources") {
-            let on = r.get("Condition").map_or(true, |c| condition(doc, params, &json!({ "Condition": c })));
+            let on = r.get("Condition").is_none_or(|c| condition(doc, params, &json!({ "Condition": c })));
             if on {
                 resources.insert(id.clone(), resolve(doc, params, r));
             }
