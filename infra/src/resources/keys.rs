@@ -1,7 +1,7 @@
 //! The KMS key (trail log files, log groups, topics), its alias, the alert
 //! topic and its e-mail subscription.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::intrinsics::{ga, iff, no_value, r, sub};
 use crate::resources::trail::{ANY_TRAIL_OF_ACCOUNT, TRAIL_ARN};
@@ -11,6 +11,19 @@ use crate::InfraError;
 /// The KMS key, its alias, the alert topic and its e-mail subscription.
 pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
     let root = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root");
+    // An AWS service that sends to an encrypted topic or queue: it makes
+    // and reads data keys, under `condition`.
+    let sender = |sid: &str, service: Value, condition: Value| {
+        json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": condition
+        })
+    };
+    let this_account = json!({"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}});
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -74,42 +87,28 @@ pub(crate) fn key_and_topics(b: &mut Builder) -> Result<(), InfraError> {
                     "kms:ViaService": sub("sns.${AWS::Region}.amazonaws.com")
                 }}
             },
-            {
-                "Sid": "AlarmsAndCloudTrailPublishToEncryptedTopics",
-                "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "cloudtrail.amazonaws.com"]},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}
-            },
-            iff("S3FromTrailTopic", json!({
-                "Sid": "SnsSendsToEncryptedQueue",
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": iff(
+            sender(
+                "AlarmsAndCloudTrailPublishToEncryptedTopics",
+                json!(["cloudwatch.amazonaws.com", "cloudtrail.amazonaws.com"]),
+                this_account.clone()
+            ),
+            iff("S3FromTrailTopic", sender(
+                "SnsSendsToEncryptedQueue",
+                json!("sns.amazonaws.com"),
+                iff(
                     "CreateTrail",
-                    json!({"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}),
+                    this_account.clone(),
                     json!({"ArnEquals": {"aws:SourceArn": r("ExistingTrailTopicArn")}})
                 )
-            }), no_value()),
-            iff("S3FromBucketEvents", json!({
-                "Sid": "EventBridgeSendsToEncryptedQueue",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": r("AWS::AccountId")}}
-            }), no_value()),
-            iff("ExistingBucketEvents", json!({
-                "Sid": "ExistingTrailBucketSendsToEncryptedQueue",
-                "Effect": "Allow",
-                "Principal": {"Service": "s3.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"ArnEquals": {"aws:SourceArn": sub("arn:${AWS::Partition}:s3:::${ExistingTrailBucket}")}}
-            }), no_value()),
+            ), no_value()),
+            iff("S3FromBucketEvents", sender(
+                "EventBridgeSendsToEncryptedQueue", json!("events.amazonaws.com"), this_account
+            ), no_value()),
+            iff("ExistingBucketEvents", sender(
+                "ExistingTrailBucketSendsToEncryptedQueue",
+                json!("s3.amazonaws.com"),
+                json!({"ArnEquals": {"aws:SourceArn": sub("arn:${AWS::Partition}:s3:::${ExistingTrailBucket}")}})
+            ), no_value()),
             iff("S3PathEnabled", json!({
                 "Sid": "AccountPrincipalsUseKeyThroughSqs",
                 "Effect": "Allow",
