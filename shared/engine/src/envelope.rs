@@ -190,7 +190,10 @@ pub fn logs_gzip(gz: &[u8]) -> Result<Decoded, EnvelopeError> {
 
 /// Whether JSON text is an EventBridge event carrying a record: an object
 /// with a `detail-type` and a `detail` that is an object, read without
-/// building it ([`Event::from_eventbridge`] accepts exactly these).
+/// building it ([`Event::from_eventbridge`] accepts exactly these). The
+/// functions decide this in the gate's own pass
+/// ([`crate::rules::RuleSet::is_unmatched_eventbridge_text`]); this
+/// separate read is the definition `tests/gates.rs` holds that pass to.
 pub fn is_eventbridge_record_text(text: &str) -> bool {
     use serde::de::{IgnoredAny, MapAccess, Visitor};
     /// `detail`: an object, its contents skipped.
