@@ -288,7 +288,7 @@ pub async fn read_body<S: Sink, M: Metrics, St: Store>(
     // Match one item; the chunk to answer once it holds too many matches.
     let mut add = move |chunk: &mut Detecting, item: Item| {
         match item {
-            Ok(e) => chunk.push(rules, &e, &mut ws),
+            Ok(e) => chunk.take(rules, e, &mut ws),
             Err(m) => chunk.malformed(&m),
         }
         (chunk.held() > max_held).then(|| std::mem::take(chunk))

@@ -106,6 +106,12 @@ const RESOURCE_KEYS: &[&str] = &[
 impl Alert {
     /// The alert for one rule matching one event.
     pub fn new(rule: &Rule, event: &Event) -> Alert {
+        Alert { record: event.detail().clone(), ..Alert::without_record(rule, event) }
+    }
+
+    /// [`Alert::new`] with `record` left null, for a caller that gives the
+    /// alert the event's record itself (moved rather than copied).
+    pub(crate) fn without_record(rule: &Rule, event: &Event) -> Alert {
         let r = event.record();
         let mut alert = Alert {
             rule_id: rule.id.clone(),
@@ -140,7 +146,7 @@ impl Alert {
             references: rule.references.clone(),
             falsepositives: rule.falsepositives.clone(),
             author: rule.author.clone(),
-            record: event.detail().clone(),
+            record: Value::Null,
         };
         // An Insights event has no caller of its own: it says what was
         // unusual, by how much, and whom CloudTrail attributes it to.
@@ -389,9 +395,21 @@ impl Alert {
             + self.attributes().iter().map(|(k, v)| k.len() + v.len() + 16).sum::<usize>()
             + body.len()
             + 1024;
-        let budget = SNS_MAX_BYTES.saturating_sub(fixed) / 2; // JSON escaping can double it
-        let machine = self.to_json(budget).to_string();
-        json!({"default": machine, "email": body}).to_string()
+        // JSON escaping can double it.
+        let budget = SNS_MAX_BYTES.saturating_sub(fixed) / 2;
+        // Written straight to text (the text `to_json` gives when nothing
+        // is cut); only an alert over the budget is built as a document to
+        // cut it down.
+        let machine = match serde_json::to_string(self) {
+            Ok(text) if text.len() <= budget => text,
+            _ => self.to_json(budget).to_string(),
+        };
+        #[derive(Serialize)]
+        struct Message<'a> {
+            default: &'a str,
+            email: &'a str,
+        }
+        serde_json::to_string(&Message { default: &machine, email: &body }).unwrap_or_default()
     }
 }
 
@@ -640,5 +658,14 @@ action: alert
         assert!(v["record"].get("trailwatchTruncated").is_none());
         assert_eq!(v["record"]["requestParameters"]["name"], "management");
         assert!(a.subject().len() <= SUBJECT_MAX_CHARS);
+        // The message carries it written straight to text: the same text,
+        // key for key, as the document.
+        let outer: Value = serde_json::from_str(&a.sns_message()).expect("JSON message structure");
+        assert_eq!(outer["default"].as_str(), Some(v.to_string().as_str()));
+        assert_eq!(outer["email"].as_str(), Some(a.body().as_str()));
+        assert_eq!(
+            outer.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["default".into(), "email".into()])
+        );
     }
 }

@@ -19,7 +19,7 @@ use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed, Message
 use crate::event::Event;
 use crate::metrics::{Counts, Metrics};
 use crate::remember::{self, Match};
-use crate::rules::{Action, RuleSet, Workspace};
+use crate::rules::{Action, EventRead, IndexHits, RuleSet, Workspace};
 use crate::sink::{DeliveryError, Sink};
 use crate::state::{self, Claim, Millis, StateError, Store};
 
@@ -83,7 +83,7 @@ impl Contents {
                 let control = decoded.control;
                 for item in Contents::Decoded(decoded).items() {
                     match item {
-                        Ok(event) => d.push(rules, &event, ws),
+                        Ok(event) => d.take(rules, event, ws),
                         Err(m) => d.malformed(&m),
                     }
                 }
@@ -166,7 +166,7 @@ impl<R: std::io::Read> LogDetection<R> {
                 d.counts.records += 1;
             } else {
                 match Event::from_text(entry.message) {
-                    Ok(event) => d.push(rules, &event, ws),
+                    Ok(event) => d.take(rules, event, ws),
                     Err(reason) if header.known() => {
                         d.malformed(&Malformed { origin: header.origin(&entry.id), reason })
                     }
@@ -212,12 +212,21 @@ type Part = (Option<String>, Result<Contents, EnvelopeError>);
 /// Recognise a payload's path and open its batches (one, or one per
 /// Kinesis record) without parsing the records yet.
 pub fn open(payload: Value) -> Result<(Via, Vec<Part>), EnvelopeError> {
+    open_read(payload, None)
+}
+
+/// [`open`], an EventBridge event keeping the index hits its text was read
+/// to.
+fn open_read(payload: Value, hits: Option<IndexHits>) -> Result<(Via, Vec<Part>), EnvelopeError> {
     Ok(match Delivery::classify(payload)? {
         Delivery::EventBridge(v) => {
             let mut decoded = Decoded::default();
             let origin = v.get("id").and_then(Value::as_str).map(|id| format!("EventBridge event {id}"));
             match Event::from_eventbridge(v) {
-                Ok(e) => decoded.events.push(e),
+                Ok(e) => decoded.events.push(match hits {
+                    Some(h) => e.with_index_hits(h),
+                    None => e,
+                }),
                 Err(e) => decoded.malformed.push(Malformed {
                     origin: origin.unwrap_or_else(|| "EventBridge event".into()),
                     reason: e.to_string(),
@@ -271,18 +280,41 @@ pub struct Detecting {
 impl Detecting {
     /// Match one event.
     pub fn push(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) {
+        let start = self.matched(rules, event, ws);
+        for m in &mut self.matches[start..] {
+            m.alert.record = event.detail().clone();
+        }
+    }
+
+    /// [`Detecting::push`], giving the event up: its record is moved into
+    /// the last of its alerts rather than copied (most matched records
+    /// have one).
+    pub fn take(&mut self, rules: &RuleSet, event: Event, ws: &mut Workspace) {
+        let start = self.matched(rules, &event, ws);
+        let Some((last, others)) = self.matches[start..].split_last_mut() else { return };
+        for m in others {
+            m.alert.record = event.detail().clone();
+        }
+        last.alert.record = event.into_detail();
+    }
+
+    /// Match one event, holding its matches with their alerts' records
+    /// left null; where they start among the held matches.
+    fn matched(&mut self, rules: &RuleSet, event: &Event, ws: &mut Workspace) -> usize {
+        let start = self.matches.len();
         self.counts.records += 1;
         let matched = rules.evaluate(event, ws);
         for rule in &matched {
             *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
             if rule.action == Action::Alert {
-                self.matches.push(Match::new(rule, event));
+                self.matches.push(Match::without_record(rule, event));
             }
         }
         // Steps (alert or metric rules) feed the sequences listing them.
         for (sequence, steps) in rules.sequences_fed(&matched) {
-            self.matches.extend(Match::step(sequence, steps, event));
+            self.matches.extend(Match::step_without_record(sequence, steps, event));
         }
+        start
     }
 
     /// How many matches are held (what the S3 path bounds).
@@ -520,14 +552,18 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
             let parts = vec![(None, Ok(Chunks::Logs(Box::new(LogDetection::new(reader)))))];
             return Box::pin(self.handle_parts(Via::Logs, parts)).await;
         }
-        let mut ws = self.workspace();
-        if self.rules.is_unmatched_eventbridge_text(text, &mut ws) {
-            let counts = Counts { records: 1, ..Counts::default() };
-            self.emit(counts).await;
-            return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));
-        }
+        let read = self.rules.read_eventbridge_text(text, &mut self.workspace());
+        let hits = match read {
+            EventRead::Unmatched => {
+                let counts = Counts { records: 1, ..Counts::default() };
+                self.emit(counts).await;
+                return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));
+            }
+            EventRead::Hits(hits) => Some(hits),
+            EventRead::Unread => None,
+        };
         match serde_json::from_str(text) {
-            Ok(payload) => self.handle(payload).await,
+            Ok(payload) => self.handle_opened(open_read(payload, hits)).await,
             Err(e) => {
                 tracing::error!(error = %e, "payload not JSON");
                 self.emit(Counts { malformed: 1, ..Counts::default() }).await;
@@ -538,7 +574,14 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
 
     /// Handle one invocation's payload, whichever path it came by.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvocationError> {
-        match open(payload) {
+        self.handle_opened(open(payload)).await
+    }
+
+    async fn handle_opened(
+        &self,
+        opened: Result<(Via, Vec<Part>), EnvelopeError>,
+    ) -> Result<Response, InvocationError> {
+        match opened {
             Ok((via, parts)) => {
                 let parts = parts.into_iter().map(|(item, contents)| (item, contents.map(Contents::chunks))).collect();
                 Box::pin(self.handle_parts(via, parts)).await

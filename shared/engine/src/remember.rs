@@ -97,9 +97,11 @@ pub struct Match {
 }
 
 impl Match {
-    /// The match of `rule` on `event`.
-    pub fn new(rule: &Rule, event: &Event) -> Match {
-        let alert = Alert::new(rule, event);
+    /// The match of `rule` on `event`, its alert's record left null for
+    /// the caller to give it ([`Alert::without_record`]: the detection
+    /// moves the event's record into it or copies it).
+    pub(crate) fn without_record(rule: &Rule, event: &Event) -> Match {
+        let alert = Alert::without_record(rule, event);
         let at = event.record().event_time.as_deref().and_then(parse_event_time);
         let (group, value) = match &rule.threshold {
             Some(t) => (
@@ -120,10 +122,11 @@ impl Match {
     }
 
     /// The record `event` filling `steps` (indices) of the sequence rule
-    /// `rule`; `None` if `rule` is not a sequence.
-    pub fn step(rule: &Rule, steps: Vec<usize>, event: &Event) -> Option<Match> {
+    /// `rule`, its alert's record left null as [`Match::without_record`]'s;
+    /// `None` if `rule` is not a sequence.
+    pub(crate) fn step_without_record(rule: &Rule, steps: Vec<usize>, event: &Event) -> Option<Match> {
         let q = rule.sequence()?.clone();
-        let alert = Alert::new(rule, event);
+        let alert = Alert::without_record(rule, event);
         let at = event.record().event_time.as_deref().and_then(parse_event_time);
         let group = q.group_by.iter().map(|p| event.path_text(p)).collect();
         let value = Some(steps.iter().map(usize::to_string).collect::<Vec<_>>().join(","));

@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -375,8 +376,9 @@ pub enum RuleError {
 /// The built-in rule files, embedded at build time (`shared/rules/`).
 pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
-/// [`BUILTIN`] without each file's `tests:` block (see `build.rs`): what
-/// [`load_for_matching`] reads, a sixth of the bytes.
+/// [`BUILTIN`] without each file's `tests:` block and as JSON (see
+/// `build.rs`): what [`load_for_matching`] reads, a sixth of the bytes and
+/// no YAML to parse.
 pub const BUILTIN_WITHOUT_TESTS: &[(&str, &str)] =
     include!(concat!(env!("OUT_DIR"), "/builtin_rules_without_tests.rs"));
 
@@ -386,8 +388,21 @@ pub const DISABLED_FILE: &str = "disabled.yaml";
 impl Rule {
     /// Parse and validate one rule file.
     pub fn from_yaml(origin: &str, text: &str) -> Result<Rule, RuleError> {
+        let file: RuleFile = serde_saphyr::from_str(text)
+            .map_err(|e| RuleError::Invalid { file: origin.to_string(), reason: e.to_string() })?;
+        Rule::from_file(origin, file)
+    }
+
+    /// [`Rule::from_yaml`] for a rule file written as JSON (as `build.rs`
+    /// embeds the pack for the functions).
+    pub fn from_json(origin: &str, text: &str) -> Result<Rule, RuleError> {
+        let file: RuleFile = serde_json::from_str(text)
+            .map_err(|e| RuleError::Invalid { file: origin.to_string(), reason: e.to_string() })?;
+        Rule::from_file(origin, file)
+    }
+
+    fn from_file(origin: &str, file: RuleFile) -> Result<Rule, RuleError> {
         let invalid = |reason: String| RuleError::Invalid { file: origin.to_string(), reason };
-        let file: RuleFile = serde_saphyr::from_str(text).map_err(|e| invalid(e.to_string()))?;
         if file.id.trim().is_empty() || !file.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(invalid(format!(
                 "rule id \"{}\" must be non-empty and use only letters, digits, '-', '_' and '.'",
@@ -635,21 +650,27 @@ fn log_notes(notes: &LoadNotes) {
 /// without their test cases (they are for `trailwatch rules test`, and
 /// parsing them was most of a cold start), a user's directory as it is.
 pub fn load_for_matching(user_dir: Option<&Path>) -> Result<Vec<Rule>, RuleError> {
-    let (rules, notes) = load_from(BUILTIN_WITHOUT_TESTS, user_dir)?;
+    let (rules, notes) = load_from(BUILTIN_WITHOUT_TESTS, Rule::from_json, user_dir)?;
     log_notes(&notes);
     Ok(rules)
 }
 
 /// [`load`], returning the refused Sigma rules and the warnings.
 pub fn load_noted(user_dir: Option<&Path>) -> Result<(Vec<Rule>, LoadNotes), RuleError> {
-    load_from(BUILTIN, user_dir)
+    load_from(BUILTIN, Rule::from_yaml, user_dir)
 }
 
-fn load_from(builtin: &[(&str, &str)], user_dir: Option<&Path>) -> Result<(Vec<Rule>, LoadNotes), RuleError> {
+type Parse = fn(&str, &str) -> Result<Rule, RuleError>;
+
+fn load_from(
+    builtin: &[(&str, &str)],
+    parse: Parse,
+    user_dir: Option<&Path>,
+) -> Result<(Vec<Rule>, LoadNotes), RuleError> {
     let mut rules = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for (name, text) in builtin {
-        let rule = Rule::from_yaml(&format!("builtin:{name}"), text)?;
+        let rule = parse(&format!("builtin:{name}"), text)?;
         if let Some(other) = seen.insert(rule.id.clone(), rule.origin.clone()) {
             return Err(RuleError::Duplicate { file: rule.origin, id: rule.id, other });
         }
@@ -944,26 +965,30 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RuleError> {
     Ok(())
 }
 
-/// Rules compiled for matching: every event pattern in one shared
+/// Rules compiled for matching: every rule's index pattern in one shared
 /// structure, every suppression in another.
 #[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    /// Pattern `i` of `patterns` belongs to rule `pattern_rule[i]`.
-    patterns: PatternSet,
-    pattern_rule: Vec<usize>,
-    filters: Vec<usize>,
-    /// Sigma rules without a prefilter: evaluated on every record.
-    sigma_unindexed: Vec<usize>,
+    /// One pattern per rule it can hold, each a necessary condition of the
+    /// rule's match: an event pattern as it is (the match itself), a Sigma
+    /// rule's prefilter, a JSON filter pattern's prefilter under `detail`.
+    /// Entry `i` belongs to rule `entry_rule[i]`.
+    index: PatternSet,
+    entry_rule: Vec<usize>,
+    /// Rules with no index pattern (a Sigma detection without a prefilter,
+    /// an unstructured or space-delimited filter pattern): evaluated on
+    /// every record.
+    unindexed: Vec<usize>,
     /// Whether a filter pattern reads the log line's text (unstructured or
     /// space-delimited); JSON filter patterns read the parsed record, so
     /// without such a pattern no record's text is written out again.
     filters_read_text: bool,
-    /// The fast path's gates: patterns every event (`event`, on the
-    /// EventBridge event) or record (`record`, on the bare record) some
-    /// rule matches also matches. Text matching none of them matches no
-    /// rule and needs no parsing. `None` when a rule has no such pattern.
-    gates: Option<Gates>,
+    /// The record gate (see [`RuleSet::may_match_record_text`]), built on
+    /// first use or by [`RuleSet::with_record_gate`]: the event gate's
+    /// patterns cut to their `detail`. `None` inside when some pattern
+    /// constrains no `detail`.
+    record_gate: OnceLock<Option<PatternSet>>,
     suppressions: PatternSet,
     suppression_rule: Vec<usize>,
     /// Rule `i` is step `s` of the sequence rule `q` for each `(q, s)` of
@@ -971,65 +996,51 @@ pub struct RuleSet {
     fed: Vec<Vec<(usize, usize)>>,
     /// Whether any rule feeds a sequence.
     feeds: bool,
+    /// This set among the process's sets (see [`IndexHits`]).
+    serial: u64,
 }
 
-/// See [`RuleSet::may_match_event_text`].
+/// What reading an EventBridge event's text through the event gate found
+/// ([`RuleSet::read_eventbridge_text`]).
 #[derive(Debug)]
-struct Gates {
-    event: PatternSet,
-    record: Option<PatternSet>,
+pub enum EventRead {
+    /// No rule can match it.
+    Unmatched,
+    /// Some rules may: the index's hits.
+    Hits(IndexHits),
+    /// Not read to a verdict: parse it and evaluate it whole.
+    Unread,
 }
 
-impl Gates {
-    /// The gates of these rules, if every rule has its patterns: event
-    /// patterns as they are, Sigma prefilters, JSON filter patterns'
-    /// prefilters under `detail`; the record gate from their `detail`
-    /// parts (`None` if a pattern constrains no `detail`).
-    fn of(rules: &[Rule]) -> Option<Gates> {
-        let mut event: Vec<Value> = Vec::new();
-        let mut record: Option<Vec<Value>> = Some(Vec::new());
-        for rule in rules {
-            match &rule.pattern {
-                Pattern::Sequence(_) => {}
-                Pattern::Event(p) | Pattern::Sigma(SigmaPattern { prefilter: Some(p), .. }) => {
-                    let v: Value = serde_json::from_str(p.text()).ok()?;
-                    record = record.and_then(|mut r| {
-                        r.extend(detail_parts(&v)?);
-                        Some(r)
-                    });
-                    event.push(v);
-                }
-                Pattern::Sigma(SigmaPattern { prefilter: None, .. }) => return None,
-                Pattern::Filter(f) => {
-                    let p = f.record_prefilter()?;
-                    event.push(serde_json::json!({ "detail": p.clone() }));
-                    if let Some(r) = record.as_mut() {
-                        r.push(p);
-                    }
-                }
-            }
+/// The index's hits on one event, read from its text by one rule set and
+/// kept with the parsed event ([`crate::event::Event::with_index_hits`]) so
+/// that evaluating it does not read it again. Another rule set ignores
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexHits {
+    set: u64,
+    hits: Vec<usize>,
+}
+
+/// Tells rule sets apart, for [`IndexHits`].
+static RULE_SETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A rule's index pattern, a necessary condition of its match: its event
+/// pattern as it is, its Sigma prefilter, or its JSON filter pattern's
+/// prefilter under `detail`; `None` for a rule without one (a Sigma
+/// detection without a prefilter, another kind of filter pattern, a
+/// sequence).
+fn index_pattern(rule: &Rule) -> Option<std::borrow::Cow<'_, EventPattern>> {
+    match &rule.pattern {
+        Pattern::Event(p) | Pattern::Sigma(SigmaPattern { prefilter: Some(p), .. }) => {
+            Some(std::borrow::Cow::Borrowed(p))
         }
-        let compile = |values: &[Value]| -> Option<PatternSet> {
-            let patterns: Vec<EventPattern> =
-                values.iter().map(EventPattern::from_value).collect::<Result<_, _>>().ok()?;
-            Some(PatternSet::new(&patterns))
-        };
-        Some(Gates { event: compile(&event)?, record: record.as_deref().and_then(compile) })
+        Pattern::Filter(f) => f
+            .record_prefilter()
+            .and_then(|p| EventPattern::from_value(&serde_json::json!({ "detail": p })).ok())
+            .map(std::borrow::Cow::Owned),
+        Pattern::Sigma(_) | Pattern::Sequence(_) => None,
     }
-}
-
-/// The constraints an event pattern puts on the record: its `detail`, or
-/// each `$or` branch's; `None` if some alternative constrains no `detail`.
-fn detail_parts(pattern: &Value) -> Option<Vec<Value>> {
-    if let Some(d) = pattern.get("detail") {
-        return Some(vec![d.clone()]);
-    }
-    let branches = pattern.get("$or")?.as_array()?;
-    let mut out = Vec::new();
-    for b in branches {
-        out.extend(detail_parts(b)?);
-    }
-    Some(out)
 }
 
 /// Per-thread working memory for [`RuleSet::evaluate`].
@@ -1045,26 +1056,26 @@ pub struct Workspace {
 impl RuleSet {
     /// Compile rules.
     pub fn new(rules: Vec<Rule>) -> RuleSet {
-        let mut pattern_rule = Vec::new();
-        let mut patterns = Vec::new();
-        let mut filters = Vec::new();
-        let mut sigma_unindexed = Vec::new();
+        let mut entry_rule = Vec::new();
+        let mut entries: Vec<std::borrow::Cow<'_, EventPattern>> = Vec::new();
+        let mut unindexed = Vec::new();
         let mut suppression_rule = Vec::new();
         let mut suppressions = Vec::new();
+        let mut filters_read_text = false;
         for (i, rule) in rules.iter().enumerate() {
-            match &rule.pattern {
-                Pattern::Event(p) => {
-                    pattern_rule.push(i);
-                    patterns.push(p);
+            if rule.sequence().is_some() {
+                continue;
+            }
+            if let Pattern::Filter(f) = &rule.pattern {
+                filters_read_text |= f.kind() != crate::filter::PatternKind::Json;
+            }
+            let entry = index_pattern(rule);
+            match entry {
+                Some(p) => {
+                    entry_rule.push(i);
+                    entries.push(p);
                 }
-                Pattern::Filter(_) => filters.push(i),
-                Pattern::Sequence(_) => {}
-                // Indexed by its prefilter, verified on the hits.
-                Pattern::Sigma(SigmaPattern { prefilter: Some(p), .. }) => {
-                    pattern_rule.push(i);
-                    patterns.push(p);
-                }
-                Pattern::Sigma(SigmaPattern { prefilter: None, .. }) => sigma_unindexed.push(i),
+                None => unindexed.push(i),
             }
             for s in &rule.suppress {
                 suppression_rule.push(i);
@@ -1082,24 +1093,48 @@ impl RuleSet {
                 }
             }
         }
-        let gates = Gates::of(&rules);
-        let filters_read_text = filters.iter().any(|&i| match &rules[i].pattern {
-            Pattern::Filter(f) => f.kind() != crate::filter::PatternKind::Json,
-            _ => false,
-        });
+        let suppressions = PatternSet::new(suppressions);
+        let index = PatternSet::new(entries.iter().map(|p| p.as_ref()));
+        drop(entries);
         RuleSet {
             feeds: fed.iter().any(|f| !f.is_empty()),
             fed,
-            patterns: PatternSet::new(patterns),
-            suppressions: PatternSet::new(suppressions),
-            pattern_rule,
-            filters,
-            sigma_unindexed,
+            index,
+            entry_rule,
+            unindexed,
             filters_read_text,
-            gates,
+            record_gate: OnceLock::new(),
+            serial: RULE_SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            suppressions,
             suppression_rule,
             rules,
         }
+    }
+
+    /// The set with its record gate built now rather than on first use (the
+    /// CloudWatch Logs and S3 functions, at cold start).
+    pub fn with_record_gate(self) -> RuleSet {
+        let _ = self.record_gate();
+        self
+    }
+
+    fn record_gate(&self) -> Option<&PatternSet> {
+        self.record_gate.get_or_init(|| self.compile_record_gate()).as_ref()
+    }
+
+    /// Each index pattern's constraints on the record (its `detail` part; a
+    /// filter pattern's prefilter as it is), compiled into one set; `None`
+    /// when a rule has no index pattern or one constrains no `detail`.
+    fn compile_record_gate(&self) -> Option<PatternSet> {
+        if !self.unindexed.is_empty() {
+            return None;
+        }
+        let parts = self
+            .entry_rule
+            .iter()
+            .map(|&i| index_pattern(&self.rules[i])?.part_under("detail"))
+            .collect::<Option<Vec<_>>>()?;
+        Some(PatternSet::new(&parts))
     }
 
     /// The rules, in load order.
@@ -1134,36 +1169,33 @@ impl RuleSet {
     /// load order.
     pub fn evaluate<'a>(&'a self, event: &Event, ws: &mut Workspace) -> Vec<&'a Rule> {
         let mut matched: Vec<usize> = Vec::new();
-        self.patterns.matches_into(event.value(), &mut ws.scratch, &mut ws.hits);
-        for &p in &ws.hits {
-            let i = self.pattern_rule[p];
-            // A Sigma prefilter only says the detection may match.
-            if let Pattern::Sigma(sigma) = &self.rules[i].pattern {
-                if !sigma.matches(event.detail()) {
-                    continue;
-                }
+        match event.index_hits().filter(|h| h.set == self.serial) {
+            Some(read) => {
+                ws.hits.clear();
+                ws.hits.extend_from_slice(&read.hits);
             }
-            matched.push(i);
+            None => self.index.matches_into(event.value(), &mut ws.scratch, &mut ws.hits),
         }
-        for &i in &self.sigma_unindexed {
-            if let Pattern::Sigma(sigma) = &self.rules[i].pattern {
-                if sigma.matches(event.detail()) {
-                    matched.push(i);
-                }
-            }
-        }
-        if !self.filters.is_empty() {
-            // Filter patterns read the record as CloudWatch Logs holds it:
-            // one compact JSON line, in the record's own key order (JSON
-            // patterns its parsed form: the line is written out only for
-            // the others).
-            let text = if self.filters_read_text { log_message(event, &mut ws.text) } else { "" };
-            for &i in &self.filters {
-                if let Pattern::Filter(f) = &self.rules[i].pattern {
-                    if f.matches_value(text, event.detail()) {
-                        matched.push(i);
-                    }
-                }
+        // Only the rules whose index pattern matched can match, besides the
+        // unindexed ones. Filter patterns read the record as CloudWatch Logs
+        // holds it: one compact JSON line, in the record's own key order
+        // (JSON patterns its parsed form: the line is written out only for
+        // the others).
+        let candidates = || ws.hits.iter().map(|&e| self.entry_rule[e]).chain(self.unindexed.iter().copied());
+        let reads_text =
+            self.filters_read_text && candidates().any(|i| matches!(self.rules[i].pattern, Pattern::Filter(_)));
+        let text = if reads_text { log_message(event, &mut ws.text) } else { "" };
+        for i in candidates() {
+            let hit = match &self.rules[i].pattern {
+                // The event pattern itself matched.
+                Pattern::Event(_) => true,
+                // A Sigma prefilter only says the detection may match.
+                Pattern::Sigma(sigma) => sigma.matches(event.detail()),
+                Pattern::Filter(f) => f.matches_value(text, event.detail()),
+                Pattern::Sequence(_) => false,
+            };
+            if hit {
+                matched.push(i);
             }
         }
         if matched.is_empty() {
@@ -1185,8 +1217,12 @@ impl RuleSet {
     /// event); `None` when the set has no gate or the text is not one JSON
     /// object.
     pub fn may_match_event_text(&self, text: &str, ws: &mut Workspace) -> Option<bool> {
-        let gate = &self.gates.as_ref()?.event;
-        Self::gate(gate, text, ws)
+        Self::gate(self.event_gate()?, text, ws)
+    }
+
+    /// The event gate: the index, when every rule has an index pattern.
+    fn event_gate(&self) -> Option<&PatternSet> {
+        self.unindexed.is_empty().then_some(&self.index)
     }
 
     /// Whether JSON text is an EventBridge event carrying a record that no
@@ -1195,15 +1231,31 @@ impl RuleSet {
     /// [`crate::envelope::is_eventbridge_record_text`] checks, seen in the
     /// same pass. Such an event is counted and read no further.
     pub fn is_unmatched_eventbridge_text(&self, text: &str, ws: &mut Workspace) -> bool {
-        let Some(gates) = &self.gates else { return false };
-        Self::gate(&gates.event, text, ws) == Some(false) && ws.gate_scratch.is_eventbridge_event()
+        matches!(self.read_eventbridge_text(text, ws), EventRead::Unmatched)
+    }
+
+    /// Read an EventBridge event's text through the event gate once: no
+    /// rule can match it ([`EventRead::Unmatched`], as
+    /// [`RuleSet::is_unmatched_eventbridge_text`]), or some may and here are
+    /// the index's hits, which [`RuleSet::evaluate`] takes from the parsed
+    /// event instead of reading it again ([`EventRead::Hits`]); or it was
+    /// not read to a verdict (no gate, not one JSON object, not the shape of
+    /// an EventBridge event carrying a record).
+    pub fn read_eventbridge_text(&self, text: &str, ws: &mut Workspace) -> EventRead {
+        let Some(gate) = self.event_gate() else { return EventRead::Unread };
+        match Self::gate(gate, text, ws) {
+            Some(hit) if ws.gate_scratch.is_eventbridge_event() => match hit {
+                false => EventRead::Unmatched,
+                true => EventRead::Hits(IndexHits { set: self.serial, hits: ws.hits.clone() }),
+            },
+            _ => EventRead::Unread,
+        }
     }
 
     /// [`RuleSet::may_match_event_text`] for a bare CloudTrail record (a
     /// CloudWatch Logs message).
     pub fn may_match_record_text(&self, text: &str, ws: &mut Workspace) -> Option<bool> {
-        let gate = self.gates.as_ref()?.record.as_ref()?;
-        Self::gate(gate, text, ws)
+        Self::gate(self.record_gate()?, text, ws)
     }
 
     fn gate(gate: &PatternSet, text: &str, ws: &mut Workspace) -> Option<bool> {
@@ -1397,8 +1449,9 @@ mod tests {
     }
 
     /// The functions load the pack without its test cases (`build.rs` cuts
-    /// each file's `tests:` block): every built-in file gives the same rule
-    /// either way, tests aside, and the cut takes most of the bytes.
+    /// each file's `tests:` block) and as JSON: every built-in file gives
+    /// the same rule either way, tests aside, and the cut takes most of the
+    /// bytes.
     #[test]
     fn the_pack_without_tests_is_the_pack() {
         assert_eq!(BUILTIN.len(), BUILTIN_WITHOUT_TESTS.len());
@@ -1406,7 +1459,7 @@ mod tests {
         for ((name, full), (cut_name, cut)) in BUILTIN.iter().zip(BUILTIN_WITHOUT_TESTS) {
             assert_eq!(name, cut_name);
             let mut whole = Rule::from_yaml(name, full).expect("a built-in rule");
-            let lean = Rule::from_yaml(name, cut).expect("a built-in rule without its tests");
+            let lean = Rule::from_json(name, cut).expect("a built-in rule without its tests");
             assert!(!whole.tests.is_empty(), "{name}: a built-in rule has tests");
             assert!(lean.tests.is_empty(), "{name}: tests left in");
             whole.tests.clear();

@@ -4,23 +4,15 @@
 //! naming records of the shared dataset run against `../shared` beside the
 //! clone. Without it they are reported as skipped, loudly, never passed.
 
-use std::path::PathBuf;
+mod dataset;
 
 use trailwatch_engine::rules;
-
-fn dataset() -> Option<PathBuf> {
-    let shared = std::env::var_os("TRAILWATCH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = shared.join("data/cloudtrail");
-    dir.is_dir().then_some(dir)
-}
 
 #[test]
 fn every_builtin_rule_passes_its_tests() {
     let all = rules::load(None).expect("the built-in pack loads");
     assert!(all.len() >= 50, "{} rules", all.len());
-    let dataset = dataset();
+    let dataset = dataset::find();
     let (mut passed, mut skipped) = (0, 0);
     let mut failures = Vec::new();
     for rule in &all {

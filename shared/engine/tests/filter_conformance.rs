@@ -10,6 +10,8 @@
 //!
 //! Every suite reports all its failures at once.
 
+mod dataset;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -142,24 +144,9 @@ fn conformance_cases() {
 
 // ------------------------------------------------------------------ CIS / Security Hub
 
-/// The shared dataset's directory: `../shared/data/cloudtrail` beside the
-/// clone, or under `$TRAILWATCH_SHARED`.
-fn dataset() -> PathBuf {
-    let shared = std::env::var_os("TRAILWATCH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("../../../shared"));
-    let dir = shared.join("data/cloudtrail");
-    assert!(
-        dir.is_dir(),
-        "the shared dataset is not at {}: put ../shared beside the clone or set TRAILWATCH_SHARED",
-        dir.display()
-    );
-    dir
-}
-
 /// Every CloudTrail record of the shared dataset, as (file, log event message).
 fn cloudtrail_events() -> Vec<(String, String)> {
-    let root = dataset();
+    let root = dataset::dir();
     let mut files = Vec::new();
     for dir in ["invictus-aws-dataset/CloudTrail", "stratus-red-team/detonation-logs"] {
         let entries = fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("listing {dir}: {e}"));

@@ -5,7 +5,7 @@
 //! rule when parsed and evaluated, as an EventBridge event and as a bare
 //! record (a CloudWatch Logs message). And the gates do skip most records.
 
-use std::path::{Path, PathBuf};
+mod dataset;
 
 use serde_json::{json, Value};
 use trailwatch_engine::envelope;
@@ -13,15 +13,10 @@ use trailwatch_engine::event::Event;
 use trailwatch_engine::rules::{self, RuleSet, Selection, Workspace};
 
 fn records() -> Option<Vec<Value>> {
-    let shared = match std::env::var_os("TRAILWATCH_SHARED") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    let dir = shared.join("data/cloudtrail");
-    if !dir.is_dir() {
-        println!("skipped: {} not found (CI has ../shared beside the clone)", dir.display());
+    let Some(dir) = dataset::find() else {
+        println!("skipped: ../shared/data/cloudtrail not found (CI has ../shared beside the clone)");
         return None;
-    }
+    };
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
         let entry = entry.expect("a directory entry");
@@ -94,6 +89,47 @@ fn a_record_the_gate_drops_matches_no_rule_and_most_are_dropped() {
         );
         assert!(dropped_records * 10 > seen * 7, "{selection:?}: the record gate drops most: {dropped_records}/{seen}");
     }
+}
+
+/// The rule set evaluates only the rules whose index pattern (an event
+/// pattern, a Sigma prefilter, a JSON filter pattern's prefilter) matched:
+/// its verdicts are every rule's own, evaluated alone on the parsed event,
+/// over the real records (and the variants of every 8th), as EventBridge
+/// events and as log messages. Alone is each rule in a set of its own, and
+/// on every 32nd record also `RuleSet::rule_matches` (the rule's pattern
+/// matched on the document with nothing compiled ahead). The strides keep
+/// the test under half a minute in a debug build.
+#[test]
+fn the_index_finds_what_every_rule_alone_finds() {
+    let Some(records) = records() else { return };
+    let pack = rules::load(None).expect("the pack");
+    let set = RuleSet::new(pack.clone());
+    let alone: Vec<RuleSet> = pack.iter().map(|r| RuleSet::new(vec![r.clone()])).collect();
+    let mut ws = Workspace::default();
+    let mut matched = 0;
+    for (n, r) in records.iter().enumerate() {
+        let cases = if n % 8 == 0 { variants(r) } else { vec![r.clone()] };
+        for v in cases {
+            let text = v.to_string();
+            for event in [Event::from_record(v.clone()).expect("a record"), Event::from_text(text).expect("a record")] {
+                let by_set: Vec<&str> = set.evaluate(&event, &mut ws).iter().map(|r| r.id.as_str()).collect();
+                let by_rule: Vec<&str> = alone
+                    .iter()
+                    .flat_map(|one| one.evaluate(&event, &mut ws))
+                    .filter(|r| r.sequence().is_none())
+                    .map(|r| r.id.as_str())
+                    .collect();
+                assert_eq!(by_set, by_rule, "{v}");
+                if n % 32 == 0 {
+                    let plain: Vec<&str> =
+                        pack.iter().filter(|r| RuleSet::rule_matches(r, &event)).map(|r| r.id.as_str()).collect();
+                    assert_eq!(by_set, plain, "{v}");
+                }
+                matched += usize::from(!by_set.is_empty());
+            }
+        }
+    }
+    assert!(matched > 100, "the records match rules: {matched}");
 }
 
 /// The handler's fast path (`handle_text`: the gate, then parsing only

@@ -12,6 +12,7 @@ pub mod sources;
 use serde_json::{json, Map, Value};
 
 use crate::record::Record;
+use crate::rules::IndexHits;
 
 /// A CloudTrail record and its EventBridge envelope.
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub struct Event {
     /// The record's text as it was delivered (a CloudWatch Logs message),
     /// which filter patterns match, as CloudWatch Logs does.
     text: Option<String>,
+    /// The rule index's hits, when its text was read through a rule set's
+    /// gate before it was parsed.
+    hits: Option<IndexHits>,
 }
 
 /// Why a delivered item is not a CloudTrail record.
@@ -40,7 +44,7 @@ impl Event {
     pub fn from_eventbridge(value: Value) -> Result<Event, NotARecord> {
         let detail = value.get("detail").filter(|d| d.is_object()).ok_or(NotARecord::NoDetail)?;
         let record = typed(detail)?;
-        Ok(Event { value, record, text: None })
+        Ok(Event { value, record, text: None, hits: None })
     }
 
     /// Whether a JSON item is an EventBridge event rather than a bare
@@ -83,7 +87,7 @@ impl Event {
         }
         envelope.insert("resources".into(), json!([]));
         envelope.insert("detail".into(), record_json);
-        Ok(Event { value: Value::Object(envelope), record, text: None })
+        Ok(Event { value: Value::Object(envelope), record, text: None, hits: None })
     }
 
     /// A record delivered as text (a CloudWatch Logs message, a JSON line):
@@ -93,6 +97,17 @@ impl Event {
         let mut event = Event::from_record(value).map_err(|e| e.to_string())?;
         event.text = Some(text);
         Ok(event)
+    }
+
+    /// The event with the index hits a rule set's gate read from its text
+    /// ([`crate::rules::RuleSet::read_eventbridge_text`]).
+    pub fn with_index_hits(self, hits: IndexHits) -> Event {
+        Event { hits: Some(hits), ..self }
+    }
+
+    /// The index hits read from its text, if it was read so.
+    pub fn index_hits(&self) -> Option<&IndexHits> {
+        self.hits.as_ref()
     }
 
     /// The record's text as delivered, where it came as text.
@@ -136,6 +151,14 @@ impl Event {
     /// Take the event apart into its JSON.
     pub fn into_value(self) -> Value {
         self.value
+    }
+
+    /// Take the event apart into its record's JSON (its `detail`).
+    pub fn into_detail(self) -> Value {
+        match self.value {
+            Value::Object(mut envelope) => envelope.swap_remove("detail").unwrap_or(Value::Null),
+            _ => Value::Null,
+        }
     }
 }
 

@@ -27,17 +27,57 @@ pub use numeric::RangeError;
 pub struct EventPattern {
     conjunctions: Vec<parse::Conjunction>,
     text: String,
+    alone: Alone,
+}
+
+/// A pattern compiled into a set of its own on the first
+/// [`EventPattern::matches`] (a rule's `severity_when` is matched once per
+/// alert), then kept. Not part of the pattern's identity: its `Debug` shows
+/// nothing of it.
+#[derive(Clone, Default)]
+struct Alone(std::sync::OnceLock<PatternSet>);
+
+impl std::fmt::Debug for Alone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("_")
+    }
 }
 
 impl EventPattern {
     /// Parse and validate pattern text as EventBridge does.
     pub fn parse(text: &str) -> Result<EventPattern, PatternError> {
-        Ok(EventPattern { conjunctions: parse::parse(text)?, text: text.to_string() })
+        Ok(EventPattern { conjunctions: parse::parse(text)?, text: text.to_string(), alone: Alone::default() })
     }
 
     /// Validate a pattern already held as JSON.
     pub fn from_value(value: &serde_json::Value) -> Result<EventPattern, PatternError> {
-        Ok(EventPattern { conjunctions: parse::from_value(value)?, text: value.to_string() })
+        let text = value.to_string();
+        Ok(EventPattern { conjunctions: parse::from_compact(value, &text)?, text, alone: Alone::default() })
+    }
+
+    /// What this pattern asks of the object under top-level field `key`
+    /// (an EventBridge event's `detail`: the record): each conjunction's
+    /// fields under `key`, the rest dropped, so every object whose event
+    /// matches this pattern matches the part. `None` when a conjunction
+    /// asks nothing under `key` or constrains `key` itself (the part would
+    /// match anything). The part keeps this pattern's text.
+    pub(crate) fn part_under(&self, key: &str) -> Option<EventPattern> {
+        let conjunctions = self
+            .conjunctions
+            .iter()
+            .map(|conj| {
+                let part: parse::Conjunction = conj
+                    .iter()
+                    .filter(|f| f.path.first().is_some_and(|k| &**k == key))
+                    .map(|f| {
+                        (f.path.len() > 1)
+                            .then(|| parse::Field { path: f.path[1..].to_vec(), values: f.values.clone() })
+                    })
+                    .collect::<Option<_>>()?;
+                (!part.is_empty()).then_some(part)
+            })
+            .collect::<Option<_>>()?;
+        Some(EventPattern { conjunctions, text: self.text.clone(), alone: Alone::default() })
     }
 
     /// The pattern as given.
@@ -45,10 +85,11 @@ impl EventPattern {
         &self.text
     }
 
-    /// Whether this one pattern matches the event (compiles a set of one:
-    /// to match many events, build a [`PatternSet`] once).
+    /// Whether this one pattern matches the event (compiled into a set of
+    /// one on the first call; to match many patterns, build a
+    /// [`PatternSet`] of them once).
     pub fn matches(&self, event: &serde_json::Value) -> bool {
-        !PatternSet::new([self]).matches(event).is_empty()
+        !self.alone.0.get_or_init(|| PatternSet::new([self])).matches(event).is_empty()
     }
 }
 

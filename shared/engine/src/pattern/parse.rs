@@ -48,17 +48,18 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Conjunction>, PatternError> {
     from_value(&value)
 }
 
-/// The pattern's size as EventBridge counts it: characters of compact JSON.
-pub(crate) fn size(value: &Value) -> usize {
-    value.to_string().chars().count()
-}
-
 /// Expand an already parsed pattern document.
 pub(crate) fn from_value(value: &Value) -> Result<Vec<Conjunction>, PatternError> {
+    from_compact(value, &value.to_string())
+}
+
+/// [`from_value`] with the document's compact JSON text already written.
+pub(crate) fn from_compact(value: &Value, compact: &str) -> Result<Vec<Conjunction>, PatternError> {
     let Value::Object(map) = value else {
         return Err(PatternError::new("", Problem::NotAnObject));
     };
-    let len = size(value);
+    // The pattern's size as EventBridge counts it: characters of compact JSON.
+    let len = compact.chars().count();
     if len > MAX_PATTERN_LEN {
         return Err(PatternError::new("", Problem::TooLong(len)));
     }

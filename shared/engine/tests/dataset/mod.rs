@@ -1,24 +1,31 @@
 //! The shared dataset the engine's tests read: the 3,210 real CloudTrail
 //! records of `../shared/data/cloudtrail` beside the clone (or under
 //! `$TRAILWATCH_SHARED`), read in place, never copied into the project.
+//! Each test binary that includes it uses a part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The dataset's directory; a test reading it fails, saying where it
-/// looked, when it is absent.
-pub fn dir() -> PathBuf {
+/// Where the dataset is, if it is there: `data/cloudtrail` under
+/// `$TRAILWATCH_SHARED`, or under `../shared` beside the clone.
+pub fn find() -> Option<PathBuf> {
     let shared = std::env::var_os("TRAILWATCH_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     let dir = shared.join("data/cloudtrail");
-    assert!(
-        dir.is_dir(),
-        "the shared dataset is not at {}: these tests read the real CloudTrail records from ../shared beside the clone (CI has it); put it there or set TRAILWATCH_SHARED",
-        dir.display()
-    );
-    dir
+    dir.is_dir().then_some(dir)
+}
+
+/// The dataset's directory; a test reading it fails, saying where it
+/// looked, when it is absent.
+pub fn dir() -> PathBuf {
+    find().unwrap_or_else(|| {
+        panic!(
+            "the shared dataset is not at ../shared/data/cloudtrail beside the clone (or under $TRAILWATCH_SHARED): these tests read the real CloudTrail records from there (CI has it); put it there or set TRAILWATCH_SHARED"
+        )
+    })
 }
 
 /// The 3,210 real records, in file order.
