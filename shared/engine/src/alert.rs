@@ -400,8 +400,10 @@ impl Alert {
         // Written straight to text (the text `to_json` gives when nothing
         // is cut); only an alert over the budget is built as a document to
         // cut it down.
-        let machine = match serde_json::to_string(self) {
-            Ok(text) if text.len() <= budget => text,
+        // Each buffer is sized once rather than grown by doubling.
+        let mut machine = Vec::with_capacity(MESSAGE_START_BYTES);
+        let machine = match serde_json::to_writer(&mut machine, self).map(|()| String::from_utf8(machine)) {
+            Ok(Ok(text)) if text.len() <= budget => text,
             _ => self.to_json(budget).to_string(),
         };
         #[derive(Serialize)]
@@ -409,9 +411,18 @@ impl Alert {
             default: &'a str,
             email: &'a str,
         }
-        serde_json::to_string(&Message { default: &machine, email: &body }).unwrap_or_default()
+        // Escaping adds a backslash to each of the alert's quotes.
+        let mut message = Vec::with_capacity(machine.len() + machine.len() / 4 + body.len() + body.len() / 8 + 32);
+        match serde_json::to_writer(&mut message, &Message { default: &machine, email: &body }) {
+            Ok(()) => String::from_utf8(message).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 }
+
+/// The machine JSON's first buffer: most alerts (their record included)
+/// are a few KiB.
+const MESSAGE_START_BYTES: usize = 8 * 1024;
 
 /// A severity's marker at the head of a chat notification's title.
 fn severity_marker(severity: Severity) -> &'static str {

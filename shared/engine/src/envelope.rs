@@ -190,7 +190,9 @@ pub fn logs_gzip(gz: &[u8]) -> Result<Decoded, EnvelopeError> {
 
 /// Whether JSON text is an EventBridge event carrying a record: an object
 /// with a `detail-type` and a `detail` that is an object, read without
-/// building it ([`Event::from_eventbridge`] accepts exactly these). The
+/// building it ([`Event::from_eventbridge`] accepts exactly these), and
+/// without an `awslogs` or `Records` (so that [`Delivery::classify`],
+/// which reads those first, says EventBridge). The
 /// functions decide this in the gate's own pass
 /// ([`crate::rules::RuleSet::is_unmatched_eventbridge_text`]); this
 /// separate read is the definition `tests/gates.rs` holds that pass to.
@@ -214,15 +216,29 @@ pub fn is_eventbridge_record_text(text: &str) -> bool {
             d.deserialize_map(V)
         }
     }
+    /// Whether a member came, whatever its value (`null` too).
+    #[derive(Default)]
+    struct Present(bool);
+    impl<'de> serde::Deserialize<'de> for Present {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Present, D::Error> {
+            IgnoredAny::deserialize(d).map(|_| Present(true))
+        }
+    }
     #[derive(serde::Deserialize)]
     struct Shape {
         #[serde(rename = "detail-type")]
         _detail_type: IgnoredAny,
         #[serde(rename = "detail")]
         _detail: Object,
+        #[serde(default)]
+        awslogs: Present,
+        #[serde(default, rename = "Records")]
+        records: Present,
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    serde::Deserialize::deserialize(&mut de).map(|_: Shape| ()).and_then(|_| de.end()).is_ok()
+    serde::Deserialize::deserialize(&mut de)
+        .and_then(|shape: Shape| de.end().map(|_| !shape.awslogs.0 && !shape.records.0))
+        .unwrap_or(false)
 }
 
 /// A subscription payload's log events, read as they are inflated: a 6 MB
@@ -372,9 +388,10 @@ pub fn logs_body_data(text: &str) -> Option<Cow<'_, str>> {
             d.deserialize_map(Field::<Text<'de>>("data", std::marker::PhantomData)).map(AwsLogs)
         }
     }
-    if !text.contains("awslogs") {
-        return None;
-    }
+    // Most payloads are not: the key's text (unless escaped, which
+    // `classify` then reads) is looked for first, with memchr's SIMD
+    // search.
+    memchr::memmem::find(text.as_bytes(), b"awslogs")?;
     let mut de = serde_json::Deserializer::from_str(text);
     let logs = (&mut de).deserialize_map(Field::<AwsLogs>("awslogs", std::marker::PhantomData)).ok()?;
     de.end().ok()?;

@@ -542,15 +542,14 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// (the event gate, read by the streaming matcher) is counted without
     /// being parsed; any other payload goes to [`Handler::handle`].
     pub async fn handle_text(&self, text: &str) -> Result<Response, InvocationError> {
-        // A CloudWatch Logs payload: its base64 text read in place, not
-        // copied into a document first, and decoded as the gzip data is
-        // inflated (bad base64 is a fault like bad gzip: the events read
-        // before it are kept). (Boxed: the nested futures' type is too
-        // deep for the compiler's layout query in the functions.)
-        if let Some(data) = envelope::logs_body_data(text) {
-            let reader = envelope::LogReader::new(Box::new(envelope::base64_reader(&data)) as Box<_>);
-            let parts = vec![(None, Ok(Chunks::Logs(Box::new(LogDetection::new(reader)))))];
-            return Box::pin(self.handle_parts(Via::Logs, parts)).await;
+        // A CloudWatch Logs payload as Lambda gives it (`awslogs` first) is
+        // known at once; one written otherwise once the gate has said the
+        // text is not an EventBridge event.
+        let logs_first = text.trim_start().starts_with("{\"awslogs\"");
+        if logs_first {
+            if let Some(data) = envelope::logs_body_data(text) {
+                return self.handle_logs_data(&data).await;
+            }
         }
         let read = self.rules.read_eventbridge_text(text, &mut self.workspace());
         let hits = match read {
@@ -560,9 +559,14 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));
             }
             EventRead::Hits(hits) => Some(hits),
-            EventRead::Unread => None,
+            EventRead::Unread => {
+                if let Some(data) = envelope::logs_body_data(text).filter(|_| !logs_first) {
+                    return self.handle_logs_data(&data).await;
+                }
+                None
+            }
         };
-        match serde_json::from_str(text) {
+        match crate::event::document::parse(text) {
             Ok(payload) => self.handle_opened(open_read(payload, hits)).await,
             Err(e) => {
                 tracing::error!(error = %e, "payload not JSON");
@@ -570,6 +574,17 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 Err(EnvelopeError::Json(e.to_string()).into())
             }
         }
+    }
+
+    /// A CloudWatch Logs payload's `awslogs.data`: its base64 text read in
+    /// place, not copied into a document first, and decoded as the gzip
+    /// data is inflated (bad base64 is a fault like bad gzip: the events
+    /// read before it are kept). (Boxed: the nested futures' type is too
+    /// deep for the compiler's layout query in the functions.)
+    async fn handle_logs_data(&self, data: &str) -> Result<Response, InvocationError> {
+        let reader = envelope::LogReader::new(Box::new(envelope::base64_reader(data)) as Box<_>);
+        let parts = vec![(None, Ok(Chunks::Logs(Box::new(LogDetection::new(reader)))))];
+        Box::pin(self.handle_parts(Via::Logs, parts)).await
     }
 
     /// Handle one invocation's payload, whichever path it came by.

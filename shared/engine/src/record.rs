@@ -4,79 +4,88 @@
 //! as `None` here, and the record's original JSON (kept by
 //! [`crate::event::Event`]) still holds it for rules that look at any path.
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
 
 /// The common fields of one CloudTrail record (CloudTrail record contents,
 /// CloudTrail user guide).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default)]
 pub struct Record {
-    #[serde(deserialize_with = "lenient")]
     pub event_time: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub event_source: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub event_name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub aws_region: Option<String>,
-    #[serde(rename = "sourceIPAddress", deserialize_with = "lenient")]
     pub source_ip_address: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub user_agent: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub user_identity: Option<UserIdentity>,
-    #[serde(deserialize_with = "lenient")]
     pub error_code: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub event_type: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub recipient_account_id: Option<String>,
-    #[serde(rename = "eventID", deserialize_with = "lenient")]
     pub event_id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub resources: Option<Vec<Resource>>,
 }
 
 /// Who made the call (`userIdentity`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default)]
 pub struct UserIdentity {
-    #[serde(rename = "type", deserialize_with = "lenient")]
     pub kind: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub principal_id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub arn: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub account_id: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub user_name: Option<String>,
-    #[serde(deserialize_with = "lenient")]
     pub invoked_by: Option<String>,
 }
 
 /// One entry of `resources`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default)]
 pub struct Resource {
-    #[serde(rename = "ARN", deserialize_with = "lenient")]
     pub arn: Option<String>,
 }
 
-/// A field of the wrong type reads as missing instead of failing the record.
-fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(serde_json::from_value(value).ok())
+/// A field of `object`, where it is a string (of any other type it reads
+/// as missing).
+fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
+    object.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+impl UserIdentity {
+    fn from_object(o: &Map<String, Value>) -> UserIdentity {
+        UserIdentity {
+            kind: text(o, "type"),
+            principal_id: text(o, "principalId"),
+            arn: text(o, "arn"),
+            account_id: text(o, "accountId"),
+            user_name: text(o, "userName"),
+            invoked_by: text(o, "invokedBy"),
+        }
+    }
 }
 
 impl Record {
-    /// Read the typed fields of a record's JSON; `None` unless it is an object.
-    pub fn from_json(value: &serde_json::Value) -> Option<Record> {
-        if !value.is_object() {
-            return None;
-        }
-        Record::deserialize(value).ok()
+    /// Read the typed fields of a record's JSON, each looked up in place
+    /// (nothing of the document is copied but the strings kept); `None`
+    /// unless it is an object. `userIdentity` of another type than an
+    /// object reads as missing, and so does `resources` unless it is an
+    /// array of objects.
+    pub fn from_json(value: &Value) -> Option<Record> {
+        let o = value.as_object()?;
+        let resources = o
+            .get("resources")
+            .and_then(Value::as_array)
+            .and_then(|list| list.iter().map(|r| Some(Resource { arn: text(r.as_object()?, "ARN") })).collect());
+        Some(Record {
+            event_time: text(o, "eventTime"),
+            event_source: text(o, "eventSource"),
+            event_name: text(o, "eventName"),
+            aws_region: text(o, "awsRegion"),
+            source_ip_address: text(o, "sourceIPAddress"),
+            user_agent: text(o, "userAgent"),
+            user_identity: o.get("userIdentity").and_then(Value::as_object).map(UserIdentity::from_object),
+            error_code: text(o, "errorCode"),
+            event_type: text(o, "eventType"),
+            recipient_account_id: text(o, "recipientAccountId"),
+            event_id: text(o, "eventID"),
+            resources,
+        })
     }
 
     /// Who acted, as a person would name them: the session's role (and
@@ -124,5 +133,16 @@ mod tests {
         assert_eq!(r.actor(), "root (123456789012)");
         assert!(Record::from_json(&json!([1])).is_none());
         assert!(Record::from_json(&json!({})).is_some_and(|r| r.event_name.is_none() && r.user_identity.is_none()));
+        let r = Record::from_json(&json!({
+            "userIdentity": ["Root", "p", "arn", "123456789012"],
+            "resources": [{"ARN": "arn:aws:s3:::a"}, {"ARN": 7}, {}]
+        }))
+        .expect("object");
+        assert!(r.user_identity.is_none(), "an array is not a userIdentity");
+        let arns: Vec<_> = r.resources.iter().flatten().map(|x| x.arn.as_deref()).collect();
+        assert_eq!(arns, [Some("arn:aws:s3:::a"), None, None]);
+        let r =
+            Record::from_json(&json!({"resources": [{"ARN": "arn:aws:s3:::a"}, "arn:aws:s3:::b"]})).expect("object");
+        assert!(r.resources.is_none(), "a list with an entry that is not an object");
     }
 }

@@ -208,6 +208,12 @@ fn the_gates_envelope_check_is_the_shape_check() {
         texts.push(text.replacen('{', "{\"detail\":{},", 1));
         texts.push(text.replacen('{', "{\"detail-type\":\"x\",", 1));
         texts.push(text.replacen('{', "{\"other\":1,\"other\":2,", 1));
+        // Another delivery path's key, which `Delivery::classify` reads
+        // first, at the top or only nested.
+        texts.push(text.replacen('{', "{\"awslogs\":{\"data\":\"\"},", 1));
+        texts.push(text.replacen('{', "{\"Records\":[],", 1));
+        texts.push(text.replacen('{', "{\"Records\":null,", 1));
+        texts.push(text.replacen('{', "{\"wrapped\":{\"awslogs\":1,\"Records\":[]},", 1));
         // Only nested, not at the top.
         texts.push(json!({"wrapped": eb}).to_string());
         texts.push(json!([eb]).to_string());
@@ -222,6 +228,13 @@ fn the_gates_envelope_check_is_the_shape_check() {
             set.may_match_event_text(text, &mut ws) == Some(false) && envelope::is_eventbridge_record_text(text);
         let fused = set.is_unmatched_eventbridge_text(text, &mut ws);
         assert_eq!(fused, separate, "{text}");
+        // What the shape check calls an EventBridge event, the handler's
+        // classification calls one too (it reads `awslogs` and `Records`
+        // first).
+        if envelope::is_eventbridge_record_text(text) {
+            let payload: Value = serde_json::from_str(text).expect("JSON");
+            assert!(matches!(envelope::Delivery::classify(payload), Ok(envelope::Delivery::EventBridge(_))), "{text}");
+        }
         unmatched += usize::from(fused);
     }
     assert!(unmatched > 0, "some texts are unmatched events");

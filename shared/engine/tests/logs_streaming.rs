@@ -331,6 +331,13 @@ fn a_logs_body_is_read_from_its_text_as_from_its_document() {
             " {{ \"other\" : [1] , \"awslogs\" : {{ \"x\": null, \"data\" : \"{}\" }} }} ",
             data.replace('/', "\\/")
         ),
+        // An EventBridge event's members beside it: still a logs payload
+        // (the delivery paths' keys are read first), and so is one with a
+        // Kinesis `Records` a Kinesis event.
+        format!(
+            "{{\"detail-type\":\"AWS API Call via CloudTrail\",\"detail\":{{\"eventName\":\"GetObject\"}},\"awslogs\":{{\"data\":\"{data}\"}}}}"
+        ),
+        "{\"detail-type\":\"AWS API Call via CloudTrail\",\"detail\":{\"eventName\":\"GetObject\"},\"Records\":[]}".into(),
         // Not that shape: the document decides (duplicates, arrays, no data).
         format!("{{\"awslogs\":{{\"data\":\"{data}\"}},\"awslogs\":{{\"data\":\"{data}\"}}}}"),
         format!("{{\"awslogs\":[\"{data}\"]}}"),
@@ -360,7 +367,8 @@ fn a_logs_body_is_read_from_its_text_as_from_its_document() {
     }
     assert_eq!(envelope::logs_body_data(&bodies[0]).as_deref(), Some(data.as_str()));
     assert_eq!(envelope::logs_body_data(&bodies[1]).as_deref(), Some(data.as_str()));
-    for body in &bodies[2..] {
+    assert_eq!(envelope::logs_body_data(&bodies[2]).as_deref(), Some(data.as_str()));
+    for body in &bodies[4..] {
         assert!(envelope::logs_body_data(body).is_none_or(|d| d.len() < 8), "{}", &body[..body.len().min(80)]);
     }
     // The payload is opened as before.

@@ -7,6 +7,7 @@
 //! ([`Event::from_record`]), so that a rule gives one verdict either way.
 //! This is the only place the delivery paths differ.
 
+pub mod document;
 pub mod sources;
 
 use serde_json::{json, Map, Value};
@@ -93,7 +94,7 @@ impl Event {
     /// A record delivered as text (a CloudWatch Logs message, a JSON line):
     /// parsed, given its envelope, and keeping the text for filter patterns.
     pub fn from_text(text: String) -> Result<Event, String> {
-        let value: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+        let value = document::parse(&text).map_err(|e| format!("not JSON: {e}"))?;
         let mut event = Event::from_record(value).map_err(|e| e.to_string())?;
         event.text = Some(text);
         Ok(event)

@@ -37,14 +37,16 @@ pub struct Scratch {
 
 /// The top level of the event last read by
 /// [`PatternSet::matches_json`](super::PatternSet::matches_json): whether
-/// it was an object, how often `detail-type` and `detail` came, and how
-/// often `detail` was an object.
+/// it was an object, how often `detail-type` and `detail` came, how often
+/// `detail` was an object, and whether another delivery path's key
+/// (`awslogs`, `Records`) came.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Envelope {
     pub(super) object: bool,
     pub(super) detail_type: u8,
     pub(super) detail: u8,
     pub(super) detail_object: u8,
+    pub(super) other_path: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,12 +103,14 @@ impl Scratch {
     /// Whether the event last read by
     /// [`PatternSet::matches_json`](super::PatternSet::matches_json) was an
     /// EventBridge event carrying a record: an object with one `detail-type`
-    /// and one `detail`, itself an object. The same verdict as
+    /// and one `detail`, itself an object, and no `awslogs` or `Records`
+    /// (which [`crate::envelope::Delivery::classify`] reads first). The same
+    /// verdict as
     /// [`crate::envelope::is_eventbridge_record_text`] on the same text,
     /// read in the same pass as the patterns.
     pub fn is_eventbridge_event(&self) -> bool {
         let e = self.envelope;
-        e.object && e.detail_type == 1 && e.detail == 1 && e.detail_object == 1
+        e.object && e.detail_type == 1 && e.detail == 1 && e.detail_object == 1 && !e.other_path
     }
 }
 

@@ -153,6 +153,8 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
                     e.detail = e.detail.saturating_add(1);
                 } else if key == "detail-type" {
                     e.detail_type = e.detail_type.saturating_add(1);
+                } else if key == "awslogs" || key == "Records" {
+                    e.other_path = true;
                 }
             }
             match self.set.child(self.node, &key) {
