@@ -349,27 +349,31 @@ fn merged(matches: Vec<Match>) -> Vec<Alert> {
 
 /// A pooled [`Workspace`], returned to its pool when dropped.
 struct Pooled<'a> {
-    pool: &'a std::sync::Mutex<Vec<Workspace>>,
-    ws: Workspace,
+    #[expect(clippy::vec_box, reason = "a workspace is moved in and out of the pool: a pointer, not 632 bytes")]
+    pool: &'a std::sync::Mutex<Vec<Box<Workspace>>>,
+    /// Boxed: a workspace is a few hundred bytes of scratch, moved in and
+    /// out of the pool once or twice an invocation.
+    ws: Option<Box<Workspace>>,
 }
 
 impl std::ops::Deref for Pooled<'_> {
     type Target = Workspace;
     fn deref(&self) -> &Workspace {
-        &self.ws
+        self.ws.as_deref().expect("a pooled workspace is given back only when dropped")
     }
 }
 
 impl std::ops::DerefMut for Pooled<'_> {
     fn deref_mut(&mut self) -> &mut Workspace {
-        &mut self.ws
+        self.ws.as_deref_mut().expect("a pooled workspace is given back only when dropped")
     }
 }
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        let ws = std::mem::take(&mut self.ws);
-        self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(ws);
+        if let Some(ws) = self.ws.take() {
+            self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(ws);
+        }
     }
 }
 
@@ -428,7 +432,8 @@ pub struct Handler<S, M, St = state::Memory> {
     metrics_failures: AtomicU64,
     /// Matching's working memory, kept between invocations (each keeps its
     /// buffers, sized for this rule set) rather than made anew for each.
-    workspaces: std::sync::Mutex<Vec<Workspace>>,
+    #[expect(clippy::vec_box, reason = "see `Pooled`")]
+    workspaces: std::sync::Mutex<Vec<Box<Workspace>>>,
 }
 
 /// What "now" is for claims' leases and for lateness.
@@ -534,7 +539,7 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
     /// when dropped.
     fn workspace(&self) -> Pooled<'_> {
         let ws = self.workspaces.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
-        Pooled { pool: &self.workspaces, ws }
+        Pooled { pool: &self.workspaces, ws: Some(ws) }
     }
 
     /// Handle one invocation's payload given as its JSON text, as the

@@ -41,51 +41,67 @@ pub struct Resource {
     pub arn: Option<String>,
 }
 
-/// A field of `object`, where it is a string (of any other type it reads
-/// as missing).
-fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
-    object.get(key).and_then(Value::as_str).map(str::to_owned)
+/// A member's value, where it is a string (of any other type it reads as
+/// missing).
+fn text(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
 }
+
+// Both read their object's members in one pass, matching each key rather
+// than looking each field up (every lookup hashes its key).
 
 impl UserIdentity {
     fn from_object(o: &Map<String, Value>) -> UserIdentity {
-        UserIdentity {
-            kind: text(o, "type"),
-            principal_id: text(o, "principalId"),
-            arn: text(o, "arn"),
-            account_id: text(o, "accountId"),
-            user_name: text(o, "userName"),
-            invoked_by: text(o, "invokedBy"),
+        let mut id = UserIdentity::default();
+        for (key, v) in o {
+            match key.as_str() {
+                "type" => id.kind = text(v),
+                "principalId" => id.principal_id = text(v),
+                "arn" => id.arn = text(v),
+                "accountId" => id.account_id = text(v),
+                "userName" => id.user_name = text(v),
+                "invokedBy" => id.invoked_by = text(v),
+                _ => {}
+            }
         }
+        id
     }
 }
 
 impl Record {
-    /// Read the typed fields of a record's JSON, each looked up in place
-    /// (nothing of the document is copied but the strings kept); `None`
-    /// unless it is an object. `userIdentity` of another type than an
-    /// object reads as missing, and so does `resources` unless it is an
-    /// array of objects.
+    /// Read the typed fields of a record's JSON in place (nothing of the
+    /// document is copied but the strings kept); `None` unless it is an
+    /// object. `userIdentity` of another type than an object reads as
+    /// missing, and so does `resources` unless it is an array of objects.
     pub fn from_json(value: &Value) -> Option<Record> {
-        let o = value.as_object()?;
-        let resources = o
-            .get("resources")
-            .and_then(Value::as_array)
-            .and_then(|list| list.iter().map(|r| Some(Resource { arn: text(r.as_object()?, "ARN") })).collect());
-        Some(Record {
-            event_time: text(o, "eventTime"),
-            event_source: text(o, "eventSource"),
-            event_name: text(o, "eventName"),
-            aws_region: text(o, "awsRegion"),
-            source_ip_address: text(o, "sourceIPAddress"),
-            user_agent: text(o, "userAgent"),
-            user_identity: o.get("userIdentity").and_then(Value::as_object).map(UserIdentity::from_object),
-            error_code: text(o, "errorCode"),
-            event_type: text(o, "eventType"),
-            recipient_account_id: text(o, "recipientAccountId"),
-            event_id: text(o, "eventID"),
-            resources,
-        })
+        let mut r = Record::default();
+        for (key, v) in value.as_object()? {
+            match key.as_str() {
+                "eventTime" => r.event_time = text(v),
+                "eventSource" => r.event_source = text(v),
+                "eventName" => r.event_name = text(v),
+                "awsRegion" => r.aws_region = text(v),
+                "sourceIPAddress" => r.source_ip_address = text(v),
+                "userAgent" => r.user_agent = text(v),
+                "userIdentity" => r.user_identity = v.as_object().map(UserIdentity::from_object),
+                "errorCode" => r.error_code = text(v),
+                "eventType" => r.event_type = text(v),
+                "recipientAccountId" => r.recipient_account_id = text(v),
+                "eventID" => r.event_id = text(v),
+                "resources" => {
+                    r.resources = v.as_array().and_then(|list| {
+                        list.iter()
+                            .map(|e| {
+                                let arn = e.as_object()?.get("ARN").and_then(text);
+                                Some(Resource { arn })
+                            })
+                            .collect()
+                    })
+                }
+                _ => {}
+            }
+        }
+        Some(r)
     }
 
     /// Who acted, as a person would name them: the session's role (and
