@@ -49,6 +49,24 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// Whether the part of `s` that `part` cuts to the folded value's length
+/// (its start, its end, or all of it) folds to `folded`. An ASCII `s` folds
+/// byte for byte to the same length, so it is compared in place; any other
+/// is folded whole first (Unicode lowercasing can change lengths and, for a
+/// final sigma, depends on context).
+fn folded_part(s: &str, folded: &str, part: impl Fn(&str, usize) -> Option<&str>) -> bool {
+    if s.is_ascii() {
+        return part(s, folded.len())
+            .is_some_and(|cut| cut.bytes().zip(folded.bytes()).all(|(a, b)| a.to_ascii_lowercase() == b));
+    }
+    let whole = fold(s);
+    if whole.len() < folded.len() {
+        return false;
+    }
+    // The same cut of the folded text.
+    part(&whole, folded.len()).is_some_and(|cut| cut == folded)
+}
+
 impl MatchValue {
     /// Whether this leaf satisfies the condition. `Absent` is never
     /// satisfied by a leaf.
@@ -70,9 +88,11 @@ impl MatchValue {
         match self {
             MatchValue::Prefix(p) => s.starts_with(&**p),
             MatchValue::Suffix(p) => s.ends_with(&**p),
-            MatchValue::PrefixIgnoreCase(p) => fold(s).starts_with(&**p),
-            MatchValue::SuffixIgnoreCase(p) => fold(s).ends_with(&**p),
-            MatchValue::EqualsIgnoreCase(p) => fold(s) == **p,
+            MatchValue::PrefixIgnoreCase(p) => folded_part(s, p, |s, n| s.get(..n)),
+            MatchValue::SuffixIgnoreCase(p) => {
+                folded_part(s, p, |s, n| s.len().checked_sub(n).and_then(|at| s.get(at..)))
+            }
+            MatchValue::EqualsIgnoreCase(p) => folded_part(s, p, |s, n| (s.len() == n).then_some(s)),
             MatchValue::Wildcard(w) => w.matches(s),
             MatchValue::Cidr(_) | MatchValue::Address(_) => {
                 cidr::parse_addr(s).is_some_and(|addr| self.matches_addr(addr))
@@ -124,6 +144,34 @@ impl AnythingBut {
                 LeafValue::Str(s) => !ws.iter().any(|w| w.matches(s)),
                 _ => true,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-place comparisons give what folding the leaf whole and
+    /// comparing gives, for ASCII leaves and for leaves whose lowercase
+    /// changes length ('İ') or depends on context (a final 'Σ').
+    #[test]
+    fn ignoring_case_in_place_is_folding_whole() {
+        let leaves = ["GetObject", "getobject", "GETOBJECTS", "Get", "", "İstanbul", "ΟΔΟΣ", "ΟΔΟΣ Α", "Straße", "x"];
+        let values =
+            ["getobject", "get", "objects", "", "i̇stanbul", "i̇st", "οδος", "οδοσ", "οδοσ α", "ς", "σ α", "straße", "x"];
+        for leaf in leaves {
+            for value in values {
+                let whole = fold(leaf);
+                let cases = [
+                    (MatchValue::EqualsIgnoreCase(value.into()), whole == value),
+                    (MatchValue::PrefixIgnoreCase(value.into()), whole.starts_with(value)),
+                    (MatchValue::SuffixIgnoreCase(value.into()), whole.ends_with(value)),
+                ];
+                for (condition, want) in cases {
+                    assert_eq!(condition.matches(LeafValue::Str(leaf)), want, "{condition:?} on {leaf:?}");
+                }
+            }
         }
     }
 }

@@ -57,6 +57,8 @@ struct TrieNode {
 struct Sub {
     pattern: u32,
     fields: Vec<SubField>,
+    /// The field it is indexed on ([`PatternSet::build_anchors`]), if any.
+    anchor: Option<u32>,
     /// For fields `i` and `j`, how many leading path segments they share
     /// (at `i * fields.len() + j`): fields that share more sit in more of
     /// the same arrays.
@@ -113,7 +115,7 @@ impl PatternSet {
                     conj.iter().map(|b| a.path.iter().zip(&b.path).take_while(|(x, y)| x == y).count() as u16)
                 })
                 .collect();
-            set.subs.push(Sub { pattern: *pattern, fields, shared });
+            set.subs.push(Sub { pattern: *pattern, fields, anchor: None, shared });
         }
         set.build_anchors();
         set
@@ -159,15 +161,16 @@ impl PatternSet {
                 }
             }
         }
-        for (id, sub) in self.subs.iter().enumerate() {
+        for (id, sub) in self.subs.iter_mut().enumerate() {
             let id = id as SubId;
-            let best = sub.fields.iter().filter(|f| indexable(f)).min_by_key(|f| {
+            let best = sub.fields.iter().enumerate().filter(|(_, f)| indexable(f)).min_by_key(|(_, f)| {
                 index_keys(f).iter().map(|k| shared.get(&(f.path, k.clone())).copied().unwrap_or(0)).sum::<usize>()
             });
-            let Some(field) = best else {
+            let Some((at, field)) = best else {
                 self.unanchored.push(id);
                 continue;
             };
+            sub.anchor = Some(at as u32);
             let anchor = &mut self.anchors[field.path as usize];
             for value in &field.values {
                 match value {
@@ -241,8 +244,15 @@ impl PatternSet {
             let leaf = s.leaves[i];
             let anchor = &self.anchors[leaf.path as usize];
             let value = leaf.value.get(strings);
+            // A leaf outside every array that equals one of the anchor
+            // field's exact values satisfies that field whatever the other
+            // fields' leaves are (no array element to agree on).
+            let free = leaf.members.1 == 0;
             for &sub in anchor.exact.get(value) {
                 wake(s, sub);
+                if free {
+                    s.anchor_free[sub as usize] = s.generation;
+                }
             }
             for &sub in &anchor.present {
                 wake(s, sub);
@@ -250,7 +260,13 @@ impl PatternSet {
             if !anchor.folded.is_empty() {
                 if let LeafValue::Str(text) = value {
                     s.folded.clear();
-                    s.folded.push_str(&fold(text));
+                    if text.is_ascii() {
+                        // Folded in place: ASCII lowercases byte for byte.
+                        s.folded.push_str(text);
+                        s.folded.make_ascii_lowercase();
+                    } else {
+                        s.folded.push_str(&fold(text));
+                    }
                     if let Some(subs) = anchor.folded.get(s.folded.as_str()) {
                         for &sub in subs {
                             wake(s, sub);
@@ -263,10 +279,10 @@ impl PatternSet {
             wake(s, sub);
         }
         let candidates = std::mem::take(&mut s.candidates);
-        for &sub in &candidates {
-            let sub = &self.subs[sub as usize];
+        for &id in &candidates {
+            let sub = &self.subs[id as usize];
             let pattern = sub.pattern as usize;
-            if s.pattern_gen[pattern] != s.generation && self.verify(sub, s, strings) {
+            if s.pattern_gen[pattern] != s.generation && self.verify(id, sub, s, strings) {
                 s.pattern_gen[pattern] = s.generation;
                 out.push(pattern);
             }

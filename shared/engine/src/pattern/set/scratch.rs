@@ -22,6 +22,10 @@ pub struct Scratch {
     /// Per leaf: the next leaf at the same path (`u32::MAX` ends the list).
     pub(super) next: Vec<u32>,
     pub(super) sub_gen: Vec<u32>,
+    /// Per conjunction: the generation in which a leaf outside every array
+    /// woke it by an exact value of its anchor field (which that leaf then
+    /// satisfies, free of array constraints: verifying skips the field).
+    pub(super) anchor_free: Vec<u32>,
     pub(super) pattern_gen: Vec<u32>,
     pub(super) generation: u32,
     pub(super) candidates: Vec<SubId>,
@@ -84,6 +88,7 @@ impl Scratch {
         }
         if self.sub_gen.len() != set.subs.len() {
             self.sub_gen = vec![0; set.subs.len()];
+            self.anchor_free = vec![0; set.subs.len()];
         }
         if self.pattern_gen.len() != set.patterns {
             self.pattern_gen = vec![0; set.patterns];
@@ -93,6 +98,7 @@ impl Scratch {
             // Stamps from 2^32 events ago could collide: start afresh.
             self.heads.iter_mut().for_each(|h| *h = (0, NONE));
             self.sub_gen.iter_mut().for_each(|g| *g = 0);
+            self.anchor_free.iter_mut().for_each(|g| *g = 0);
             self.pattern_gen.iter_mut().for_each(|g| *g = 0);
             self.generation = 1;
         }

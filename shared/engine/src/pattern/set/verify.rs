@@ -4,16 +4,22 @@
 use std::borrow::Cow;
 
 use super::scratch::{Leaf, Scratch, NONE};
-use super::{PatternSet, Sub};
+use super::{PatternSet, Sub, SubId};
 use crate::pattern::match_value::any_matches;
 
 impl PatternSet {
     /// Whether every field of the conjunction holds, on leaves that come
-    /// from the same element of every array they share.
-    pub(super) fn verify(&self, sub: &Sub, s: &mut Scratch, strings: &[Cow<'_, str>]) -> bool {
+    /// from the same element of every array they share. The anchor field is
+    /// not read again when a leaf outside every array woke the conjunction
+    /// by one of its exact values ([`Scratch::anchor_free`]).
+    pub(super) fn verify(&self, id: SubId, sub: &Sub, s: &mut Scratch, strings: &[Cow<'_, str>]) -> bool {
         s.choice.clear();
         s.pool.clear();
+        let free_anchor = if s.anchor_free[id as usize] == s.generation { sub.anchor } else { None };
         for (fi, field) in sub.fields.iter().enumerate() {
+            if free_anchor == Some(fi as u32) && !field.addresses {
+                continue;
+            }
             let (gen, first) = s.heads[field.path as usize];
             let mut leaf = if gen == s.generation { first } else { NONE };
             if leaf == NONE {
