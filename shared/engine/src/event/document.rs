@@ -120,5 +120,11 @@ mod tests {
             assert_eq!(ours, theirs, "{bad:?}");
             assert!(ours.is_err(), "{bad:?}");
         }
+        // serde_json's nesting limit holds on this path too.
+        for deep in ["[".repeat(200) + &"]".repeat(200), "{\"a\":".repeat(200) + "1" + &"}".repeat(200)] {
+            let ours = parse(&deep).map_err(|e| e.to_string());
+            assert_eq!(ours, serde_json::from_str::<Value>(&deep).map_err(|e| e.to_string()));
+            assert!(ours.as_ref().is_err_and(|e| e.contains("recursion limit")), "{ours:?}");
+        }
     }
 }

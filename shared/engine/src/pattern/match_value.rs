@@ -59,12 +59,19 @@ fn folded_part(s: &str, folded: &str, part: impl Fn(&str, usize) -> Option<&str>
         return part(s, folded.len())
             .is_some_and(|cut| cut.bytes().zip(folded.bytes()).all(|(a, b)| a.to_ascii_lowercase() == b));
     }
-    let whole = fold(s);
-    if whole.len() < folded.len() {
-        return false;
-    }
     // The same cut of the folded text.
-    part(&whole, folded.len()).is_some_and(|cut| cut == folded)
+    part(&fold(s), folded.len()).is_some_and(|cut| cut == folded)
+}
+
+/// [`fold`] into `out` (cleared first), an ASCII `s` without allocating.
+pub(crate) fn fold_into(out: &mut String, s: &str) {
+    out.clear();
+    if s.is_ascii() {
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        out.push_str(&fold(s));
+    }
 }
 
 impl MatchValue {

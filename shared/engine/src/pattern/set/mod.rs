@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use serde::de::DeserializeSeed;
 use serde_json::Value;
 
-use super::match_value::{fold, MatchValue};
+use super::match_value::{fold_into, MatchValue};
 use super::parse::Conjunction;
 use super::value::{ExactIndex, LeafValue};
 use super::EventPattern;
@@ -259,14 +259,7 @@ impl PatternSet {
             }
             if !anchor.folded.is_empty() {
                 if let LeafValue::Str(text) = value {
-                    s.folded.clear();
-                    if text.is_ascii() {
-                        // Folded in place: ASCII lowercases byte for byte.
-                        s.folded.push_str(text);
-                        s.folded.make_ascii_lowercase();
-                    } else {
-                        s.folded.push_str(&fold(text));
-                    }
+                    fold_into(&mut s.folded, text);
                     if let Some(subs) = anchor.folded.get(s.folded.as_str()) {
                         for &sub in subs {
                             wake(s, sub);
