@@ -38,6 +38,37 @@ fn set_reports_every_match_once() {
     assert_eq!(set.matches(&json!({"source": "aws.s3", "detail": {"errorCode": "x"}})), vec![2]);
 }
 
+/// Fields with one path and the same values share one condition, whose
+/// verdict an event settles once ([`set::Scratch`]'s memo) only when no
+/// array is involved: inside arrays each conjunction still needs its own
+/// consistent elements.
+#[test]
+fn shared_conditions_are_settled_once_and_arrays_still_agree() {
+    let ps = [
+        pat(json!({"a": {"b": ["x"], "c": ["1"]}})),
+        pat(json!({"a": {"b": ["x"], "c": ["2"]}})),
+        pat(json!({"e": [{"exists": false}], "f": ["1"]})),
+        pat(json!({"e": [{"exists": false}], "f": ["2"]})),
+        pat(json!({"a": {"b": ["x", "y"]}, "f": ["1"]})),
+    ];
+    let set = PatternSet::new(&ps);
+    // Ten fields, seven conditions: a.b=[x], a.c=[1], a.c=[2], e absent, f=[1], f=[2], a.b=[x,y].
+    assert_eq!(set.conds, 7);
+    let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+    let mut both = |event: serde_json::Value| {
+        let dom = set.matches(&event);
+        set.matches_json(&event.to_string(), &mut scratch, &mut out).expect("JSON");
+        assert_eq!(dom, out, "{event}");
+        dom
+    };
+    assert_eq!(both(json!({"a": {"b": "x", "c": "2"}})), vec![1]);
+    assert_eq!(both(json!({"a": [{"b": "x", "c": "2"}, {"b": "z", "c": "1"}]})), vec![1]);
+    assert_eq!(both(json!({"a": [{"b": "z", "c": "2"}, {"b": "x", "c": "1"}]})), vec![0]);
+    assert_eq!(both(json!({"a": {"b": "q", "c": "1"}, "f": "1"})), vec![2]);
+    assert_eq!(both(json!({"a": {"b": "y"}, "f": "1", "e": null})), vec![4]);
+    assert_eq!(both(json!({"f": "2"})), vec![3]);
+}
+
 #[test]
 fn scratch_is_reusable() {
     let ps = [pat(json!({"a": ["x"]})), pat(json!({"b": [{"prefix": "y"}]}))];

@@ -44,6 +44,8 @@ pub struct PatternSet {
     anchors: Vec<Anchor>,
     unanchored: Vec<SubId>,
     patterns: usize,
+    /// How many distinct field conditions ([`SubField::cond`]) there are.
+    pub(super) conds: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -80,6 +82,11 @@ struct SubField {
     /// An address condition (`cidr`, or an exact value that is an address)
     /// is among them: a string leaf is read as an address, once.
     addresses: bool,
+    /// The condition's id, shared by every field with the same path and
+    /// values (`"detail-type": ["AWS API Call via CloudTrail"]` in most
+    /// patterns): an event's verdict on it is found once and remembered
+    /// ([`Scratch::cond_memo`]).
+    cond: u32,
 }
 
 /// The index of one path: which conjunctions a leaf there may wake.
@@ -99,14 +106,23 @@ impl PatternSet {
             subs.extend(p.conjunctions.iter().map(|c| (i as u32, c)));
             set.patterns = i + 1;
         }
+        // Conditions keyed by path and the values' structural (derived)
+        // `Debug` form, which spells out every part of every value.
+        let mut conds: HashMap<(PathId, String), u32> = HashMap::new();
         for (pattern, conj) in &subs {
             let fields = conj
                 .iter()
-                .map(|f| SubField {
-                    path: set.intern(&f.path),
-                    values: f.values.clone(),
-                    absent_ok: f.values.iter().any(|c| matches!(c, MatchValue::Absent)),
-                    addresses: f.values.iter().any(|c| matches!(c, MatchValue::Address(_) | MatchValue::Cidr(_))),
+                .map(|f| {
+                    let path = set.intern(&f.path);
+                    let next = conds.len() as u32;
+                    let cond = *conds.entry((path, format!("{:?}", f.values))).or_insert(next);
+                    SubField {
+                        path,
+                        values: f.values.clone(),
+                        absent_ok: f.values.iter().any(|c| matches!(c, MatchValue::Absent)),
+                        addresses: f.values.iter().any(|c| matches!(c, MatchValue::Address(_) | MatchValue::Cidr(_))),
+                        cond,
+                    }
                 })
                 .collect();
             let shared = conj
@@ -117,6 +133,7 @@ impl PatternSet {
                 .collect();
             set.subs.push(Sub { pattern: *pattern, fields, anchor: None, shared });
         }
+        set.conds = conds.len();
         set.build_anchors();
         set
     }

@@ -27,6 +27,10 @@ pub struct Scratch {
     /// satisfies, free of array constraints: verifying skips the field).
     pub(super) anchor_free: Vec<u32>,
     pub(super) pattern_gen: Vec<u32>,
+    /// Per field condition: the generation in which the event's verdict on
+    /// it was found without array constraints (no leaf, or a satisfying
+    /// leaf outside every array: `true`; no satisfying leaf: `false`).
+    pub(super) cond_memo: Vec<(u32, bool)>,
     pub(super) generation: u32,
     pub(super) candidates: Vec<SubId>,
     /// Per constrained field: its candidates' range in `pool`, its index.
@@ -93,6 +97,9 @@ impl Scratch {
         if self.pattern_gen.len() != set.patterns {
             self.pattern_gen = vec![0; set.patterns];
         }
+        if self.cond_memo.len() != set.conds {
+            self.cond_memo = vec![(0, false); set.conds];
+        }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // Stamps from 2^32 events ago could collide: start afresh.
@@ -100,6 +107,7 @@ impl Scratch {
             self.sub_gen.iter_mut().for_each(|g| *g = 0);
             self.anchor_free.iter_mut().for_each(|g| *g = 0);
             self.pattern_gen.iter_mut().for_each(|g| *g = 0);
+            self.cond_memo.iter_mut().for_each(|m| *m = (0, false));
             self.generation = 1;
         }
     }

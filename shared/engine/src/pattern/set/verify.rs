@@ -11,7 +11,9 @@ impl PatternSet {
     /// Whether every field of the conjunction holds, on leaves that come
     /// from the same element of every array they share. The anchor field is
     /// not read again when a leaf outside every array woke the conjunction
-    /// by one of its exact values ([`Scratch::anchor_free`]).
+    /// by one of its exact values ([`Scratch::anchor_free`]). A field whose
+    /// condition this event already settled, free of arrays, for another
+    /// conjunction is not read again ([`Scratch::cond_memo`]).
     pub(super) fn verify(&self, id: SubId, sub: &Sub, s: &mut Scratch, strings: &[Cow<'_, str>]) -> bool {
         s.choice.clear();
         s.pool.clear();
@@ -20,9 +22,17 @@ impl PatternSet {
             if free_anchor == Some(fi as u32) && !field.addresses {
                 continue;
             }
+            let memo = &mut s.cond_memo[field.cond as usize];
+            if memo.0 == s.generation {
+                if memo.1 {
+                    continue;
+                }
+                return false;
+            }
             let (gen, first) = s.heads[field.path as usize];
             let mut leaf = if gen == s.generation { first } else { NONE };
             if leaf == NONE {
+                *memo = (s.generation, field.absent_ok);
                 if field.absent_ok {
                     continue;
                 }
@@ -48,10 +58,12 @@ impl PatternSet {
                 leaf = s.next[leaf as usize];
             }
             if free {
+                s.cond_memo[field.cond as usize] = (s.generation, true);
                 s.pool.truncate(start as usize);
                 continue;
             }
             if s.pool.len() as u32 == start {
+                s.cond_memo[field.cond as usize] = (s.generation, false);
                 return false;
             }
             s.choice.push((start, s.pool.len() as u32, fi as u32));
