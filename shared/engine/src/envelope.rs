@@ -23,6 +23,8 @@ use serde_json::Value;
 
 use crate::event::Event;
 
+mod log_entry;
+
 /// The most bytes one gzip'd payload may inflate to. Lambda accepts at most
 /// 6 MB of request payload; a CloudWatch Logs batch inflates to a few MB at
 /// most, so a payload past 64 MiB is refused as a decompression bomb.
@@ -454,6 +456,8 @@ struct Inflating<R: Read> {
     end: bool,
     /// Why the inflated bytes stopped early: bad gzip, or too many.
     fault: Option<EnvelopeError>,
+    /// Where a log event's strings are unescaped ([`log_entry::read`]).
+    text: Vec<u8>,
 }
 
 impl<R: Read> Inflating<R> {
@@ -465,6 +469,7 @@ impl<R: Read> Inflating<R> {
             total: 0,
             end: false,
             fault: None,
+            text: Vec::new(),
         }
     }
 
@@ -551,6 +556,22 @@ impl<R: Read> Inflating<R> {
                 return Err(fault);
             }
             self.fill();
+        }
+    }
+
+    /// The next log event: read in CloudWatch Logs' own layout when it is
+    /// in it ([`log_entry`]), else parsed by serde_json ([`Inflating::value`]),
+    /// which gives the same entry or says what is wrong.
+    fn entry(&mut self) -> Result<LogEntry, EnvelopeError> {
+        loop {
+            match log_entry::read(&self.buf[self.pos..], &mut self.text) {
+                log_entry::Parsed::Entry(entry, used) => {
+                    self.pos += used;
+                    return Ok(entry);
+                }
+                log_entry::Parsed::Cut if !self.end => self.fill(),
+                _ => return self.value(),
+            }
         }
     }
 
@@ -700,7 +721,8 @@ impl<R: Read> LogReader<R> {
                             return Err(self.src.json_fault(format!("expected `,` or `]`, found {}", shown(found))))
                         }
                     }
-                    let entry = self.src.value::<LogEntry>()?;
+                    self.src.peek()?;
+                    let entry = self.src.entry()?;
                     self.at = At::Event { first: false };
                     return Ok(Some(entry));
                 }
