@@ -51,45 +51,39 @@ fn has_less(w: u64, n: u8) -> u64 {
 /// The entry at the start of `window`, its strings unescaped through `buf`
 /// (kept between calls so it is not allocated again).
 pub(super) fn read(window: &[u8], buf: &mut Vec<u8>) -> Parsed {
+    match fields(window, buf) {
+        Ok((entry, used)) => Parsed::Entry(entry, used),
+        Err(not) => not,
+    }
+}
+
+/// [`read`], each step failing with what it found instead ([`Parsed::Cut`]
+/// or [`Parsed::Other`]).
+fn fields(window: &[u8], buf: &mut Vec<u8>) -> Result<(LogEntry, usize), Parsed> {
     let mut at = 0;
-    let take = |lit: &[u8], at: &mut usize| -> Option<Parsed> {
-        let rest = window.get(*at..).unwrap_or_default();
-        if rest.starts_with(lit) {
-            *at += lit.len();
-            None
-        } else if lit.starts_with(rest) {
-            Some(Parsed::Cut)
-        } else {
-            Some(Parsed::Other)
-        }
-    };
-    if let Some(r) = take(b"{\"id\":\"", &mut at) {
-        return r;
-    }
-    let id = match text(window, &mut at, buf) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if let Some(r) = take(b",\"timestamp\":", &mut at) {
-        return r;
-    }
-    let timestamp = match integer(window, &mut at) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    if let Some(r) = take(b",\"message\":\"", &mut at) {
-        return r;
-    }
-    let message = match text(window, &mut at, buf) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    if let Some(r) = take(b"}", &mut at) {
-        return r;
-    }
+    literal(window, &mut at, b"{\"id\":\"")?;
+    let id = text(window, &mut at, buf)?;
+    literal(window, &mut at, b",\"timestamp\":")?;
+    let timestamp = integer(window, &mut at)?;
+    literal(window, &mut at, b",\"message\":\"")?;
+    let message = text(window, &mut at, buf)?;
+    literal(window, &mut at, b"}")?;
     let mut entry = LogEntry::default();
     (entry.id, entry.timestamp, entry.message) = (id, timestamp, message);
-    Parsed::Entry(entry, at)
+    Ok((entry, at))
+}
+
+/// `lit` at `window[*at]`, which moves past it.
+fn literal(window: &[u8], at: &mut usize, lit: &[u8]) -> Result<(), Parsed> {
+    let rest = window.get(*at..).unwrap_or_default();
+    if rest.starts_with(lit) {
+        *at += lit.len();
+        Ok(())
+    } else if lit.starts_with(rest) {
+        Err(Parsed::Cut)
+    } else {
+        Err(Parsed::Other)
+    }
 }
 
 /// The string whose text starts at `window[*at]` (past its opening quote),
