@@ -130,9 +130,11 @@ fn integer(window: &[u8], at: &mut usize) -> Result<i64, Parsed> {
 fn string(src: &[u8], buf: &mut Vec<u8>) -> Scanned {
     let (mut i, mut o) = (0usize, 0usize);
     loop {
-        // Room for a whole word and an escape's byte past `o`.
+        // Room for a whole word and an escape's byte past `o`; never more
+        // than the rest of the window (the text is no longer than its
+        // source), so a huge message costs one window's size here, at most.
         if buf.len() < o + 9 {
-            buf.resize((buf.len() * 2).max(o + 9).max(4096), 0);
+            buf.resize((buf.len() * 2).max(4096).min(src.len() + 9).max(o + 9), 0);
         }
         if let Some(word) = src.get(i..i + 8) {
             let mut bytes = [0u8; 8];
