@@ -59,8 +59,11 @@ struct TrieNode {
 struct Sub {
     pattern: u32,
     fields: Vec<SubField>,
-    /// The field it is indexed on ([`PatternSet::build_anchors`]), if any.
-    anchor: Option<u32>,
+    /// The condition of the field it is indexed on
+    /// ([`PatternSet::build_anchors`]), unless it has none or that field
+    /// holds addresses: a leaf outside every array that wakes it by an
+    /// exact value settles that condition for the event.
+    anchor_cond: Option<u32>,
     /// For fields `i` and `j`, how many leading path segments they share
     /// (at `i * fields.len() + j`): fields that share more sit in more of
     /// the same arrays.
@@ -131,7 +134,7 @@ impl PatternSet {
                     conj.iter().map(|b| a.path.iter().zip(&b.path).take_while(|(x, y)| x == y).count() as u16)
                 })
                 .collect();
-            set.subs.push(Sub { pattern: *pattern, fields, anchor: None, shared });
+            set.subs.push(Sub { pattern: *pattern, fields, anchor_cond: None, shared });
         }
         set.conds = conds.len();
         set.build_anchors();
@@ -180,14 +183,14 @@ impl PatternSet {
         }
         for (id, sub) in self.subs.iter_mut().enumerate() {
             let id = id as SubId;
-            let best = sub.fields.iter().enumerate().filter(|(_, f)| indexable(f)).min_by_key(|(_, f)| {
+            let best = sub.fields.iter().filter(|f| indexable(f)).min_by_key(|f| {
                 index_keys(f).iter().map(|k| shared.get(&(f.path, k.clone())).copied().unwrap_or(0)).sum::<usize>()
             });
-            let Some((at, field)) = best else {
+            let Some(field) = best else {
                 self.unanchored.push(id);
                 continue;
             };
-            sub.anchor = Some(at as u32);
+            sub.anchor_cond = (!field.addresses).then_some(field.cond);
             let anchor = &mut self.anchors[field.path as usize];
             for value in &field.values {
                 match value {
@@ -263,12 +266,13 @@ impl PatternSet {
             let value = leaf.value.get(strings);
             // A leaf outside every array that equals one of the anchor
             // field's exact values satisfies that field whatever the other
-            // fields' leaves are (no array element to agree on).
+            // fields' leaves are (no array element to agree on): its
+            // condition is settled for the event before any verifying.
             let free = leaf.members.1 == 0;
             for &sub in anchor.exact.get(value) {
                 wake(s, sub);
-                if free {
-                    s.anchor_free[sub as usize] = s.generation;
+                if let Some(cond) = self.subs[sub as usize].anchor_cond.filter(|_| free) {
+                    s.cond_memo[cond as usize] = (s.generation, true);
                 }
             }
             for &sub in &anchor.present {
@@ -289,10 +293,10 @@ impl PatternSet {
             wake(s, sub);
         }
         let candidates = std::mem::take(&mut s.candidates);
-        for &id in &candidates {
-            let sub = &self.subs[id as usize];
+        for &sub in &candidates {
+            let sub = &self.subs[sub as usize];
             let pattern = sub.pattern as usize;
-            if s.pattern_gen[pattern] != s.generation && self.verify(id, sub, s, strings) {
+            if s.pattern_gen[pattern] != s.generation && self.verify(sub, s, strings) {
                 s.pattern_gen[pattern] = s.generation;
                 out.push(pattern);
             }

@@ -22,14 +22,11 @@ pub struct Scratch {
     /// Per leaf: the next leaf at the same path (`u32::MAX` ends the list).
     pub(super) next: Vec<u32>,
     pub(super) sub_gen: Vec<u32>,
-    /// Per conjunction: the generation in which a leaf outside every array
-    /// woke it by an exact value of its anchor field (which that leaf then
-    /// satisfies, free of array constraints: verifying skips the field).
-    pub(super) anchor_free: Vec<u32>,
     pub(super) pattern_gen: Vec<u32>,
     /// Per field condition: the generation in which the event's verdict on
     /// it was found without array constraints (no leaf, or a satisfying
-    /// leaf outside every array: `true`; no satisfying leaf: `false`).
+    /// leaf outside every array, found verifying or by the anchor index:
+    /// `true`; no satisfying leaf: `false`).
     pub(super) cond_memo: Vec<(u32, bool)>,
     pub(super) generation: u32,
     pub(super) candidates: Vec<SubId>,
@@ -92,7 +89,6 @@ impl Scratch {
         }
         if self.sub_gen.len() != set.subs.len() {
             self.sub_gen = vec![0; set.subs.len()];
-            self.anchor_free = vec![0; set.subs.len()];
         }
         if self.pattern_gen.len() != set.patterns {
             self.pattern_gen = vec![0; set.patterns];
@@ -105,7 +101,6 @@ impl Scratch {
             // Stamps from 2^32 events ago could collide: start afresh.
             self.heads.iter_mut().for_each(|h| *h = (0, NONE));
             self.sub_gen.iter_mut().for_each(|g| *g = 0);
-            self.anchor_free.iter_mut().for_each(|g| *g = 0);
             self.pattern_gen.iter_mut().for_each(|g| *g = 0);
             self.cond_memo.iter_mut().for_each(|m| *m = (0, false));
             self.generation = 1;

@@ -4,24 +4,19 @@
 use std::borrow::Cow;
 
 use super::scratch::{Leaf, Scratch, NONE};
-use super::{PatternSet, Sub, SubId};
+use super::{PatternSet, Sub};
 use crate::pattern::match_value::any_matches;
 
 impl PatternSet {
     /// Whether every field of the conjunction holds, on leaves that come
-    /// from the same element of every array they share. The anchor field is
-    /// not read again when a leaf outside every array woke the conjunction
-    /// by one of its exact values ([`Scratch::anchor_free`]). A field whose
-    /// condition this event already settled, free of arrays, for another
-    /// conjunction is not read again ([`Scratch::cond_memo`]).
-    pub(super) fn verify(&self, id: SubId, sub: &Sub, s: &mut Scratch, strings: &[Cow<'_, str>]) -> bool {
+    /// from the same element of every array they share. A field whose
+    /// condition this event already settled free of arrays (for another
+    /// conjunction, or by the anchor index: [`Scratch::cond_memo`]) is not
+    /// read again.
+    pub(super) fn verify(&self, sub: &Sub, s: &mut Scratch, strings: &[Cow<'_, str>]) -> bool {
         s.choice.clear();
         s.pool.clear();
-        let free_anchor = if s.anchor_free[id as usize] == s.generation { sub.anchor } else { None };
         for (fi, field) in sub.fields.iter().enumerate() {
-            if free_anchor == Some(fi as u32) && !field.addresses {
-                continue;
-            }
             let memo = &mut s.cond_memo[field.cond as usize];
             if memo.0 == s.generation {
                 if memo.1 {
