@@ -162,10 +162,16 @@ impl<R: std::io::Read> LogDetection<R> {
                 continue;
             }
             self.provisional |= header.message_type.is_none();
-            if rules.may_match_record_text(&entry.message, ws) == Some(false) {
+            let read = rules.read_record_text(&entry.message, ws);
+            if matches!(read, EventRead::Unmatched) {
                 d.counts.records += 1;
             } else {
-                match Event::from_text(entry.message) {
+                // Read to the index's hits: evaluating it does not read it again.
+                let event = Event::from_text(entry.message).map(|e| match read {
+                    EventRead::Hits(hits) => e.with_index_hits(hits),
+                    _ => e,
+                });
+                match event {
                     Ok(event) => d.take(rules, event, ws),
                     Err(reason) if header.known() => {
                         d.malformed(&Malformed { origin: header.origin(&entry.id), reason })

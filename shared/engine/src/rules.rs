@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::event::Event;
 use crate::filter::FilterPattern;
-use crate::pattern::{EventPattern, PatternSet, Scratch};
+use crate::pattern::{EventPattern, FieldPath, PatternSet, Scratch, TopMember};
 use crate::sigma::{self, SigmaBody, SigmaError, SigmaRule, Stateful};
 use crate::state::{parse_duration, Millis};
 
@@ -984,11 +984,11 @@ pub struct RuleSet {
     /// space-delimited); JSON filter patterns read the parsed record, so
     /// without such a pattern no record's text is written out again.
     filters_read_text: bool,
-    /// The record gate (see [`RuleSet::may_match_record_text`]), built on
-    /// first use or by [`RuleSet::with_record_gate`]: the event gate's
-    /// patterns cut to their `detail`. `None` inside when some pattern
-    /// constrains no `detail`.
-    record_gate: OnceLock<Option<PatternSet>>,
+    /// The index compiled again to read bare records
+    /// ([`RuleSet::read_record_text`]), built on first use or by
+    /// [`RuleSet::with_record_gate`]; `None` inside when some rule has no
+    /// index pattern.
+    record_gate: OnceLock<Option<RecordGate>>,
     suppressions: PatternSet,
     suppression_rule: Vec<usize>,
     /// Rule `i` is step `s` of the sequence rule `q` for each `(q, s)` of
@@ -1000,9 +1000,37 @@ pub struct RuleSet {
     serial: u64,
 }
 
-/// What reading an EventBridge event's text through the event gate found
-/// ([`RuleSet::read_eventbridge_text`]).
+/// The rule index, reading a bare record's text as the `detail` of the
+/// event EventBridge would deliver it in: the envelope's members are made
+/// from the record's fields as [`Event::from_record`] makes them
+/// ([`crate::event::EnvelopeFields`]), read in the same pass.
 #[derive(Debug)]
+struct RecordGate {
+    set: PatternSet,
+    /// `eventID`, `eventType`, `eventSource`, `eventTime`, `awsRegion`,
+    /// `recipientAccountId`, `userIdentity.accountId`, `eventName`.
+    fields: [FieldPath; 8],
+    /// The envelope's string members some pattern reads, each with its
+    /// place in [`crate::event::ENVELOPE_MEMBERS`].
+    members: Vec<(usize, TopMember)>,
+}
+
+/// The record fields [`RecordGate::fields`] reads, in its order.
+const RECORD_FIELDS: [&[&str]; 8] = [
+    &["detail", "eventID"],
+    &["detail", "eventType"],
+    &["detail", "eventSource"],
+    &["detail", "eventTime"],
+    &["detail", "awsRegion"],
+    &["detail", "recipientAccountId"],
+    &["detail", "userIdentity", "accountId"],
+    &["detail", "eventName"],
+];
+
+/// What reading an EventBridge event's text through the event gate found
+/// ([`RuleSet::read_eventbridge_text`]), or a record's text through the
+/// record gate ([`RuleSet::read_record_text`]).
+#[derive(Debug, PartialEq, Eq)]
 pub enum EventRead {
     /// No rule can match it.
     Unmatched,
@@ -1118,23 +1146,25 @@ impl RuleSet {
         self
     }
 
-    fn record_gate(&self) -> Option<&PatternSet> {
+    fn record_gate(&self) -> Option<&RecordGate> {
         self.record_gate.get_or_init(|| self.compile_record_gate()).as_ref()
     }
 
-    /// Each index pattern's constraints on the record (its `detail` part; a
-    /// filter pattern's prefilter as it is), compiled into one set; `None`
-    /// when a rule has no index pattern or one constrains no `detail`.
-    fn compile_record_gate(&self) -> Option<PatternSet> {
+    /// The index's patterns compiled again, also reading the record fields
+    /// the envelope is made from; `None` when a rule has no index pattern.
+    fn compile_record_gate(&self) -> Option<RecordGate> {
         if !self.unindexed.is_empty() {
             return None;
         }
-        let parts = self
-            .entry_rule
+        let entries = self.entry_rule.iter().map(|&i| index_pattern(&self.rules[i])).collect::<Option<Vec<_>>>()?;
+        let mut set = PatternSet::new(entries.iter().map(|p| p.as_ref()));
+        let fields = set.capture(&RECORD_FIELDS).try_into().ok()?;
+        let members = crate::event::ENVELOPE_MEMBERS
             .iter()
-            .map(|&i| index_pattern(&self.rules[i])?.part_under("detail"))
-            .collect::<Option<Vec<_>>>()?;
-        Some(PatternSet::new(&parts))
+            .enumerate()
+            .filter_map(|(i, key)| Some((i, set.top_member(key)?)))
+            .collect();
+        Some(RecordGate { set, fields, members })
     }
 
     /// The rules, in load order.
@@ -1253,9 +1283,58 @@ impl RuleSet {
     }
 
     /// [`RuleSet::may_match_event_text`] for a bare CloudTrail record (a
-    /// CloudWatch Logs message).
+    /// CloudWatch Logs message): [`RuleSet::read_record_text`]'s verdict.
     pub fn may_match_record_text(&self, text: &str, ws: &mut Workspace) -> Option<bool> {
-        Self::gate(self.record_gate()?, text, ws)
+        match self.read_record_text(text, ws) {
+            EventRead::Unmatched => Some(false),
+            EventRead::Hits(_) => Some(true),
+            EventRead::Unread => None,
+        }
+    }
+
+    /// Read a bare CloudTrail record's text (a CloudWatch Logs message)
+    /// through the index once, as the event [`Event::from_record`] would
+    /// make of it: no rule can match it ([`EventRead::Unmatched`]), or here
+    /// are the index's hits, the same as on that event
+    /// ([`EventRead::Hits`]); or it was not read to a verdict
+    /// ([`EventRead::Unread`]: no gate, not a JSON object, a key with a dot
+    /// read as a path, or none of `eventSource`, `eventName`, `eventTime`,
+    /// which parsing it reports).
+    pub fn read_record_text(&self, text: &str, ws: &mut Workspace) -> EventRead {
+        let Some(gate) = self.record_gate() else { return EventRead::Unread };
+        let Ok(mut walked) = gate.set.walk_json_member("detail", text, &mut ws.gate_scratch) else {
+            return EventRead::Unread;
+        };
+        if !walked.is_object() || walked.dotted() {
+            return EventRead::Unread;
+        }
+        let [event_id, event_type, event_source, event_time, aws_region, recipient, identity_account, event_name] =
+            gate.fields.map(|f| walked.text(f));
+        if event_source.is_none() && event_name.is_none() && event_time.is_none() {
+            return EventRead::Unread;
+        }
+        let fields = crate::event::EnvelopeFields {
+            event_id,
+            event_type,
+            event_source,
+            event_time,
+            aws_region,
+            account: recipient.or(identity_account),
+        };
+        // Owned: the fields borrow from what the walk read.
+        let mut members: [Option<(TopMember, String)>; crate::event::ENVELOPE_MEMBERS.len()] = Default::default();
+        for (slot, &(i, member)) in members.iter_mut().zip(&gate.members) {
+            *slot = fields.member(i).map(|v| (member, v.into_owned()));
+        }
+        for (member, value) in members.into_iter().flatten() {
+            walked.add_text(member, std::borrow::Cow::Owned(value));
+        }
+        walked.finish(&mut ws.hits);
+        if ws.hits.is_empty() {
+            EventRead::Unmatched
+        } else {
+            EventRead::Hits(IndexHits { set: self.serial, hits: ws.hits.clone() })
+        }
     }
 
     fn gate(gate: &PatternSet, text: &str, ws: &mut Workspace) -> Option<bool> {

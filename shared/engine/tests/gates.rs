@@ -10,7 +10,7 @@ mod dataset;
 use serde_json::{json, Value};
 use trailwatch_engine::envelope;
 use trailwatch_engine::event::Event;
-use trailwatch_engine::rules::{self, RuleSet, Selection, Workspace};
+use trailwatch_engine::rules::{self, EventRead, RuleSet, Selection, Workspace};
 
 fn records() -> Option<Vec<Value>> {
     let Some(dir) = dataset::find() else {
@@ -238,4 +238,218 @@ fn the_gates_envelope_check_is_the_shape_check() {
         unmatched += usize::from(fused);
     }
     assert!(unmatched > 0, "some texts are unmatched events");
+}
+
+/// What the record gate reads of `text` against the reference: the event
+/// gate reading the EventBridge event the parsed record makes, written
+/// out whole. The same hits, or the record gate declines (`Unread`) and
+/// parsing decides; and the rules evaluated with its hits are the rules
+/// evaluated on the document alone.
+fn record_read_agrees(set: &RuleSet, text: &str, ws: &mut Workspace) -> EventRead {
+    let bare = set.read_record_text(text, ws);
+    let Ok(event) = Event::from_text(text.to_string()) else {
+        assert_eq!(bare, EventRead::Unread, "not a record, yet read: {text}");
+        return bare;
+    };
+    if bare == EventRead::Unread {
+        return bare;
+    }
+    let whole = set.read_eventbridge_text(&event.value().to_string(), ws);
+    assert_eq!(bare, whole, "{text}");
+    if let EventRead::Hits(hits) = &bare {
+        let plain: Vec<&str> = set.evaluate(&event, ws).iter().map(|r| r.id.as_str()).collect();
+        let read: Vec<&str> =
+            set.evaluate(&event.clone().with_index_hits(hits.clone()), ws).iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(read, plain, "{text}");
+    }
+    bare
+}
+
+/// A bare record (a CloudWatch Logs message) read through the record gate
+/// gives the index hits its EventBridge event gives read whole, the
+/// envelope's members made from the record's fields in the same pass: on
+/// every real record and its variants, and on records written with what a
+/// record's fields and a path's leaves could read differently (repeated
+/// keys, dotted keys, the envelope's fields of other types, escapes).
+#[test]
+fn a_record_read_bare_gives_its_events_index_hits() {
+    for set in [RuleSet::new(rules::load(None).expect("the pack")), envelope_rules()] {
+        records_read_bare_agree(&set);
+    }
+}
+
+/// Rules on each member of the envelope, which the pack's rules leave
+/// mostly alone.
+fn envelope_rules() -> RuleSet {
+    let patterns = [
+        r#"{"account": ["123456789012"]}"#,
+        r#"{"account": ["210987654321"]}"#,
+        r#"{"account": [""]}"#,
+        r#"{"region": ["us-east-1"]}"#,
+        r#"{"region": [{"exists": false}]}"#,
+        r#"{"time": [{"prefix": "2024"}]}"#,
+        r#"{"time": [{"exists": false}]}"#,
+        r#"{"id": ["e-1"]}"#,
+        r#"{"id": [""]}"#,
+        r#"{"version": ["0"]}"#,
+        r#"{"source": ["aws.iam"]}"#,
+        r#"{"source": [{"exists": false}]}"#,
+        r#"{"detail-type": ["AWS Console Sign In via CloudTrail"]}"#,
+        r#"{"source": ["aws.iam"], "detail": {"eventName": ["CreateUser"]}}"#,
+        r#"{"resources": [{"exists": false}]}"#,
+        r#"{"detail": {"userIdentity": {"accountId": ["210987654321"]}}}"#,
+    ];
+    let rules = patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let text = format!(
+                "id: envelope-{i}\ntitle: t\ndescription: d\nseverity: low\naction: alert\nevent_pattern: {p}\n"
+            );
+            rules::Rule::from_yaml(&format!("envelope-{i}.yaml"), &text).expect("a valid rule")
+        })
+        .collect();
+    RuleSet::new(rules)
+}
+
+fn records_read_bare_agree(set: &RuleSet) {
+    let mut ws = Workspace::default();
+    let base = json!({"eventVersion": "1.08", "eventTime": "2024-05-01T10:00:00Z",
+        "eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "awsRegion": "us-east-1",
+        "eventType": "AwsApiCall", "recipientAccountId": "123456789012", "eventID": "e-1",
+        "userIdentity": {"type": "IAMUser", "accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/a"}});
+    let mut records = records().unwrap_or_default();
+    let real = records.len();
+    records.push(base.clone());
+    let mut texts: Vec<(bool, String)> = Vec::new();
+    for (n, r) in records.iter().enumerate() {
+        for v in variants(r) {
+            texts.push((n < real, v.to_string()));
+        }
+    }
+    let text = base.to_string();
+    for (from, to) in [
+        // Repeated keys: the last value is the record's.
+        ("{", "{\"eventSource\":\"s3.amazonaws.com\","),
+        ("{", "{\"eventName\":\"StopLogging\",\"eventSource\":\"cloudtrail.amazonaws.com\","),
+        ("{", "{\"userIdentity\":{\"type\":\"Root\"},"),
+        ("\"eventSource\":\"iam.amazonaws.com\"", "\"eventSource\":\"iam.amazonaws.com\",\"eventSource\":7"),
+        ("\"eventType\":\"AwsApiCall\"", "\"eventType\":\"AwsApiCall\",\"eventType\":\"AwsConsoleSignIn\""),
+        // Envelope fields of other types.
+        ("\"iam.amazonaws.com\"", "[\"iam.amazonaws.com\"]"),
+        ("\"iam.amazonaws.com\"", "{\"a\":\"iam.amazonaws.com\"}"),
+        ("\"AwsApiCall\"", "[\"AwsConsoleSignIn\"]"),
+        ("\"recipientAccountId\":\"123456789012\"", "\"recipientAccountId\":null"),
+        ("\"recipientAccountId\":\"123456789012\",", ""),
+        ("\"userIdentity\":{", "\"userIdentity\":[{"),
+        ("}}", "}]}"),
+        // Dotted keys, which the walk reads as paths and a record does not.
+        ("{", "{\"userIdentity.accountId\":\"210987654321\","),
+        ("\"recipientAccountId\":\"123456789012\",", "\"userIdentity.accountId\":\"210987654321\","),
+        ("\"recipientAccountId\":\"123456789012\",", "\"userIdentity.type\":\"Root\","),
+        ("\"eventSource\"", "\"event.Source\""),
+        // Escapes in the envelope's fields.
+        ("\"iam.amazonaws.com\"", "\"iam.amazonaws.c\\u006fm\""),
+        ("\"us-east-1\"", "\"us-\\\"east\\\"-1\""),
+        // Not records.
+        ("\"eventTime\":\"2024-05-01T10:00:00Z\",", ""),
+    ] {
+        texts.push((false, text.replacen(from, to, 1)));
+    }
+    texts.push((
+        false,
+        text.replace("\"eventSource\":\"iam.amazonaws.com\",", "")
+            .replace("\"eventName\":\"CreateUser\",", "")
+            .replace("\"eventTime\":\"2024-05-01T10:00:00Z\",", ""),
+    ));
+    for t in ["[]", "\"x\"", "null", "{\"eventName\":\"CreateUser\"} x", "{\"eventName\":"] {
+        texts.push((false, t.to_string()));
+    }
+    let (mut hits, mut unread) = (0, 0);
+    for (is_real, text) in &texts {
+        let read = record_read_agrees(set, text, &mut ws);
+        assert!(!(*is_real && read == EventRead::Unread), "a real record is read to a verdict: {text}");
+        hits += usize::from(matches!(read, EventRead::Hits(_)));
+        unread += usize::from(read == EventRead::Unread);
+    }
+    assert!(hits > 0 && unread > 0, "some hits ({hits}), some declined ({unread})");
+}
+
+mod generated {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A value of the kind a record field may hold, from a vocabulary the
+    /// pack's rules name.
+    fn value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![prop::sample::select(vec![
+            "\"iam.amazonaws.com\"",
+            "\"cloudtrail.amazonaws.com\"",
+            "\"signin.amazonaws.com\"",
+            "\"CreateUser\"",
+            "\"StopLogging\"",
+            "\"ConsoleLogin\"",
+            "\"AwsConsoleSignIn\"",
+            "\"AwsApiCall\"",
+            "\"AccessDenied\"",
+            "\"Root\"",
+            "\"123456789012\"",
+            "\"us-east-1\"",
+            "\"Crea\\u0074eUser\"",
+            "\"\"",
+            "7",
+            "null",
+            "true",
+        ])
+        .prop_map(String::from),];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((key(), inner), 0..3).prop_map(|m| object(&m)),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "eventSource",
+            "eventName",
+            "eventTime",
+            "eventType",
+            "eventID",
+            "awsRegion",
+            "recipientAccountId",
+            "userIdentity",
+            "accountId",
+            "type",
+            "errorCode",
+            "requestParameters",
+            "userIdentity.accountId",
+            "userIdentity.type",
+        ])
+        .prop_map(String::from)
+    }
+
+    fn object(members: &[(String, String)]) -> String {
+        let inner: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", inner.join(","))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Generated records (repeated keys, dotted keys, fields of any
+        /// type) agree with their EventBridge events too.
+        #[test]
+        fn generated_records_read_bare_give_their_events_hits(
+            members in prop::collection::vec((key(), value()), 0..10),
+        ) {
+            thread_local! {
+                static SETS: [RuleSet; 2] = [RuleSet::new(rules::load(None).expect("the pack")), envelope_rules()];
+            }
+            let text = object(&members);
+            SETS.with(|sets| sets.iter().for_each(|set| drop(record_read_agrees(set, &text, &mut Workspace::default()))));
+        }
+    }
 }

@@ -10,6 +10,8 @@
 pub mod document;
 pub mod sources;
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::record::Record;
@@ -73,18 +75,10 @@ impl Event {
     pub fn from_record(record_json: Value) -> Result<Event, NotARecord> {
         let record = typed(&record_json)?;
         let mut envelope = Map::with_capacity(9);
-        envelope.insert("version".into(), json!("0"));
-        envelope.insert("id".into(), json!(record.event_id.as_deref().unwrap_or("")));
-        envelope.insert("detail-type".into(), json!(sources::detail_type(record.event_type.as_deref())));
-        if let Some(source) = record.event_source.as_deref() {
-            envelope.insert("source".into(), json!(sources::eventbridge_source(source)));
-        }
-        envelope.insert("account".into(), json!(record.account().unwrap_or("")));
-        if let Some(time) = &record.event_time {
-            envelope.insert("time".into(), json!(time));
-        }
-        if let Some(region) = &record.aws_region {
-            envelope.insert("region".into(), json!(region));
+        for (key, value) in EnvelopeFields::of(&record).members() {
+            if let Some(value) = value {
+                envelope.insert(key.into(), Value::String(value.into_owned()));
+            }
         }
         envelope.insert("resources".into(), json!([]));
         envelope.insert("detail".into(), record_json);
@@ -162,6 +156,58 @@ impl Event {
         }
     }
 }
+
+/// The record fields the envelope EventBridge would give a bare record is
+/// made from ([`Event::from_record`]; the rule index's reading of a record's
+/// text, `RuleSet::read_record_text`, gives the same envelope).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EnvelopeFields<'a> {
+    pub event_id: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    pub event_source: Option<&'a str>,
+    pub event_time: Option<&'a str>,
+    pub aws_region: Option<&'a str>,
+    /// [`Record::account`].
+    pub account: Option<&'a str>,
+}
+
+impl<'a> EnvelopeFields<'a> {
+    fn of(r: &'a Record) -> EnvelopeFields<'a> {
+        EnvelopeFields {
+            event_id: r.event_id.as_deref(),
+            event_type: r.event_type.as_deref(),
+            event_source: r.event_source.as_deref(),
+            event_time: r.event_time.as_deref(),
+            aws_region: r.aws_region.as_deref(),
+            account: r.account(),
+        }
+    }
+
+    /// The envelope's string members in EventBridge's order
+    /// ([`ENVELOPE_MEMBERS`]), `None` for one the record leaves out;
+    /// `resources` (`[]`) and `detail` follow them.
+    pub(crate) fn members(self) -> impl Iterator<Item = (&'static str, Option<Cow<'a, str>>)> {
+        ENVELOPE_MEMBERS.iter().enumerate().map(move |(i, &key)| (key, self.member(i)))
+    }
+
+    /// Member `i` of [`ENVELOPE_MEMBERS`].
+    pub(crate) fn member(self, i: usize) -> Option<Cow<'a, str>> {
+        match i {
+            0 => Some(Cow::Borrowed("0")),
+            1 => Some(Cow::Borrowed(self.event_id.unwrap_or(""))),
+            2 => Some(Cow::Borrowed(sources::detail_type(self.event_type))),
+            3 => self.event_source.map(|s| Cow::Owned(sources::eventbridge_source(s))),
+            4 => Some(Cow::Borrowed(self.account.unwrap_or(""))),
+            5 => self.event_time.map(Cow::Borrowed),
+            6 => self.aws_region.map(Cow::Borrowed),
+            _ => None,
+        }
+    }
+}
+
+/// The string members of the envelope EventBridge gives a record, in its
+/// order ([`EnvelopeFields::member`]).
+pub(crate) const ENVELOPE_MEMBERS: [&str; 7] = ["version", "id", "detail-type", "source", "account", "time", "region"];
 
 fn typed(detail: &Value) -> Result<Record, NotARecord> {
     let kind = match detail {

@@ -18,7 +18,7 @@ mod value;
 mod wildcard;
 
 pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_LEN, MAX_PATTERN_TEXT, MAX_WILDCARD_COMPLEXITY};
-pub use set::{PatternSet, Scratch};
+pub use set::{FieldPath, PatternSet, Scratch, TopMember, Walked};
 
 pub use numeric::RangeError;
 
@@ -53,31 +53,6 @@ impl EventPattern {
     pub fn from_value(value: &serde_json::Value) -> Result<EventPattern, PatternError> {
         let text = value.to_string();
         Ok(EventPattern { conjunctions: parse::from_compact(value, &text)?, text, alone: Alone::default() })
-    }
-
-    /// What this pattern asks of the object under top-level field `key`
-    /// (an EventBridge event's `detail`: the record): each conjunction's
-    /// fields under `key`, the rest dropped, so every object whose event
-    /// matches this pattern matches the part. `None` when a conjunction
-    /// asks nothing under `key` or constrains `key` itself (the part would
-    /// match anything). The part keeps this pattern's text.
-    pub(crate) fn part_under(&self, key: &str) -> Option<EventPattern> {
-        let conjunctions = self
-            .conjunctions
-            .iter()
-            .map(|conj| {
-                let part: parse::Conjunction = conj
-                    .iter()
-                    .filter(|f| f.path.first().is_some_and(|k| &**k == key))
-                    .map(|f| {
-                        (f.path.len() > 1)
-                            .then(|| parse::Field { path: f.path[1..].to_vec(), values: f.values.clone() })
-                    })
-                    .collect::<Option<_>>()?;
-                (!part.is_empty()).then_some(part)
-            })
-            .collect::<Option<_>>()?;
-        Some(EventPattern { conjunctions, text: self.text.clone(), alone: Alone::default() })
     }
 
     /// The pattern as given.

@@ -30,7 +30,7 @@ use super::value::{ExactIndex, LeafValue};
 use super::EventPattern;
 
 pub use scratch::Scratch;
-use scratch::NONE;
+use scratch::{IndexedValue, NONE};
 use walk::Walker;
 
 type PathId = u32;
@@ -247,6 +247,56 @@ impl PatternSet {
         Ok(())
     }
 
+    /// Also read the values at these paths (which no pattern need name)
+    /// into leaves, for [`Walked::text`] to give; their handles, in order.
+    pub fn capture(&mut self, paths: &[&[&str]]) -> Vec<FieldPath> {
+        paths
+            .iter()
+            .map(|path| FieldPath(self.intern(&path.iter().map(|&seg| Box::from(seg)).collect::<Vec<_>>())))
+            .collect()
+    }
+
+    /// The top-level member `key`, if some pattern reads it.
+    pub fn top_member(&self, key: &str) -> Option<TopMember> {
+        self.trie[0].children.get(key).map(|&n| TopMember(n))
+    }
+
+    /// Read JSON text along the trie as the member `key` of an event's top
+    /// level, as [`PatternSet::matches_json`] reads that member of the whole
+    /// event's text; the event's other members are then added
+    /// ([`Walked::add_text`]) and the whole matched ([`Walked::finish`]).
+    /// An error if the text is not one JSON value.
+    pub fn walk_json_member<'a, 't>(
+        &'a self,
+        key: &str,
+        text: &'t str,
+        scratch: &'a mut Scratch,
+    ) -> Result<Walked<'a, 't>, serde_json::Error> {
+        scratch.reset(self);
+        let mut strings: Vec<Cow<'t, str>> = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        match self.trie[0].children.get(key) {
+            Some(&node) => {
+                // Read as `detail` is: whether it is an object is noted.
+                let walker = Walker {
+                    set: self,
+                    node: node as usize,
+                    elem: None,
+                    s: scratch,
+                    strings: &mut strings,
+                    detail: true,
+                };
+                walker.deserialize(&mut de)?;
+            }
+            None => {
+                let object = walk::IsObject.deserialize(&mut de)?;
+                scratch.envelope.detail_object += u8::from(object);
+            }
+        }
+        de.end()?;
+        Ok(Walked { set: self, s: scratch, strings })
+    }
+
     /// Index the collected leaves, wake the conjunctions their values
     /// point at, and verify each.
     fn finish(&self, s: &mut Scratch, strings: &[Cow<'_, str>], out: &mut Vec<usize>) {
@@ -303,6 +353,62 @@ impl PatternSet {
         }
         s.candidates = candidates;
         out.sort_unstable();
+    }
+}
+
+/// A path a [`PatternSet`] reads into leaves ([`PatternSet::capture`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldPath(PathId);
+
+/// A top-level member of an event some pattern reads
+/// ([`PatternSet::top_member`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopMember(u32);
+
+/// One member of an event read along a set's trie
+/// ([`PatternSet::walk_json_member`]), not matched yet.
+#[derive(Debug)]
+pub struct Walked<'a, 't> {
+    set: &'a PatternSet,
+    s: &'a mut Scratch,
+    strings: Vec<Cow<'t, str>>,
+}
+
+impl<'t> Walked<'_, 't> {
+    /// Whether the member read was a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.s.envelope.detail_object == 1
+    }
+
+    /// Whether a path was reached through a dotted key (`"a.b"`, read as
+    /// `a` holding `b`): then the leaves' paths are not the text's own keys.
+    pub fn dotted(&self) -> bool {
+        self.s.dotted
+    }
+
+    /// The string at `path` in the member read, where its value there is
+    /// one string outside every array (the member's last value of a
+    /// repeated key); `None` for a missing value or one of another type.
+    pub fn text(&self, path: FieldPath) -> Option<&str> {
+        let mut at = self.s.leaves.iter().filter(|l| l.path == path.0);
+        let (Some(leaf), None) = (at.next(), at.next()) else { return None };
+        match leaf.value {
+            IndexedValue::Str(i) if !leaf.in_array => self.strings.get(i as usize).map(|s| s.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// Add a string member to the event's top level.
+    pub fn add_text(&mut self, member: TopMember, value: Cow<'t, str>) {
+        self.strings.push(value);
+        self.set.leaf(member.0 as usize, IndexedValue::Str(self.strings.len() as u32 - 1), self.s);
+    }
+
+    /// The indices of the patterns the whole event matches, ascending,
+    /// into `out` (cleared first).
+    pub fn finish(self, out: &mut Vec<usize>) {
+        out.clear();
+        self.set.finish(self.s, &self.strings, out);
     }
 }
 

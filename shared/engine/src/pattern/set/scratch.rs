@@ -35,9 +35,13 @@ pub struct Scratch {
     pub(super) pool: Vec<u32>,
     pub(super) binding: Vec<(u32, u32)>,
     pub(super) arrays: u32,
+    /// How many arrays the value being read is inside.
+    pub(super) array_depth: u32,
     pub(super) folded: String,
     /// What the streaming path saw of the event's top level.
     pub(super) envelope: Envelope,
+    /// The streaming path reached a named path through a dotted key.
+    pub(super) dotted: bool,
 }
 
 /// The top level of the event last read by
@@ -59,6 +63,9 @@ pub(super) struct Leaf {
     pub(super) path: PathId,
     pub(super) value: IndexedValue,
     pub(super) members: (u32, u32),
+    /// Inside some array (an element, or within one): `members` names
+    /// only the arrays of objects and arrays it is within.
+    pub(super) in_array: bool,
 }
 
 /// A leaf value as the scratch keeps it: the scratch outlives the event,
@@ -83,7 +90,9 @@ impl Scratch {
         self.candidates.clear();
         self.binding.clear();
         self.arrays = 0;
+        self.array_depth = 0;
         self.envelope = Envelope::default();
+        self.dotted = false;
         if self.heads.len() != set.anchors.len() {
             self.heads = vec![(0, NONE); set.anchors.len()];
         }

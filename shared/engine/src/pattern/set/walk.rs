@@ -24,20 +24,23 @@ impl PatternSet {
         };
         let start = s.members.len() as u32;
         s.members.extend_from_slice(&s.binding);
-        s.leaves.push(Leaf { path, value, members: (start, s.binding.len() as u32) });
+        let in_array = s.array_depth > 0;
+        s.leaves.push(Leaf { path, value, members: (start, s.binding.len() as u32), in_array });
         s.next.push(NONE);
     }
 
-    /// The trie node under `node` for an event key; a dotted key ("a.b")
-    /// descends one level per part, as the nested form would.
-    pub(super) fn child(&self, node: usize, key: &str) -> Option<usize> {
+    /// The trie node under `node` for an event key, and whether it was
+    /// reached through a dotted key ("a.b"), which descends one level per
+    /// part, as the nested form would.
+    pub(super) fn child(&self, node: usize, key: &str) -> Option<(usize, bool)> {
         if let Some(&n) = self.trie[node].children.get(key) {
-            return Some(n as usize);
+            return Some((n as usize, false));
         }
         if !key.contains('.') {
             return None;
         }
-        key.split('.').try_fold(node, |at, part| self.trie[at].children.get(part).map(|&n| n as usize))
+        let n = key.split('.').try_fold(node, |at, part| self.trie[at].children.get(part).map(|&n| n as usize))?;
+        Some((n, true))
     }
 
     /// Collect the leaves of the paths the patterns name.
@@ -59,7 +62,7 @@ impl PatternSet {
                     return;
                 }
                 for (k, child) in map {
-                    if let Some(n) = self.child(node, k) {
+                    if let Some((n, _)) = self.child(node, k) {
                         self.walk(child, n, s, strings, depth + 1);
                     }
                 }
@@ -67,6 +70,7 @@ impl PatternSet {
             Value::Array(items) => {
                 let array = s.arrays;
                 s.arrays += 1;
+                s.array_depth += 1;
                 for (i, item) in items.iter().enumerate() {
                     if item.is_object() || item.is_array() {
                         s.binding.push((array, i as u32));
@@ -76,6 +80,7 @@ impl PatternSet {
                         self.walk(item, node, s, strings, depth + 1);
                     }
                 }
+                s.array_depth -= 1;
             }
             Value::String(text) => {
                 strings.push(Cow::Borrowed(text));
@@ -158,7 +163,8 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
                 }
             }
             match self.set.child(self.node, &key) {
-                Some(n) => {
+                Some((n, dotted)) => {
+                    self.s.dotted |= dotted;
                     if let Some(at) = given.iter().position(|(k, _, _)| *k == key) {
                         let (_, start, end) = given.remove(at);
                         self.s.leaves.drain(start..end);
@@ -200,6 +206,7 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
         let pushed = self.elem.map(|m| self.s.binding.push(m)).is_some();
         let array = self.s.arrays;
         self.s.arrays += 1;
+        self.s.array_depth += 1;
         let mut index = 0u32;
         while seq
             .next_element_seed(Walker {
@@ -214,6 +221,7 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
         {
             index += 1;
         }
+        self.s.array_depth -= 1;
         if pushed {
             self.s.binding.pop();
         }
@@ -259,7 +267,7 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
 }
 
 /// Whether a value is an object; its contents are skipped.
-struct IsObject;
+pub(super) struct IsObject;
 
 impl<'de> DeserializeSeed<'de> for IsObject {
     type Value = bool;
