@@ -1321,13 +1321,14 @@ impl RuleSet {
             aws_region,
             account: recipient.or(identity_account),
         };
-        // Owned: the fields borrow from what the walk read.
-        let mut members: [Option<(TopMember, String)>; crate::event::ENVELOPE_MEMBERS.len()] = Default::default();
+        // Detached: the fields borrow from what the walk read.
+        let mut members: [Option<(TopMember, std::borrow::Cow<'_, str>)>; crate::event::ENVELOPE_MEMBERS.len()] =
+            Default::default();
         for (slot, &(i, member)) in members.iter_mut().zip(&gate.members) {
-            *slot = fields.member(i).map(|v| (member, v.into_owned()));
+            *slot = fields.member(i).map(|v| (member, v.detached()));
         }
         for (member, value) in members.into_iter().flatten() {
-            walked.add_text(member, std::borrow::Cow::Owned(value));
+            walked.add_text(member, value);
         }
         walked.finish(&mut ws.hits);
         if ws.hits.is_empty() {

@@ -77,7 +77,7 @@ impl Event {
         let mut envelope = Map::with_capacity(9);
         for (key, value) in EnvelopeFields::of(&record).members() {
             if let Some(value) = value {
-                envelope.insert(key.into(), Value::String(value.into_owned()));
+                envelope.insert(key.into(), Value::String(value.detached().into_owned()));
             }
         }
         envelope.insert("resources".into(), json!([]));
@@ -186,21 +186,41 @@ impl<'a> EnvelopeFields<'a> {
     /// The envelope's string members in EventBridge's order
     /// ([`ENVELOPE_MEMBERS`]), `None` for one the record leaves out;
     /// `resources` (`[]`) and `detail` follow them.
-    pub(crate) fn members(self) -> impl Iterator<Item = (&'static str, Option<Cow<'a, str>>)> {
+    pub(crate) fn members(self) -> impl Iterator<Item = (&'static str, Option<Member<'a>>)> {
         ENVELOPE_MEMBERS.iter().enumerate().map(move |(i, &key)| (key, self.member(i)))
     }
 
     /// Member `i` of [`ENVELOPE_MEMBERS`].
-    pub(crate) fn member(self, i: usize) -> Option<Cow<'a, str>> {
+    pub(crate) fn member(self, i: usize) -> Option<Member<'a>> {
         match i {
-            0 => Some(Cow::Borrowed("0")),
-            1 => Some(Cow::Borrowed(self.event_id.unwrap_or(""))),
-            2 => Some(Cow::Borrowed(sources::detail_type(self.event_type))),
-            3 => self.event_source.map(|s| Cow::Owned(sources::eventbridge_source(s))),
-            4 => Some(Cow::Borrowed(self.account.unwrap_or(""))),
-            5 => self.event_time.map(Cow::Borrowed),
-            6 => self.aws_region.map(Cow::Borrowed),
+            0 => Some(Member::Fixed("0")),
+            1 => Some(Member::Field(self.event_id.unwrap_or(""))),
+            2 => Some(Member::Fixed(sources::detail_type(self.event_type))),
+            3 => self.event_source.map(|s| Member::Made(sources::eventbridge_source(s))),
+            4 => Some(Member::Field(self.account.unwrap_or(""))),
+            5 => self.event_time.map(Member::Field),
+            6 => self.aws_region.map(Member::Field),
             _ => None,
+        }
+    }
+}
+
+/// An envelope member's value: fixed text, a record field's, or made
+/// from one.
+#[derive(Debug)]
+pub(crate) enum Member<'a> {
+    Fixed(&'static str),
+    Field(&'a str),
+    Made(String),
+}
+
+impl<'a> Member<'a> {
+    /// The value, borrowing only fixed text (a record's fields are copied).
+    pub(crate) fn detached<'t>(self) -> Cow<'t, str> {
+        match self {
+            Member::Fixed(s) => Cow::Borrowed(s),
+            Member::Field(s) => Cow::Owned(s.to_owned()),
+            Member::Made(s) => Cow::Owned(s),
         }
     }
 }

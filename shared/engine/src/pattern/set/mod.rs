@@ -294,21 +294,21 @@ impl PatternSet {
             }
         }
         de.end()?;
-        Ok(Walked { set: self, s: scratch, strings })
+        // Linked now, for `Walked::text`; `Walked::finish` links the rest.
+        link(scratch, 0);
+        let linked = scratch.leaves.len();
+        Ok(Walked { set: self, s: scratch, strings, linked })
     }
 
     /// Index the collected leaves, wake the conjunctions their values
     /// point at, and verify each.
     fn finish(&self, s: &mut Scratch, strings: &[Cow<'_, str>], out: &mut Vec<usize>) {
-        // Link the leaves of each path.
-        for (i, leaf) in s.leaves.iter().enumerate() {
-            let head = &mut s.heads[leaf.path as usize];
-            if head.0 != s.generation {
-                *head = (s.generation, NONE);
-            }
-            s.next[i] = head.1;
-            head.1 = i as u32;
-        }
+        self.finish_linked(s, strings, out, 0);
+    }
+
+    /// [`PatternSet::finish`], the leaves before `linked` already linked.
+    fn finish_linked(&self, s: &mut Scratch, strings: &[Cow<'_, str>], out: &mut Vec<usize>, linked: usize) {
+        link(s, linked);
         // Wake the conjunctions anchored on the leaves' values.
         for i in 0..s.leaves.len() {
             let leaf = s.leaves[i];
@@ -372,6 +372,8 @@ pub struct Walked<'a, 't> {
     set: &'a PatternSet,
     s: &'a mut Scratch,
     strings: Vec<Cow<'t, str>>,
+    /// The leaves linked into their paths' lists: those the text gave.
+    linked: usize,
 }
 
 impl<'t> Walked<'_, 't> {
@@ -390,8 +392,11 @@ impl<'t> Walked<'_, 't> {
     /// one string outside every array (the member's last value of a
     /// repeated key); `None` for a missing value or one of another type.
     pub fn text(&self, path: FieldPath) -> Option<&str> {
-        let mut at = self.s.leaves.iter().filter(|l| l.path == path.0);
-        let (Some(leaf), None) = (at.next(), at.next()) else { return None };
+        let (gen, first) = self.s.heads[path.0 as usize];
+        if gen != self.s.generation || first == NONE || self.s.next[first as usize] != NONE {
+            return None;
+        }
+        let leaf = &self.s.leaves[first as usize];
         match leaf.value {
             IndexedValue::Str(i) if !leaf.in_array => self.strings.get(i as usize).map(|s| s.as_ref()),
             _ => None,
@@ -408,7 +413,19 @@ impl<'t> Walked<'_, 't> {
     /// into `out` (cleared first).
     pub fn finish(self, out: &mut Vec<usize>) {
         out.clear();
-        self.set.finish(self.s, &self.strings, out);
+        self.set.finish_linked(self.s, &self.strings, out, self.linked);
+    }
+}
+
+/// Link the leaves from `from` on into their paths' lists.
+fn link(s: &mut Scratch, from: usize) {
+    for (i, leaf) in s.leaves.iter().enumerate().skip(from) {
+        let head = &mut s.heads[leaf.path as usize];
+        if head.0 != s.generation {
+            *head = (s.generation, NONE);
+        }
+        s.next[i] = head.1;
+        head.1 = i as u32;
     }
 }
 
