@@ -984,7 +984,7 @@ pub struct RuleSet {
     /// space-delimited); JSON filter patterns read the parsed record, so
     /// without such a pattern no record's text is written out again.
     filters_read_text: bool,
-    /// The index compiled again to read bare records
+    /// The index again, reading bare records
     /// ([`RuleSet::read_record_text`]), built on first use or by
     /// [`RuleSet::with_record_gate`]; `None` inside when some rule has no
     /// index pattern.
@@ -1150,14 +1150,14 @@ impl RuleSet {
         self.record_gate.get_or_init(|| self.compile_record_gate()).as_ref()
     }
 
-    /// The index's patterns compiled again, also reading the record fields
-    /// the envelope is made from; `None` when a rule has no index pattern.
+    /// The index, also reading the record fields the envelope is made
+    /// from (a copy: the EventBridge path does not read them); `None` when
+    /// a rule has no index pattern.
     fn compile_record_gate(&self) -> Option<RecordGate> {
         if !self.unindexed.is_empty() {
             return None;
         }
-        let entries = self.entry_rule.iter().map(|&i| index_pattern(&self.rules[i])).collect::<Option<Vec<_>>>()?;
-        let mut set = PatternSet::new(entries.iter().map(|p| p.as_ref()));
+        let mut set = self.index.clone();
         let fields = set.capture(&RECORD_FIELDS).try_into().ok()?;
         let members = crate::event::ENVELOPE_MEMBERS
             .iter()
