@@ -1,7 +1,10 @@
 //! EventBridge event patterns: parse arbitrary text as a pattern; when
 //! EventBridge would accept it, compile it and match an arbitrary event
 //! both ways, the streaming matcher on the text (`matches_json`) and the
-//! DOM matcher on the parsed value (`matches`), which must agree.
+//! DOM matcher on the parsed value (`matches`), which must agree; and the
+//! event read as the `detail` member of an event (`walk_json_member`, how a
+//! bare record is read) matches as that event parsed does. Text
+//! serde_json refuses, both streaming readings refuse.
 //!
 //! Input: pattern text, a NUL byte, event text (NUL cannot appear in JSON
 //! text, so nothing is lost by splitting there).
@@ -32,5 +35,18 @@ fuzz_target!(|data: &[u8]| {
         let dom = set.matches(&value);
         assert_eq!(dom, streamed, "matches and matches_json disagree on {event:?} for {:?}", pattern.text());
         assert_eq!(pattern.matches(&value), !dom.is_empty());
+        let mut member = Vec::new();
+        match set.walk_json_member("detail", &event, &mut scratch) {
+            Ok(walked) => walked.finish(&mut member),
+            Err(e) => panic!("the event parses as a value but walk_json_member refused it: {e}"),
+        }
+        let wrapped = serde_json::json!({ "detail": value });
+        assert_eq!(set.matches(&wrapped), member, "walk_json_member disagrees on {event:?} for {:?}", pattern.text());
+    } else {
+        assert!(streamed_ok.is_err(), "matches_json read what serde_json refuses: {event:?}");
+        assert!(
+            set.walk_json_member("detail", &event, &mut scratch).is_err(),
+            "read what serde_json refuses: {event:?}"
+        );
     }
 });

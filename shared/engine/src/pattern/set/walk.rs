@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::scratch::{IndexedValue, Leaf, Scratch, NONE};
@@ -99,7 +99,7 @@ impl PatternSet {
 }
 
 /// Reads an event's JSON text along the trie: fields no pattern names are
-/// skipped by the parser (`IgnoredAny`), the rest become leaves.
+/// read without being built ([`Checked`]), the rest become leaves.
 pub(super) struct Walker<'a, 'de> {
     pub(super) set: &'a PatternSet,
     pub(super) node: usize,
@@ -123,7 +123,7 @@ impl<'de> DeserializeSeed<'de> for Walker<'_, 'de> {
                 self.s.envelope.detail_object += u8::from(object);
                 return Ok(());
             }
-            d.deserialize_ignored_any(IgnoredAny).map(|_| ())
+            Checked.deserialize(d)
         } else {
             d.deserialize_any(self)
         }
@@ -192,7 +192,7 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
                     self.s.envelope.detail_object += u8::from(object);
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(Checked)?;
                 }
             }
         }
@@ -285,12 +285,12 @@ impl<'de> Visitor<'de> for IsObject {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry_seed(Checked, Checked)?.is_some() {}
         Ok(true)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element_seed(Checked)?.is_some() {}
         Ok(false)
     }
 
@@ -343,5 +343,66 @@ impl<'de> Visitor<'de> for Key {
 
     fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
         Ok(Cow::Owned(v.to_string()))
+    }
+}
+
+/// A value read and dropped, checked as parsing it would check it: its
+/// strings' escapes (a lone surrogate) and its numbers' range (`1e400`),
+/// which serde_json's `IgnoredAny` lets through. So text the streaming path
+/// reads to a verdict is text `serde_json::from_str` parses, and a record
+/// it could not parse is reported, never counted as unmatched.
+pub(super) struct Checked;
+
+impl<'de> DeserializeSeed<'de> for Checked {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry_seed(Checked, Checked)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Checked)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
 }
