@@ -289,7 +289,7 @@ impl PatternSet {
                 walker.deserialize(&mut de)?;
             }
             None => {
-                let object = walk::IsObject.deserialize(&mut de)?;
+                let object = walk::Checked.deserialize(&mut de)?;
                 scratch.envelope.detail_object += u8::from(object);
             }
         }

@@ -118,12 +118,11 @@ impl<'de> DeserializeSeed<'de> for Walker<'_, 'de> {
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         let node = &self.set.trie[self.node];
         if node.children.is_empty() && node.path.is_none() {
+            let object = Checked.deserialize(d)?;
             if self.detail {
-                let object = IsObject.deserialize(d)?;
                 self.s.envelope.detail_object += u8::from(object);
-                return Ok(());
             }
-            Checked.deserialize(d)
+            Ok(())
         } else {
             d.deserialize_any(self)
         }
@@ -188,7 +187,7 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
                     }
                 }
                 None if detail => {
-                    let object = map.next_value_seed(IsObject)?;
+                    let object = map.next_value_seed(Checked)?;
                     self.s.envelope.detail_object += u8::from(object);
                 }
                 None => {
@@ -266,59 +265,6 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
     }
 }
 
-/// Whether a value is an object; its contents are skipped.
-pub(super) struct IsObject;
-
-impl<'de> DeserializeSeed<'de> for IsObject {
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for IsObject {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        while map.next_entry_seed(Checked, Checked)?.is_some() {}
-        Ok(true)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while seq.next_element_seed(Checked)?.is_some() {}
-        Ok(false)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-}
-
 /// An object key, borrowed from the text when it has no escapes.
 struct Key;
 
@@ -350,59 +296,60 @@ impl<'de> Visitor<'de> for Key {
 /// strings' escapes (a lone surrogate) and its numbers' range (`1e400`),
 /// which serde_json's `IgnoredAny` lets through. So text the streaming path
 /// reads to a verdict is text `serde_json::from_str` parses, and a record
-/// it could not parse is reported, never counted as unmatched.
+/// it could not parse is reported, never counted as unmatched. Gives
+/// whether the value was an object.
 pub(super) struct Checked;
 
 impl<'de> DeserializeSeed<'de> for Checked {
-    type Value = ();
+    type Value = bool;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Checked {
-    type Value = ();
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         while map.next_entry_seed(Checked, Checked)?.is_some() {}
-        Ok(())
+        Ok(true)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         while seq.next_element_seed(Checked)?.is_some() {}
-        Ok(())
+        Ok(false)
     }
 
-    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<(), E> {
-        Ok(())
+    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
     }
 
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
     }
 }
