@@ -22,8 +22,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::event::Event;
+use crate::pattern::Declined;
 
 mod log_entry;
+
+pub use log_entry::Skimmed;
 
 /// The most bytes one gzip'd payload may inflate to. Lambda accepts at most
 /// 6 MB of request payload; a CloudWatch Logs batch inflates to a few MB at
@@ -562,15 +565,21 @@ impl<R: Read> Inflating<R> {
     /// The next log event: read in CloudWatch Logs' own layout when it is
     /// in it ([`log_entry`]), else parsed by serde_json ([`Inflating::value`]),
     /// which gives the same entry or says what is wrong.
-    fn entry(&mut self) -> Result<LogEntry, EnvelopeError> {
+    /// Its message's escaped text is first offered to `skim`
+    /// ([`log_entry::read_with`]), whose verdict comes with the entry.
+    fn entry<T>(
+        &mut self,
+        skim: &mut impl FnMut(&[u8]) -> Result<Skimmed<T>, Declined>,
+    ) -> Result<(LogEntry, Option<T>), EnvelopeError> {
         loop {
-            match log_entry::read(&self.buf[self.pos..], &mut self.text) {
+            let mut verdict = None;
+            match log_entry::read_with(&self.buf[self.pos..], &mut self.text, skim, &mut verdict) {
                 log_entry::Parsed::Entry(entry, used) => {
                     self.pos += used;
-                    return Ok(entry);
+                    return Ok((entry, verdict));
                 }
                 log_entry::Parsed::Cut if !self.end => self.fill(),
-                _ => return self.value(),
+                _ => return self.value().map(|entry| (entry, None)),
             }
         }
     }
@@ -666,10 +675,14 @@ impl<R: Read> LogReader<R> {
         Ok(self.header)
     }
 
-    fn step(&mut self) -> Result<Option<LogEntry>, EnvelopeError> {
+    /// The next log event read with `skim` ([`LogReader::next_read`]).
+    fn step<T>(
+        &mut self,
+        skim: &mut impl FnMut(&[u8]) -> Result<Skimmed<T>, Declined>,
+    ) -> Result<Option<(LogEntry, Option<T>)>, EnvelopeError> {
         loop {
             match self.at {
-                At::Done => return Ok(self.whole.next()),
+                At::Done => return Ok(self.whole.next().map(|entry| (entry, None))),
                 At::Start => {
                     if self.src.peek()? != Some(b'{') {
                         // Not an object (serde also reads a struct from an
@@ -722,7 +735,7 @@ impl<R: Read> LogReader<R> {
                         }
                     }
                     self.src.peek()?;
-                    let entry = self.src.entry()?;
+                    let entry = self.src.entry(skim)?;
                     self.at = At::Event { first: false };
                     return Ok(Some(entry));
                 }
@@ -783,11 +796,18 @@ impl<R: Read> LogReader<R> {
     }
 }
 
-impl<R: Read> Iterator for LogReader<R> {
-    type Item = Result<LogEntry, EnvelopeError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.step() {
+impl<R: Read> LogReader<R> {
+    /// The next log event, its message's escaped text (from past its
+    /// opening quote) first offered to `skim`: where `skim` reads it, its
+    /// verdict comes with the entry, whose message is unescaped only if
+    /// `skim` says to keep it (and is empty otherwise); where it declines
+    /// (or the event is not in CloudWatch Logs' own layout), the message
+    /// is unescaped and there is no verdict.
+    pub fn next_read<T>(
+        &mut self,
+        mut skim: impl FnMut(&[u8]) -> Result<Skimmed<T>, Declined>,
+    ) -> Option<Result<(LogEntry, Option<T>), EnvelopeError>> {
+        match self.step(&mut skim) {
             Ok(entry) => entry.map(Ok),
             Err(e) => {
                 self.at = At::Done;
@@ -795,6 +815,15 @@ impl<R: Read> Iterator for LogReader<R> {
                 Some(Err(e))
             }
         }
+    }
+}
+
+impl<R: Read> Iterator for LogReader<R> {
+    type Item = Result<LogEntry, EnvelopeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.next_read(|_| Err::<Skimmed<()>, _>(Declined::Other))?;
+        Some(entry.map(|(entry, _)| entry))
     }
 }
 

@@ -149,7 +149,16 @@ impl<R: std::io::Read> LogDetection<R> {
         let mut d = Detecting::default();
         let mut fault = None;
         loop {
-            let entry = match self.reader.next() {
+            // The message read where it lies, escaped; unescaped only if
+            // some rule may match it.
+            let next = self.reader.next_read(|src| {
+                rules.read_record_escaped(src, ws).map(|(verdict, len)| envelope::Skimmed {
+                    keep: verdict != EventRead::Unmatched,
+                    verdict,
+                    len,
+                })
+            });
+            let (entry, verdict) = match next {
                 Some(Ok(entry)) => entry,
                 Some(Err(e)) => {
                     fault = Some(e);
@@ -162,7 +171,10 @@ impl<R: std::io::Read> LogDetection<R> {
                 continue;
             }
             self.provisional |= header.message_type.is_none();
-            let read = rules.read_record_text(&entry.message, ws);
+            let read = match verdict {
+                Some(read) => read,
+                None => rules.read_record_text(&entry.message, ws),
+            };
             if matches!(read, EventRead::Unmatched) {
                 d.counts.records += 1;
             } else {

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::event::Event;
 use crate::filter::FilterPattern;
-use crate::pattern::{EventPattern, FieldPath, PatternSet, Scratch, TopMember};
+use crate::pattern::{Declined, EventPattern, FieldPath, PatternSet, Scratch, TopMember, Walked};
 use crate::sigma::{self, SigmaBody, SigmaError, SigmaRule, Stateful};
 use crate::state::{parse_duration, Millis};
 
@@ -1302,9 +1302,27 @@ impl RuleSet {
     /// which parsing it reports).
     pub fn read_record_text(&self, text: &str, ws: &mut Workspace) -> EventRead {
         let Some(gate) = self.record_gate() else { return EventRead::Unread };
-        let Ok(mut walked) = gate.set.walk_json_member("detail", text, &mut ws.gate_scratch) else {
+        let Ok(walked) = gate.set.walk_json_member("detail", text, &mut ws.gate_scratch) else {
             return EventRead::Unread;
         };
+        Self::record_verdict(self.serial, gate, walked, &mut ws.hits)
+    }
+
+    /// [`RuleSet::read_record_text`] on a record held escaped inside a JSON
+    /// string (a CloudWatch Logs message as its log event carries it),
+    /// read without unescaping it ([`PatternSet::walk_escaped_member`]):
+    /// `src` starts past the string's opening quote. The same verdict, and
+    /// the length of the string's contents; or declined, and the caller
+    /// unescapes it and reads it with [`RuleSet::read_record_text`].
+    pub fn read_record_escaped(&self, src: &[u8], ws: &mut Workspace) -> Result<(EventRead, usize), Declined> {
+        let Some(gate) = self.record_gate() else { return Err(Declined::Other) };
+        let (walked, len) = gate.set.walk_escaped_member("detail", src, &mut ws.gate_scratch)?;
+        Ok((Self::record_verdict(self.serial, gate, walked, &mut ws.hits), len))
+    }
+
+    /// A record read as the `detail` of its event: its envelope's members
+    /// added from its fields, the whole matched.
+    fn record_verdict(serial: u64, gate: &RecordGate, mut walked: Walked<'_, '_>, hits: &mut Vec<usize>) -> EventRead {
         if !walked.is_object() || walked.dotted() {
             return EventRead::Unread;
         }
@@ -1330,11 +1348,11 @@ impl RuleSet {
         for (member, value) in members.into_iter().flatten() {
             walked.add_text(member, value);
         }
-        walked.finish(&mut ws.hits);
-        if ws.hits.is_empty() {
+        walked.finish(hits);
+        if hits.is_empty() {
             EventRead::Unmatched
         } else {
-            EventRead::Hits(IndexHits { set: self.serial, hits: ws.hits.clone() })
+            EventRead::Hits(IndexHits { set: serial, hits: hits.clone() })
         }
     }
 

@@ -10,6 +10,7 @@ mod dataset;
 use serde_json::{json, Value};
 use trailwatch_engine::envelope;
 use trailwatch_engine::event::Event;
+use trailwatch_engine::pattern::Declined;
 use trailwatch_engine::rules::{self, EventRead, RuleSet, Selection, Workspace};
 
 fn records() -> Option<Vec<Value>> {
@@ -247,6 +248,7 @@ fn the_gates_envelope_check_is_the_shape_check() {
 /// evaluated on the document alone.
 fn record_read_agrees(set: &RuleSet, text: &str, ws: &mut Workspace) -> EventRead {
     let bare = set.read_record_text(text, ws);
+    escaped_read_agrees(set, text, &bare, ws);
     let Ok(event) = Event::from_text(text.to_string()) else {
         assert_eq!(bare, EventRead::Unread, "not a record, yet read: {text}");
         return bare;
@@ -263,6 +265,35 @@ fn record_read_agrees(set: &RuleSet, text: &str, ws: &mut Workspace) -> EventRea
         assert_eq!(read, plain, "{text}");
     }
     bare
+}
+
+/// The record read where it lies in its log event, escaped inside the
+/// `message` string, gives the verdict read from its text (or declines),
+/// and finds where the string ends. Whether it declined.
+fn escaped_read_agrees(set: &RuleSet, text: &str, bare: &EventRead, ws: &mut Workspace) -> bool {
+    let quoted = serde_json::to_string(text).expect("a string");
+    // Past the opening quote, then the rest of the log event.
+    let src = format!("{}}},{{\"id\":\"2\"", &quoted[1..]);
+    match set.read_record_escaped(src.as_bytes(), ws) {
+        Ok((read, len)) => {
+            assert_eq!(len, quoted.len() - 2, "{text}");
+            assert_eq!(&read, bare, "{text}");
+            false
+        }
+        Err(Declined::Other) => true,
+        Err(Declined::Cut) => panic!("the whole string was given: {text}"),
+    }
+}
+
+/// Text serde_json does not read as a string holding a record is never
+/// read escaped to a verdict; what is read is what serde_json reads. On
+/// every cut of an escaped record the reader asks for more.
+fn escaped_read_refuses_what_serde_refuses(set: &RuleSet, src: &[u8], ws: &mut Workspace) {
+    let Ok((read, len)) = set.read_record_escaped(src, ws) else { return };
+    let quoted = [&b"\""[..], &src[..len], b"\""].concat();
+    let text: String = serde_json::from_slice(&quoted)
+        .unwrap_or_else(|e| panic!("read, yet not a JSON string ({e}): {}", String::from_utf8_lossy(&quoted)));
+    assert_eq!(read, set.read_record_text(&text, ws), "{text}");
 }
 
 /// A bare record (a CloudWatch Logs message) read through the record gate
@@ -374,6 +405,9 @@ fn records_read_bare_agree(set: &RuleSet) {
     for (is_real, text) in &texts {
         let read = record_read_agrees(set, text, &mut ws);
         assert!(!(*is_real && read == EventRead::Unread), "a real record is read to a verdict: {text}");
+        if *is_real {
+            assert!(!escaped_read_agrees(set, text, &read, &mut ws), "a real record is read escaped: {text}");
+        }
         hits += usize::from(matches!(read, EventRead::Hits(_)));
         unread += usize::from(read == EventRead::Unread);
     }
@@ -455,6 +489,43 @@ mod generated {
             }
             let text = object(&members);
             SETS.with(|sets| sets.iter().for_each(|set| drop(record_read_agrees(set, &text, &mut Workspace::default()))));
+        }
+
+        /// A generated record's escaped text, changed at a few places into
+        /// what may not be JSON (escapes, quotes, control and non-ASCII
+        /// bytes, numbers' parts), is read escaped only where serde_json
+        /// reads it, to the same verdict; one read whole, cut short, asks
+        /// for more.
+        #[test]
+        fn escaped_records_are_read_only_as_serde_reads_them(
+            members in prop::collection::vec((key(), value()), 1..8),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(vec![
+                &b"\\"[..], b"\"", b"\\\\", b"\\u", b"\\\"", b"\\n", b"\n", b"\\\\/", b"\\/", b"u", b"e",
+                b"E5", b"-", b"0", b".", b"1e400", b" ", b"\t", b"\x01", b"\xc3", b"\xc3\xa9", b"\xff", b"{",
+                b"}", b"[", b"]", b",", b":", b"\\\\\\\"", b"\\\\b", b"\\\\x", b"\\\\u0041", b"",
+            ])), 0..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            thread_local! {
+                static SETS: [RuleSet; 2] = [RuleSet::new(rules::load(None).expect("the pack")), envelope_rules()];
+            }
+            let quoted = serde_json::to_string(&object(&members)).expect("a string");
+            let mut src = quoted.as_bytes()[1..].to_vec();
+            for (at, bytes) in &edits {
+                let at = at.index(src.len());
+                src.splice(at..at, bytes.iter().copied());
+            }
+            src.extend_from_slice(b"},{");
+            SETS.with(|sets| sets.iter().for_each(|set| {
+                let mut ws = Workspace::default();
+                escaped_read_refuses_what_serde_refuses(set, &src, &mut ws);
+                if edits.is_empty() && set.read_record_escaped(&src, &mut ws).is_ok() {
+                    let whole = quoted.len() - 1;
+                    let short = cut.index(whole);
+                    assert!(matches!(set.read_record_escaped(&src[..short], &mut ws), Err(Declined::Cut)),
+                        "cut at {short}: {}", String::from_utf8_lossy(&src[..short]));
+                }
+            }));
         }
     }
 }

@@ -14,7 +14,21 @@
 
 use aws_lambda_events::cloudwatch_logs::LogEntry;
 
-/// What [`read`] made of the start of a window.
+use crate::pattern::Declined;
+
+/// What a log event's message reader made of the message's escaped text
+/// (the reader of [`super::LogReader::next_read`]).
+#[derive(Debug)]
+pub struct Skimmed<T> {
+    /// What it found.
+    pub verdict: T,
+    /// How many bytes the string's contents are (its closing quote is next).
+    pub len: usize,
+    /// Whether the message is wanted, unescaped, after all.
+    pub keep: bool,
+}
+
+/// What [`read_with`] made of the start of a window.
 #[derive(Debug, PartialEq)]
 pub(super) enum Parsed {
     /// The entry and how many bytes it took.
@@ -50,23 +64,55 @@ fn has_less(w: u64, n: u8) -> u64 {
 
 /// The entry at the start of `window`, its strings unescaped through `buf`
 /// (kept between calls so it is not allocated again).
+#[cfg(test)]
 pub(super) fn read(window: &[u8], buf: &mut Vec<u8>) -> Parsed {
-    match fields(window, buf) {
+    read_with(window, buf, &mut |_| Err::<Skimmed<()>, _>(Declined::Other), &mut None)
+}
+
+/// [`read`], the message's escaped text first offered to `skim`: when it
+/// reads it (`verdict` is then its verdict), the message is unescaped only
+/// if it says to keep it, and is left empty otherwise.
+pub(super) fn read_with<T>(
+    window: &[u8],
+    buf: &mut Vec<u8>,
+    skim: &mut impl FnMut(&[u8]) -> Result<Skimmed<T>, Declined>,
+    verdict: &mut Option<T>,
+) -> Parsed {
+    match fields(window, buf, skim, verdict) {
         Ok((entry, used)) => Parsed::Entry(entry, used),
         Err(not) => not,
     }
 }
 
-/// [`read`], each step failing with what it found instead ([`Parsed::Cut`]
-/// or [`Parsed::Other`]).
-fn fields(window: &[u8], buf: &mut Vec<u8>) -> Result<(LogEntry, usize), Parsed> {
+/// [`read_with`], each step failing with what it found instead
+/// ([`Parsed::Cut`] or [`Parsed::Other`]).
+fn fields<T>(
+    window: &[u8],
+    buf: &mut Vec<u8>,
+    skim: &mut impl FnMut(&[u8]) -> Result<Skimmed<T>, Declined>,
+    verdict: &mut Option<T>,
+) -> Result<(LogEntry, usize), Parsed> {
     let mut at = 0;
     literal(window, &mut at, b"{\"id\":\"")?;
     let id = text(window, &mut at, buf)?;
     literal(window, &mut at, b",\"timestamp\":")?;
     let timestamp = integer(window, &mut at)?;
     literal(window, &mut at, b",\"message\":\"")?;
-    let message = text(window, &mut at, buf)?;
+    *verdict = None;
+    let message = match skim(window.get(at..).unwrap_or_default()) {
+        Ok(read) if window.get(at + read.len) == Some(&b'"') => {
+            let message = if read.keep {
+                text(window, &mut at, buf)?
+            } else {
+                at += read.len + 1;
+                String::new()
+            };
+            *verdict = Some(read.verdict);
+            message
+        }
+        Err(Declined::Cut) => return Err(Parsed::Cut),
+        _ => text(window, &mut at, buf)?,
+    };
     literal(window, &mut at, b"}")?;
     let mut entry = LogEntry::default();
     (entry.id, entry.timestamp, entry.message) = (id, timestamp, message);

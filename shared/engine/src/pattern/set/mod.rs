@@ -11,9 +11,12 @@
 //!
 //! The work is split by stage: [`walk`] reads an event (a parsed
 //! `serde_json::Value`, or JSON text streamed without building it) along
-//! the trie into leaves; [`verify`] checks a woken conjunction, array
+//! the trie into leaves, and [`escaped`] reads one held escaped inside a
+//! JSON string (a CloudWatch Logs message) without unescaping it;
+//! [`verify`] checks a woken conjunction, array
 //! consistency included; [`scratch`] holds the per-event working memory.
 
+mod escaped;
 mod scratch;
 mod verify;
 mod walk;
@@ -29,6 +32,7 @@ use super::parse::Conjunction;
 use super::value::{ExactIndex, LeafValue};
 use super::EventPattern;
 
+pub use escaped::Declined;
 pub use scratch::Scratch;
 use scratch::{IndexedValue, NONE};
 use walk::Walker;
@@ -51,6 +55,10 @@ pub struct PatternSet {
 #[derive(Debug, Clone, Default)]
 struct TrieNode {
     children: HashMap<Box<str>, u32>,
+    /// The same children keyed by their bytes under a fast fixed-seed
+    /// hash, for the escaped reader ([`escaped`]), which looks keys up
+    /// straight from the text.
+    keys: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
     path: Option<PathId>,
 }
 
@@ -157,6 +165,7 @@ impl PatternSet {
             let next = self.trie.len() as u32;
             let child = *self.trie[node].children.entry(seg.clone()).or_insert(next);
             if child == next {
+                self.trie[node].keys.insert(Box::from(seg.as_bytes()), next);
                 self.trie.push(TrieNode::default());
             }
             node = child as usize;

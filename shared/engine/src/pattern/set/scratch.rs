@@ -118,6 +118,29 @@ impl Scratch {
 }
 
 impl Scratch {
+    /// Before reading a key's value: if the key came before in the same
+    /// object, drop the leaves it gave then (`given` holds each key's
+    /// range of leaves, the object's from `from` on), so a repeated key
+    /// keeps only its last value, as the parsed event does (serde_json's
+    /// `Value` keeps the last).
+    pub(super) fn forget_given<K: AsRef<Q>, Q: PartialEq + ?Sized>(
+        &mut self,
+        given: &mut Vec<(K, usize, usize)>,
+        from: usize,
+        key: &Q,
+    ) {
+        if let Some(at) = given.iter().skip(from).position(|(k, _, _)| k.as_ref() == key) {
+            let at = from + at;
+            let (_, start, end) = given.remove(at);
+            self.leaves.drain(start..end);
+            self.next.drain(start..end);
+            for later in &mut given[at..] {
+                later.1 -= end - start;
+                later.2 -= end - start;
+            }
+        }
+    }
+
     /// Whether the event last read by
     /// [`PatternSet::matches_json`](super::PatternSet::matches_json) was an
     /// EventBridge event carrying a record: an object with one `detail-type`

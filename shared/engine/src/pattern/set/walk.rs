@@ -164,15 +164,7 @@ impl<'de> Visitor<'de> for Walker<'_, 'de> {
             match self.set.child(self.node, &key) {
                 Some((n, dotted)) => {
                     self.s.dotted |= dotted;
-                    if let Some(at) = given.iter().position(|(k, _, _)| *k == key) {
-                        let (_, start, end) = given.remove(at);
-                        self.s.leaves.drain(start..end);
-                        self.s.next.drain(start..end);
-                        for later in &mut given[at..] {
-                            later.1 -= end - start;
-                            later.2 -= end - start;
-                        }
-                    }
+                    self.s.forget_given(&mut given, 0, key.as_ref());
                     let start = self.s.leaves.len();
                     map.next_value_seed(Walker {
                         set: self.set,
