@@ -452,8 +452,10 @@ const CHUNK: usize = 64 * 1024;
 /// counted against [`MAX_INFLATED_BYTES`].
 struct Inflating<R: Read> {
     gz: flate2::read::MultiGzDecoder<R>,
+    /// Inflated bytes: those not parsed yet are `buf[pos..filled]`.
     buf: Vec<u8>,
     pos: usize,
+    filled: usize,
     total: u64,
     /// No more bytes: the end of the gzip data, or `fault`.
     end: bool,
@@ -469,6 +471,7 @@ impl<R: Read> Inflating<R> {
             gz: flate2::read::MultiGzDecoder::new(gz),
             buf: Vec::new(),
             pos: 0,
+            filled: 0,
             total: 0,
             end: false,
             fault: None,
@@ -478,29 +481,44 @@ impl<R: Read> Inflating<R> {
 
     /// Read more: at least a chunk, or as much again as is held (a long
     /// value is re-parsed a logarithmic number of times, not once a chunk).
+    /// Inflated into the buffer's own bytes past `filled`, which are zeroed
+    /// once, when it grows, not before each read.
     fn fill(&mut self) {
-        self.buf.drain(..self.pos);
-        self.pos = 0;
-        let want = CHUNK.max(self.buf.len());
-        let before = self.buf.len();
-        let read = (&mut self.gz).take(want as u64).read_to_end(&mut self.buf);
-        let n = self.buf.len() - before;
+        self.buf.copy_within(self.pos..self.filled, 0);
+        let held = self.filled - self.pos;
+        (self.pos, self.filled) = (0, held);
+        let want = CHUNK.max(held);
+        if self.buf.len() < held + want {
+            self.buf.resize(held + want, 0);
+        }
+        let (mut n, mut failed) = (0, None);
+        while n < want {
+            match self.gz.read(&mut self.buf[held + n..held + want]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
         self.total += n as u64;
         if self.total > MAX_INFLATED_BYTES {
-            self.buf.truncate(before);
             (self.end, self.fault) = (true, Some(EnvelopeError::TooLarge));
             return;
         }
-        match read {
-            Err(e) => {
+        self.filled = held + n;
+        match failed {
+            Some(e) => {
                 let fault = match e.get_ref().and_then(|inner| inner.downcast_ref::<base64::DecodeError>()) {
                     Some(b64) => EnvelopeError::Base64(b64.to_string()),
                     None => EnvelopeError::Gzip(e.to_string()),
                 };
                 (self.end, self.fault) = (true, Some(fault));
             }
-            Ok(_) if n < want => self.end = true,
-            Ok(_) => {}
+            None if n < want => self.end = true,
+            None => {}
         }
     }
 
@@ -508,11 +526,13 @@ impl<R: Read> Inflating<R> {
     /// clean end.
     fn peek(&mut self) -> Result<Option<u8>, EnvelopeError> {
         loop {
-            if let Some(at) = self.buf[self.pos..].iter().position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
+            if let Some(at) =
+                self.buf[self.pos..self.filled].iter().position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            {
                 self.pos += at;
                 return Ok(Some(self.buf[self.pos]));
             }
-            self.pos = self.buf.len();
+            self.pos = self.filled;
             if self.end {
                 return self.fault.clone().map_or(Ok(None), Err);
             }
@@ -535,7 +555,7 @@ impl<R: Read> Inflating<R> {
     /// cut by the window's end is parsed again once more is read.
     fn value<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, EnvelopeError> {
         loop {
-            let window = &self.buf[self.pos..];
+            let window = &self.buf[self.pos..self.filled];
             let mut values = serde_json::Deserializer::from_slice(window).into_iter::<T>();
             match values.next() {
                 // A number at the window's end may go on past it.
@@ -573,7 +593,7 @@ impl<R: Read> Inflating<R> {
     ) -> Result<(LogEntry, Option<T>), EnvelopeError> {
         loop {
             let mut verdict = None;
-            match log_entry::read_with(&self.buf[self.pos..], &mut self.text, skim, &mut verdict) {
+            match log_entry::read_with(&self.buf[self.pos..self.filled], &mut self.text, skim, &mut verdict) {
                 log_entry::Parsed::Entry(entry, used) => {
                     self.pos += used;
                     return Ok((entry, verdict));
@@ -588,7 +608,7 @@ impl<R: Read> Inflating<R> {
     /// (as inflating it whole first would have said).
     fn json_fault(&mut self, reason: String) -> EnvelopeError {
         while !self.end {
-            self.pos = self.buf.len();
+            self.pos = self.filled;
             self.fill();
         }
         self.fault.clone().unwrap_or(EnvelopeError::Json(reason))
@@ -601,7 +621,10 @@ impl<R: Read> Inflating<R> {
         }
         match self.fault.clone() {
             Some(e) => Err(e),
-            None => Ok(self.buf.split_off(self.pos)),
+            None => {
+                self.buf.truncate(self.filled);
+                Ok(self.buf.split_off(self.pos))
+            }
         }
     }
 }

@@ -81,7 +81,8 @@ impl PatternSet {
         scratch: &'a mut Scratch,
     ) -> Result<(Walked<'a, 't>, usize), Declined> {
         scratch.reset(self);
-        let mut e = Escaped { set: self, b: src, i: 0, s: scratch, strings: Vec::new(), given: Vec::new() };
+        let (strings, given) = (Vec::with_capacity(16), Vec::with_capacity(16));
+        let mut e = Escaped { set: self, b: src, i: 0, s: scratch, strings, given };
         e.space()?;
         match self.trie[0].children.get(key) {
             Some(&node) => e.value(node as usize, None, true, 1)?,
