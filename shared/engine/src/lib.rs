@@ -31,3 +31,4 @@ pub mod s3;
 pub mod sigma;
 pub mod sink;
 pub mod state;
+mod string_word;

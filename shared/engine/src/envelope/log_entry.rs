@@ -15,6 +15,7 @@
 use aws_lambda_events::cloudwatch_logs::LogEntry;
 
 use crate::pattern::Declined;
+use crate::string_word::special;
 
 /// What a log event's message reader made of the message's escaped text
 /// (the reader of [`super::LogReader::next_read`]).
@@ -45,21 +46,6 @@ enum Scanned {
     Done { end: usize, len: usize },
     Cut,
     Other,
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of the first byte of `w` (little-endian) equal to `b` is
-/// set, and none below it (bits above it may be).
-fn has_byte(w: u64, b: u8) -> u64 {
-    let x = w ^ (ONES * u64::from(b));
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// The same for the first byte below `n` (`n` ≤ 0x80).
-fn has_less(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
 }
 
 /// The entry at the start of `window`, its strings unescaped through `buf`
@@ -187,12 +173,12 @@ fn string(src: &[u8], buf: &mut Vec<u8>) -> Scanned {
             bytes.copy_from_slice(word);
             buf[o..o + 8].copy_from_slice(word);
             let w = u64::from_le_bytes(bytes);
-            let special = has_byte(w, b'"') | has_byte(w, b'\\') | has_less(w, 0x20);
-            if special == 0 {
+            let stop = special(w);
+            if stop == 0 {
                 (i, o) = (i + 8, o + 8);
                 continue;
             }
-            let skip = (special.trailing_zeros() / 8) as usize;
+            let skip = (stop.trailing_zeros() / 8) as usize;
             (i, o) = (i + skip, o + skip);
         } else {
             // The window's last few bytes, one at a time.

@@ -20,6 +20,7 @@ use std::borrow::Cow;
 
 use super::scratch::{IndexedValue, Scratch};
 use super::{link, PatternSet, Walked};
+use crate::string_word::{special, HIGHS};
 
 /// Deeper nesting is declined, well within serde_json's limit of 128.
 const MAX_DEPTH: usize = 100;
@@ -34,21 +35,6 @@ pub enum Declined {
 }
 
 type Read<T> = Result<T, Declined>;
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `w` equal to `b` is set (and possibly of
-/// bytes above the first such).
-fn has_byte(w: u64, b: u8) -> u64 {
-    let x = w ^ (ONES * u64::from(b));
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// The same for bytes below `n` (`n` ≤ 0x80).
-fn has_less(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
-}
 
 /// A string's contents as they lie in the escaped text.
 struct Span {
@@ -387,13 +373,13 @@ impl<'t> Escaped<'_, 't> {
                 let mut bytes = [0u8; 8];
                 bytes.copy_from_slice(word);
                 let w = u64::from_le_bytes(bytes);
-                let special = has_byte(w, b'"') | has_byte(w, b'\\') | has_less(w, 0x20);
-                if special == 0 {
+                let stop = special(w);
+                if stop == 0 {
                     high |= w & HIGHS;
                     i += 8;
                     continue;
                 }
-                let skip = (special.trailing_zeros() / 8) as usize;
+                let skip = (stop.trailing_zeros() / 8) as usize;
                 // The bytes before the special one.
                 high |= w & HIGHS & ((1u64 << (skip * 8)) - 1);
                 i += skip;
