@@ -114,6 +114,34 @@ impl<'t> Escaped<'_, 't> {
         }
     }
 
+    /// Past the opening bracket here and whitespace: whether `close` follows
+    /// at once (an empty object or array), consumed.
+    fn open(&mut self, close: u8) -> Read<bool> {
+        self.i += 1;
+        self.space()?;
+        let empty = self.peek()? == close;
+        self.i += usize::from(empty);
+        Ok(empty)
+    }
+
+    /// After a member or element: whether another follows (`,`, consumed
+    /// with the whitespace after it) or `close` ends them (consumed).
+    fn more(&mut self, close: u8) -> Read<bool> {
+        self.space()?;
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.space()?;
+                Ok(true)
+            }
+            b if b == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(Declined::Other),
+        }
+    }
+
     /// At an inner quote (`\"`): whether one is here, consumed.
     fn quote(&mut self) -> Read<bool> {
         if self.peek()? != b'\\' {
@@ -181,13 +209,9 @@ impl<'t> Escaped<'_, 't> {
         if detail {
             self.s.envelope.detail_object = self.s.envelope.detail_object.saturating_add(1);
         }
-        self.i += 1;
-        self.space()?;
         // The leaves each key gave, as `Walker` keeps them, from `frame` on.
         let frame = self.given.len();
-        if self.peek()? == b'}' {
-            self.i += 1;
-        } else {
+        if !self.open(b'}')? {
             loop {
                 if !self.quote()? {
                     return Err(Declined::Other);
@@ -214,17 +238,8 @@ impl<'t> Escaped<'_, 't> {
                         self.skip(depth + 1)?;
                     }
                 }
-                self.space()?;
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        self.space()?;
-                    }
-                    b'}' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(Declined::Other),
+                if !self.more(b'}')? {
+                    break;
                 }
             }
         }
@@ -252,26 +267,13 @@ impl<'t> Escaped<'_, 't> {
         let array = self.s.arrays;
         self.s.arrays += 1;
         self.s.array_depth += 1;
-        self.i += 1;
-        self.space()?;
-        if self.peek()? == b']' {
-            self.i += 1;
-        } else {
+        if !self.open(b']')? {
             let mut index = 0u32;
             loop {
                 self.value(node, Some((array, index)), false, depth + 1)?;
                 index += 1;
-                self.space()?;
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        self.space()?;
-                    }
-                    b']' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(Declined::Other),
+                if !self.more(b']')? {
+                    break;
                 }
             }
         }
@@ -289,10 +291,7 @@ impl<'t> Escaped<'_, 't> {
         }
         match self.peek()? {
             b'{' => {
-                self.i += 1;
-                self.space()?;
-                if self.peek()? == b'}' {
-                    self.i += 1;
+                if self.open(b'}')? {
                     return Ok(true);
                 }
                 loop {
@@ -303,40 +302,19 @@ impl<'t> Escaped<'_, 't> {
                     self.expect(b':')?;
                     self.space()?;
                     self.skip(depth + 1)?;
-                    self.space()?;
-                    match self.peek()? {
-                        b',' => {
-                            self.i += 1;
-                            self.space()?;
-                        }
-                        b'}' => {
-                            self.i += 1;
-                            return Ok(true);
-                        }
-                        _ => return Err(Declined::Other),
+                    if !self.more(b'}')? {
+                        return Ok(true);
                     }
                 }
             }
             b'[' => {
-                self.i += 1;
-                self.space()?;
-                if self.peek()? == b']' {
-                    self.i += 1;
+                if self.open(b']')? {
                     return Ok(false);
                 }
                 loop {
                     self.skip(depth + 1)?;
-                    self.space()?;
-                    match self.peek()? {
-                        b',' => {
-                            self.i += 1;
-                            self.space()?;
-                        }
-                        b']' => {
-                            self.i += 1;
-                            return Ok(false);
-                        }
-                        _ => return Err(Declined::Other),
+                    if !self.more(b']')? {
+                        return Ok(false);
                     }
                 }
             }
