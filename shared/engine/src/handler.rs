@@ -19,7 +19,7 @@ use crate::envelope::{self, Decoded, Delivery, EnvelopeError, Malformed, Message
 use crate::event::Event;
 use crate::metrics::{Counts, Metrics};
 use crate::remember::{self, Match};
-use crate::rules::{Action, EventRead, IndexHits, RuleSet, Workspace};
+use crate::rules::{Action, EventRead, IndexHits, Rule, RuleSet, Workspace};
 use crate::sink::{DeliveryError, Sink};
 use crate::state::{self, Claim, Millis, StateError, Store};
 
@@ -153,7 +153,7 @@ impl<R: std::io::Read> LogDetection<R> {
             // some rule may match it.
             let next = self.reader.next_read(|src| {
                 rules.read_record_escaped(src, ws).map(|(verdict, len)| envelope::Skimmed {
-                    keep: verdict != EventRead::Unmatched,
+                    keep: matches!(verdict, EventRead::Hits(_) | EventRead::Unread),
                     verdict,
                     len,
                 })
@@ -175,7 +175,9 @@ impl<R: std::io::Read> LogDetection<R> {
                 Some(read) => read,
                 None => rules.read_record_text(&entry.message, ws),
             };
-            if matches!(read, EventRead::Unmatched) {
+            if let EventRead::Counted(matched) = &read {
+                d.counted(matched.iter().map(|&i| &rules.rules()[i]));
+            } else if matches!(read, EventRead::Unmatched) {
                 d.counts.records += 1;
             } else {
                 // Read to the index's hits: evaluating it does not read it again.
@@ -323,7 +325,7 @@ impl Detecting {
         self.counts.records += 1;
         let matched = rules.evaluate(event, ws);
         for rule in &matched {
-            *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
+            self.count(rule);
             if rule.action == Action::Alert {
                 self.matches.push(Match::without_record(rule, event));
             }
@@ -333,6 +335,19 @@ impl Detecting {
             self.matches.extend(Match::step_without_record(sequence, steps, event));
         }
         start
+    }
+
+    /// One record whose matches were decided without parsing it
+    /// ([`EventRead::Counted`]): rules that are only counted.
+    pub fn counted<'r>(&mut self, matched: impl Iterator<Item = &'r Rule>) {
+        self.counts.records += 1;
+        for rule in matched {
+            self.count(rule);
+        }
+    }
+
+    fn count(&mut self, rule: &Rule) {
+        *self.counts.matches.entry((rule.id.clone(), rule.severity)).or_default() += 1;
     }
 
     /// How many matches are held (what the S3 path bounds).
@@ -582,7 +597,8 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));
             }
             EventRead::Hits(hits) => Some(hits),
-            EventRead::Unread => {
+            // The event gate reads whole events and decides no rule alone.
+            EventRead::Unread | EventRead::Counted(_) => {
                 if let Some(data) = envelope::logs_body_data(text).filter(|_| !logs_first) {
                     return self.handle_logs_data(&data).await;
                 }

@@ -1013,6 +1013,20 @@ struct RecordGate {
     /// The envelope's string members some pattern reads, each with its
     /// place in [`crate::event::ENVELOPE_MEMBERS`].
     members: Vec<(usize, TopMember)>,
+    /// Per rule, how the gate decides it alone ([`EventRead::Counted`]).
+    counted: Vec<Option<Counting>>,
+}
+
+/// How the record gate decides a rule that is only counted (a metric rule
+/// feeding no sequence, without suppressions), without the record being
+/// parsed.
+#[derive(Debug)]
+enum Counting {
+    /// An event pattern: its index entry is the pattern, so a hit is a match.
+    Event,
+    /// A JSON filter pattern decided by the scalars at its selectors' paths
+    /// ([`FilterPattern::scalar_paths`]), read by the gate at these paths.
+    Filter(Vec<FieldPath>),
 }
 
 /// The record fields [`RecordGate::fields`] reads, in its order.
@@ -1038,6 +1052,11 @@ pub enum EventRead {
     Hits(IndexHits),
     /// Not read to a verdict: parse it and evaluate it whole.
     Unread,
+    /// Decided without parsing it: every rule that may match it is only
+    /// counted (a metric rule feeding no sequence, without suppressions)
+    /// and was decided from what the gate read; these match
+    /// (indices into [`RuleSet::rules`], ascending, perhaps none).
+    Counted(Vec<usize>),
 }
 
 /// The index's hits on one event, read from its text by one rule set and
@@ -1158,13 +1177,43 @@ impl RuleSet {
             return None;
         }
         let mut set = self.index.clone();
+        let counted = self.countings(&mut set);
         let fields = set.capture(&RECORD_FIELDS).try_into().ok()?;
         let members = crate::event::ENVELOPE_MEMBERS
             .iter()
             .enumerate()
             .filter_map(|(i, key)| Some((i, set.top_member(key)?)))
             .collect();
-        Some(RecordGate { set, fields, members })
+        Some(RecordGate { set, fields, members, counted })
+    }
+
+    /// How the record gate decides each rule alone, its filter patterns'
+    /// paths captured in `set`: only a rule nothing but its count comes of
+    /// (a metric rule feeding no sequence) and without suppressions of its
+    /// own (they read the parsed event; a suppression quiets only its rule).
+    fn countings(&self, set: &mut PatternSet) -> Vec<Option<Counting>> {
+        self.rules
+            .iter()
+            .zip(&self.fed)
+            .map(|(rule, fed)| {
+                if rule.action != Action::Metric || !fed.is_empty() || !rule.suppress.is_empty() {
+                    return None;
+                }
+                match &rule.pattern {
+                    Pattern::Event(_) => Some(Counting::Event),
+                    Pattern::Filter(f) => {
+                        let keys = f.scalar_paths()?;
+                        let paths: Vec<Vec<&str>> = keys
+                            .iter()
+                            .map(|keys| std::iter::once("detail").chain(keys.iter().map(String::as_str)).collect())
+                            .collect();
+                        let paths: Vec<&[&str]> = paths.iter().map(Vec::as_slice).collect();
+                        Some(Counting::Filter(set.capture(&paths)))
+                    }
+                    Pattern::Sigma(_) | Pattern::Sequence(_) => None,
+                }
+            })
+            .collect()
     }
 
     /// The rules, in load order.
@@ -1288,6 +1337,7 @@ impl RuleSet {
         match self.read_record_text(text, ws) {
             EventRead::Unmatched => Some(false),
             EventRead::Hits(_) => Some(true),
+            EventRead::Counted(matched) => Some(!matched.is_empty()),
             EventRead::Unread => None,
         }
     }
@@ -1305,7 +1355,7 @@ impl RuleSet {
         let Ok(walked) = gate.set.walk_json_member("detail", text, &mut ws.gate_scratch) else {
             return EventRead::Unread;
         };
-        Self::record_verdict(self.serial, gate, walked, &mut ws.hits)
+        self.record_verdict(gate, walked, &mut ws.hits)
     }
 
     /// [`RuleSet::read_record_text`] on a record held escaped inside a JSON
@@ -1317,12 +1367,12 @@ impl RuleSet {
     pub fn read_record_escaped(&self, src: &[u8], ws: &mut Workspace) -> Result<(EventRead, usize), Declined> {
         let Some(gate) = self.record_gate() else { return Err(Declined::Other) };
         let (walked, len) = gate.set.walk_escaped_member("detail", src, &mut ws.gate_scratch)?;
-        Ok((Self::record_verdict(self.serial, gate, walked, &mut ws.hits), len))
+        Ok((self.record_verdict(gate, walked, &mut ws.hits), len))
     }
 
     /// A record read as the `detail` of its event: its envelope's members
     /// added from its fields, the whole matched.
-    fn record_verdict(serial: u64, gate: &RecordGate, mut walked: Walked<'_, '_>, hits: &mut Vec<usize>) -> EventRead {
+    fn record_verdict(&self, gate: &RecordGate, mut walked: Walked<'_, '_>, hits: &mut Vec<usize>) -> EventRead {
         if !walked.is_object() || walked.dotted() {
             return EventRead::Unread;
         }
@@ -1350,10 +1400,34 @@ impl RuleSet {
         }
         walked.finish(hits);
         if hits.is_empty() {
-            EventRead::Unmatched
-        } else {
-            EventRead::Hits(IndexHits { set: serial, hits: hits.clone() })
+            return EventRead::Unmatched;
         }
+        match self.counted(gate, &walked, hits) {
+            Some(rules) => EventRead::Counted(rules),
+            None => EventRead::Hits(IndexHits { set: self.serial, hits: hits.clone() }),
+        }
+    }
+
+    /// The rules the record matches, where every rule its index `hits`
+    /// name is decided by the gate alone ([`RecordGate::counted`]).
+    fn counted(&self, gate: &RecordGate, walked: &Walked<'_, '_>, hits: &[usize]) -> Option<Vec<usize>> {
+        let mut matched = Vec::new();
+        for &entry in hits {
+            let i = self.entry_rule[entry];
+            let hit = match (gate.counted[i].as_ref()?, &self.rules[i].pattern) {
+                (Counting::Event, _) => true,
+                (Counting::Filter(paths), Pattern::Filter(f)) => {
+                    f.matches_scalars(&mut |k| paths.get(k).and_then(|&p| walked.scalar(p)))
+                }
+                (Counting::Filter(_), _) => return None,
+            };
+            if hit {
+                matched.push(i);
+            }
+        }
+        matched.sort_unstable();
+        matched.dedup();
+        Some(matched)
     }
 
     fn gate(gate: &PatternSet, text: &str, ws: &mut Workspace) -> Option<bool> {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use trailwatch_engine::envelope;
 use trailwatch_engine::event::Event;
 use trailwatch_engine::pattern::Declined;
-use trailwatch_engine::rules::{self, EventRead, RuleSet, Selection, Workspace};
+use trailwatch_engine::rules::{self, Action, EventRead, RuleSet, Selection, Workspace};
 
 fn records() -> Option<Vec<Value>> {
     let Some(dir) = dataset::find() else {
@@ -257,6 +257,19 @@ fn record_read_agrees(set: &RuleSet, text: &str, ws: &mut Workspace) -> EventRea
         return bare;
     }
     let whole = set.read_eventbridge_text(&event.value().to_string(), ws);
+    if let EventRead::Counted(matched) = &bare {
+        // Decided by the gate alone: the index hit, and the rules it counts
+        // are the rules evaluated on the document, each only counted.
+        assert!(matches!(whole, EventRead::Hits(_)), "{text}");
+        let plain: Vec<&str> = set.evaluate(&event, ws).iter().map(|r| r.id.as_str()).collect();
+        let counted: Vec<&str> = matched.iter().map(|&i| set.rules()[i].id.as_str()).collect();
+        assert_eq!(counted, plain, "{text}");
+        for &i in matched {
+            let rule = &set.rules()[i];
+            assert!(rule.action == Action::Metric && rule.suppress.is_empty(), "{} counted: {text}", rule.id);
+        }
+        return bare;
+    }
     assert_eq!(bare, whole, "{text}");
     if let EventRead::Hits(hits) = &bare {
         let plain: Vec<&str> = set.evaluate(&event, ws).iter().map(|r| r.id.as_str()).collect();
@@ -306,6 +319,97 @@ fn escaped_read_refuses_what_serde_refuses(set: &RuleSet, src: &[u8], ws: &mut W
 fn a_record_read_bare_gives_its_events_index_hits() {
     for set in [RuleSet::new(rules::load(None).expect("the pack")), envelope_rules()] {
         records_read_bare_agree(&set);
+    }
+}
+
+/// The record gate decides alone a record that only counted rules may
+/// match (metric rules feeding no sequence, without suppressions): an
+/// event pattern's hit is its match, and a JSON filter pattern whose every
+/// condition is decided by the one string, boolean or null its selector
+/// reaches outside every array is read off those values. What it counts is
+/// what evaluating the parsed record gives (`record_read_agrees`), on the
+/// cases where the two languages part: arrays (an event pattern looks
+/// inside them, a filter selector does not), other types, repeated keys,
+/// globs. Filter-pattern semantics: "Using metric filters to extract values
+/// from JSON log events", Amazon CloudWatch Logs User Guide.
+#[test]
+fn records_only_counted_rules_match_are_decided_by_the_gate() {
+    let rule = |id: &str, action: &str, matcher: &str| {
+        let text = format!("id: {id}\ntitle: t\ndescription: d\nseverity: low\naction: {action}\n{matcher}\n");
+        rules::Rule::from_yaml(&format!("{id}.yaml"), &text).expect("a valid rule")
+    };
+    let set = RuleSet::new(vec![
+        rule(
+            "decrypted",
+            "metric",
+            r#"filter_pattern: '{ ($.eventSource = "ssm.amazonaws.com") && (($.eventName = "GetParameter") || ($.eventName = "GetParameters")) && ($.requestParameters.withDecryption IS TRUE) }'"#,
+        ),
+        rule(
+            "denied",
+            "metric",
+            r#"filter_pattern: '{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }'"#,
+        ),
+        rule(
+            "plain",
+            "metric",
+            r#"filter_pattern: '{ $.eventName = "PutRule" && $.requestParameters.state IS NULL }'"#,
+        ),
+        rule(
+            "off",
+            "metric",
+            r#"filter_pattern: '{ $.eventName = "PutRule" && $.requestParameters.enabled IS FALSE }'"#,
+        ),
+        rule("route", "metric", r#"event_pattern: {"detail": {"eventName": ["CreateRoute"]}}"#),
+        // Not decided alone: a NOT EXISTS condition, an alert rule.
+        rule(
+            "direct",
+            "metric",
+            r#"filter_pattern: '{ $.eventName = "GetSecretValue" && $.userIdentity.invokedBy NOT EXISTS }'"#,
+        ),
+        rule("alerted", "alert", r#"event_pattern: {"detail": {"eventName": ["StopLogging"]}}"#),
+    ]);
+    let record = |members: &str| {
+        format!(r#"{{"eventTime":"2024-05-01T10:00:00Z","eventSource":"ssm.amazonaws.com",{members}}}"#)
+    };
+    let cases: &[(&str, Option<&[&str]>)] = &[
+        (r#""eventName":"GetParameter","requestParameters":{"withDecryption":true}"#, Some(&["decrypted"])),
+        (r#""eventName":"GetParameters","requestParameters":{"withDecryption":false}"#, Some(&[])),
+        (r#""eventName":"GetParameter","requestParameters":{"withDecryption":"true"}"#, Some(&[])),
+        (r#""eventName":"GetParameter","requestParameters":{"withDecryption":[true]}"#, Some(&[])),
+        (r#""eventName":["GetParameter"],"requestParameters":{"withDecryption":true}"#, Some(&[])),
+        (r#""eventName":"GetParameter","requestParameters":[{"withDecryption":true}]"#, Some(&[])),
+        (
+            r#""eventName":"Nope","eventName":"GetParameter","requestParameters":{"withDecryption":true}"#,
+            Some(&["decrypted"]),
+        ),
+        (r#""eventName":"GetParameter","eventName":"Nope","requestParameters":{"withDecryption":true}"#, Some(&[])),
+        (r#""eventName":"Describe","errorCode":"Client.UnauthorizedOperation""#, Some(&["denied"])),
+        (r#""eventName":"Describe","errorCode":"AccessDeniedException""#, Some(&["denied"])),
+        (r#""eventName":"Describe","errorCode":["AccessDenied"]"#, Some(&[])),
+        (r#""eventName":"Describe","errorCode":{"AccessDenied":1}"#, Some(&[])),
+        (r#""eventName":"PutRule","requestParameters":{"state":null}"#, Some(&["plain"])),
+        (r#""eventName":"PutRule","requestParameters":{"state":"ENABLED","enabled":false}"#, Some(&["off"])),
+        (r#""eventName":"PutRule","requestParameters":{}"#, Some(&[])),
+        (r#""eventName":"CreateRoute","errorCode":"AccessDenied""#, Some(&["denied", "route"])),
+        (r#""eventName":["CreateRoute"]"#, Some(&["route"])),
+        (r#""eventName":"GetSecretValue""#, None),
+        (r#""eventName":"StopLogging","errorCode":"AccessDenied""#, None),
+    ];
+    let mut ws = Workspace::default();
+    for (members, want) in cases {
+        let text = record(members);
+        let read = record_read_agrees(&set, &text, &mut ws);
+        let got: Option<Vec<&str>> = match &read {
+            EventRead::Counted(matched) => Some(matched.iter().map(|&i| set.rules()[i].id.as_str()).collect()),
+            EventRead::Unmatched => Some(Vec::new()),
+            _ => None,
+        };
+        let want: Option<Vec<&str>> = want.map(|w| {
+            let mut w = w.to_vec();
+            w.sort_by_key(|id| set.rules().iter().position(|r| r.id == *id));
+            w
+        });
+        assert_eq!(got, want, "{text}: {read:?}");
     }
 }
 
@@ -408,7 +512,7 @@ fn records_read_bare_agree(set: &RuleSet) {
         if *is_real {
             assert!(!escaped_read_agrees(set, text, &read, &mut ws), "a real record is read escaped: {text}");
         }
-        hits += usize::from(matches!(read, EventRead::Hits(_)));
+        hits += usize::from(matches!(read, EventRead::Hits(_) | EventRead::Counted(_)));
         unread += usize::from(read == EventRead::Unread);
     }
     assert!(hits > 0 && unread > 0, "some hits ({hits}), some declined ({unread})");
@@ -436,6 +540,13 @@ mod generated {
             "\"123456789012\"",
             "\"us-east-1\"",
             "\"Crea\\u0074eUser\"",
+            // Counted only (metric rules): a route change, a denied call,
+            // a parameter read decrypted.
+            "\"CreateRoute\"",
+            "\"Client.UnauthorizedOperation\"",
+            "\"ssm.amazonaws.com\"",
+            "\"GetParameter\"",
+            "false",
             "\"\"",
             "7",
             "null",
@@ -466,6 +577,7 @@ mod generated {
             "requestParameters",
             "userIdentity.accountId",
             "userIdentity.type",
+            "withDecryption",
         ])
         .prop_map(String::from)
     }

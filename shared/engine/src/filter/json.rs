@@ -7,6 +7,7 @@ use super::expr::{self, Expr};
 use super::lex::{is_name_char, Cursor};
 use super::value::{CmpOp, Comparison, FieldValue, Operand};
 use super::{Extracted, MAX_REGEXES};
+use crate::pattern::Scalar;
 
 /// Wildcard selectors allowed in one property selector.
 const MAX_WILDCARDS_PER_SELECTOR: usize = 1;
@@ -276,6 +277,47 @@ impl SelectorCondition {
     }
 }
 
+impl SelectorCondition {
+    /// Whether the condition is decided by the one scalar its selector
+    /// reaches outside every array, whatever else the record holds: a plain
+    /// key path (no index, no wildcard, no dot inside a key) and a test only
+    /// a string, a boolean or a null can pass (`=` a string no number's or
+    /// boolean's text can be or contain, `IS TRUE`, `IS FALSE`, `IS NULL`).
+    fn scalar_decided(&self) -> bool {
+        let plain = self.selector.steps.iter().all(|s| matches!(s, Step::Key(k) if !k.contains('.')));
+        plain
+            && match &self.test {
+                Test::Compare(Comparison { op: CmpOp::Eq, operand: Operand::Exact(v) }) => !scalar_like(v),
+                Test::Compare(Comparison { op: CmpOp::Eq, operand: Operand::Glob(g) }) => {
+                    g.segments().iter().any(|seg| only_in_strings(seg))
+                }
+                Test::IsTrue | Test::IsFalse | Test::IsNull => true,
+                _ => false,
+            }
+    }
+
+    /// [`SelectorCondition::holds`] given the scalar at its selector, for
+    /// a condition [`SelectorCondition::scalar_decided`].
+    fn holds_on(&self, at: Option<Scalar<'_>>) -> bool {
+        match (&self.test, at) {
+            (Test::Compare(c), Some(Scalar::Str(text))) => c.holds(FieldValue::Str(text), &mut 0),
+            (Test::IsTrue, Some(Scalar::Bool(b))) => b,
+            (Test::IsFalse, Some(Scalar::Bool(b))) => !b,
+            (Test::IsNull, Some(Scalar::Null)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a glob segment can only be found in a string's text: it holds a
+/// character no number's text has and is no part of `true` or `false`.
+fn only_in_strings(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment.chars().any(|c| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        && !"true".contains(segment)
+        && !"false".contains(segment)
+}
+
 fn prefilter_of(expr: &Expr<SelectorCondition>) -> Option<Value> {
     match expr {
         Expr::Leaf(c) => leaf_prefilter(c),
@@ -512,6 +554,33 @@ impl JsonPattern {
         prefilter_of(&self.expr)
     }
 
+    /// The key paths of its selectors, in [`JsonPattern::matches_scalars`]'
+    /// order, when every condition is decided by the one scalar its
+    /// selector reaches (see `SelectorCondition::scalar_decided`); `None`
+    /// otherwise.
+    pub(crate) fn scalar_paths(&self) -> Option<Vec<Vec<String>>> {
+        let mut decided = true;
+        self.expr.visit(&mut |c: &SelectorCondition| decided &= c.scalar_decided());
+        decided.then(|| {
+            self.selectors
+                .iter()
+                .map(|sel| {
+                    sel.steps.iter().filter_map(|s| if let Step::Key(k) = s { Some(k.clone()) } else { None }).collect()
+                })
+                .collect()
+        })
+    }
+
+    /// Whether a record matches whose scalar at the `i`th path of
+    /// [`JsonPattern::scalar_paths`] is `at(i)`: what
+    /// [`JsonPattern::matches`] says of it.
+    pub(crate) fn matches_scalars<'v>(&self, at: &mut impl FnMut(usize) -> Option<Scalar<'v>>) -> bool {
+        self.expr.eval(&mut |c: &SelectorCondition| {
+            let i = self.selectors.iter().position(|s| s.text == c.selector.text);
+            c.holds_on(i.and_then(&mut *at))
+        })
+    }
+
     /// Parses `{ ... }`; the cursor is on the `{`.
     pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<JsonPattern, FilterError> {
         let open = cur.pos();
@@ -600,6 +669,18 @@ impl JsonPattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_no_number_or_boolean_text_can_hold_is_decided_by_strings() {
+        for segment in ["UnauthorizedOperation", "AccessDenied", "x", "1a"] {
+            assert!(only_in_strings(segment), "{segment}");
+        }
+        // `1e5`, `-2.5E+3`, `true`, `false`: a glob could find these in a
+        // number's or a boolean's text, which a filter pattern compares too.
+        for segment in ["", "e", "E+", "1.5", "ru", "fals", "true", "-"] {
+            assert!(!only_in_strings(segment), "{segment}");
+        }
+    }
 
     fn sel(s: &str) -> Result<Selector, FilterError> {
         let chars: Vec<char> = s.chars().collect();

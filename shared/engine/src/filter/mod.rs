@@ -40,6 +40,8 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+use crate::pattern::Scalar;
+
 pub use error::FilterError;
 pub use expr::MAX_NESTING;
 pub use metric::test_metric_filter;
@@ -122,6 +124,27 @@ impl FilterPattern {
         match &self.compiled {
             Compiled::Json(j) => j.prefilter(),
             Compiled::Unstructured(_) | Compiled::SpaceDelimited(_) => None,
+        }
+    }
+
+    /// The key paths of a JSON pattern's selectors when the one scalar
+    /// (string, boolean or null) each reaches outside every array decides
+    /// the pattern ([`FilterPattern::matches_scalars`]); `None` otherwise.
+    pub fn scalar_paths(&self) -> Option<Vec<Vec<String>>> {
+        match &self.compiled {
+            Compiled::Json(j) => j.scalar_paths(),
+            Compiled::Unstructured(_) | Compiled::SpaceDelimited(_) => None,
+        }
+    }
+
+    /// Whether a record matches whose scalar at the `i`th of
+    /// [`FilterPattern::scalar_paths`] is `at(i)` (`None`: no string,
+    /// boolean or null outside every array there): what
+    /// [`FilterPattern::matches_value`] says of the record.
+    pub fn matches_scalars<'v>(&self, at: &mut impl FnMut(usize) -> Option<Scalar<'v>>) -> bool {
+        match &self.compiled {
+            Compiled::Json(j) => j.matches_scalars(at),
+            Compiled::Unstructured(_) | Compiled::SpaceDelimited(_) => false,
         }
     }
 

@@ -18,7 +18,7 @@ mod value;
 mod wildcard;
 
 pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_LEN, MAX_PATTERN_TEXT, MAX_WILDCARD_COMPLEXITY};
-pub use set::{Declined, FieldPath, PatternSet, Scratch, TopMember, Walked};
+pub use set::{Declined, FieldPath, PatternSet, Scalar, Scratch, TopMember, Walked};
 
 pub use numeric::RangeError;
 

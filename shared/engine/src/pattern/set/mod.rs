@@ -365,6 +365,14 @@ impl PatternSet {
     }
 }
 
+/// One value outside every array, as a walk read it ([`Walked::scalar`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scalar<'a> {
+    Str(&'a str),
+    Bool(bool),
+    Null,
+}
+
 /// A path a [`PatternSet`] reads into leaves ([`PatternSet::capture`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldPath(PathId);
@@ -401,14 +409,30 @@ impl<'t> Walked<'_, 't> {
     /// one string outside every array (the member's last value of a
     /// repeated key); `None` for a missing value or one of another type.
     pub fn text(&self, path: FieldPath) -> Option<&str> {
+        match self.scalar(path) {
+            Some(Scalar::Str(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The string, boolean or null at `path` in the member read, where its
+    /// value there is one such value outside every array (the member's last
+    /// value of a repeated key); `None` for a missing value, a number, an
+    /// object or an array.
+    pub fn scalar(&self, path: FieldPath) -> Option<Scalar<'_>> {
         let (gen, first) = self.s.heads[path.0 as usize];
         if gen != self.s.generation || first == NONE || self.s.next[first as usize] != NONE {
             return None;
         }
         let leaf = &self.s.leaves[first as usize];
+        if leaf.in_array {
+            return None;
+        }
         match leaf.value {
-            IndexedValue::Str(i) if !leaf.in_array => self.strings.get(i as usize).map(|s| s.as_ref()),
-            _ => None,
+            IndexedValue::Str(i) => self.strings.get(i as usize).map(|s| Scalar::Str(s.as_ref())),
+            IndexedValue::Bool(b) => Some(Scalar::Bool(b)),
+            IndexedValue::Null => Some(Scalar::Null),
+            IndexedValue::Num(_) => None,
         }
     }
 
@@ -420,7 +444,8 @@ impl<'t> Walked<'_, 't> {
 
     /// The indices of the patterns the whole event matches, ascending,
     /// into `out` (cleared first).
-    pub fn finish(self, out: &mut Vec<usize>) {
+    /// The leaves stay readable ([`Walked::scalar`]) afterwards.
+    pub fn finish(&mut self, out: &mut Vec<usize>) {
         out.clear();
         self.set.finish_linked(self.s, &self.strings, out, self.linked);
     }
