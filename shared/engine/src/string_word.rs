@@ -4,7 +4,7 @@
 const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// The high bit of every byte of a word.
-pub(crate) const HIGHS: u64 = 0x8080_8080_8080_8080;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of the first byte of `w` equal to `b` is set, and none
 /// below it (bits above it may be).

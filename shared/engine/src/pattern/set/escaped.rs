@@ -20,7 +20,7 @@ use std::borrow::Cow;
 
 use super::scratch::{IndexedValue, Scratch};
 use super::{link, PatternSet, Walked};
-use crate::string_word::{special, HIGHS};
+use crate::string_word::special;
 
 /// Deeper nesting is declined, well within serde_json's limit of 128.
 const MAX_DEPTH: usize = 100;
@@ -37,6 +37,7 @@ pub enum Declined {
 type Read<T> = Result<T, Declined>;
 
 /// A string's contents as they lie in the escaped text.
+#[derive(Clone, Copy)]
 struct Span {
     start: usize,
     end: usize,
@@ -49,7 +50,9 @@ struct Escaped<'a, 't> {
     b: &'t [u8],
     i: usize,
     s: &'a mut Scratch,
-    strings: Vec<Cow<'t, str>>,
+    /// The strings the leaves hold, as they lie: made text once the whole
+    /// event is read and checked as UTF-8 in one pass.
+    spans: Vec<Span>,
     /// The named keys of the objects being read, innermost last, each with
     /// the range of leaves it gave (see [`Scratch::forget_given`]).
     given: Vec<(&'t [u8], usize, usize)>,
@@ -67,8 +70,8 @@ impl PatternSet {
         scratch: &'a mut Scratch,
     ) -> Result<(Walked<'a, 't>, usize), Declined> {
         scratch.reset(self);
-        let (strings, given) = (Vec::with_capacity(16), Vec::with_capacity(16));
-        let mut e = Escaped { set: self, b: src, i: 0, s: scratch, strings, given };
+        let (spans, given) = (Vec::with_capacity(16), Vec::with_capacity(16));
+        let mut e = Escaped { set: self, b: src, i: 0, s: scratch, spans, given };
         e.space()?;
         match self.trie[0].children.get(key) {
             Some(&node) => e.value(node as usize, None, true, 1)?,
@@ -82,7 +85,11 @@ impl PatternSet {
             b'"' => {}
             _ => return Err(Declined::Other),
         }
-        let Escaped { s, strings, i, .. } = e;
+        // The event's text is UTF-8 exactly when each string's is: the
+        // bytes between strings are ASCII tokens.
+        let text = std::str::from_utf8(&src[..e.i]).map_err(|_| Declined::Other)?;
+        let strings = e.spans.iter().map(|span| decode(text, span)).collect::<Read<Vec<_>>>()?;
+        let Escaped { s, i, .. } = e;
         link(s, 0);
         let linked = s.leaves.len();
         Ok((Walked { set: self, s, strings, linked }, i))
@@ -182,9 +189,8 @@ impl<'t> Escaped<'_, 't> {
                 }
                 let span = self.string()?;
                 if at.path.is_some() {
-                    let text = self.decode(&span)?;
-                    self.strings.push(text);
-                    set.leaf(node, IndexedValue::Str(self.strings.len() as u32 - 1), self.s);
+                    self.spans.push(span);
+                    set.leaf(node, IndexedValue::Str(self.spans.len() as u32 - 1), self.s);
                 }
                 Ok(())
             }
@@ -338,14 +344,13 @@ impl<'t> Escaped<'_, 't> {
 
     /// A string's contents, from past its inner opening quote to its inner
     /// closing one (`\"`), which is passed over. Each inner escape is
-    /// checked; bytes that are not ASCII are checked as UTF-8 (escapes are
+    /// checked; UTF-8 is checked once, on the whole event (escapes are
     /// ASCII, so the escaped bytes are valid exactly when the decoded are).
     fn string(&mut self) -> Read<Span> {
         let b = self.b;
         let start = self.i;
         let mut i = start;
         let mut escaped = false;
-        let mut high = 0u64;
         loop {
             if let Some(word) = b.get(i..i + 8) {
                 let mut bytes = [0u8; 8];
@@ -353,20 +358,15 @@ impl<'t> Escaped<'_, 't> {
                 let w = u64::from_le_bytes(bytes);
                 let stop = special(w);
                 if stop == 0 {
-                    high |= w & HIGHS;
                     i += 8;
                     continue;
                 }
-                let skip = (stop.trailing_zeros() / 8) as usize;
-                // The bytes before the special one.
-                high |= w & HIGHS & ((1u64 << (skip * 8)) - 1);
-                i += skip;
+                i += (stop.trailing_zeros() / 8) as usize;
             } else {
                 let Some(&c) = b.get(i) else {
                     return Err(Declined::Cut);
                 };
                 if c != b'"' && c != b'\\' && c >= 0x20 {
-                    high |= u64::from(c & 0x80);
                     i += 1;
                     continue;
                 }
@@ -391,48 +391,8 @@ impl<'t> Escaped<'_, 't> {
                 _ => return Err(Declined::Other),
             };
         }
-        if high != 0 && std::str::from_utf8(&b[start..i]).is_err() {
-            return Err(Declined::Other);
-        }
         self.i = i + 2;
         Ok(Span { start, end: i, escaped })
-    }
-
-    /// The text of a string without escapes.
-    fn text(&self, span: &Span) -> Read<&'t str> {
-        let b: &'t [u8] = self.b;
-        std::str::from_utf8(&b[span.start..span.end]).map_err(|_| Declined::Other)
-    }
-
-    /// A string's text, its inner escapes decoded.
-    fn decode(&self, span: &Span) -> Read<Cow<'t, str>> {
-        if !span.escaped {
-            return self.text(span).map(Cow::Borrowed);
-        }
-        let raw = &self.b[span.start..span.end];
-        let mut out = Vec::with_capacity(raw.len());
-        let mut i = 0;
-        while let Some(&c) = raw.get(i) {
-            if c != b'\\' {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-            // `string` let through only `\\` + (`\"`, `\\`, `/`, a letter).
-            let (byte, len) = match raw.get(i + 2) {
-                Some(b'\\') => (raw.get(i + 3).copied().unwrap_or(b'\\'), 4),
-                Some(b'b') => (0x08, 3),
-                Some(b'f') => (0x0c, 3),
-                Some(b'n') => (b'\n', 3),
-                Some(b'r') => (b'\r', 3),
-                Some(b't') => (b'\t', 3),
-                Some(&other) => (other, 3),
-                None => return Err(Declined::Other),
-            };
-            out.push(byte);
-            i += len;
-        }
-        String::from_utf8(out).map(Cow::Owned).map_err(|_| Declined::Other)
     }
 
     /// A number, checked as JSON's grammar has it; its value when it is a
@@ -494,4 +454,36 @@ impl<'t> Escaped<'_, 't> {
         }
         Err(Declined::Other)
     }
+}
+
+/// A string's text, its inner escapes decoded, from the event's text.
+fn decode<'t>(text: &'t str, span: &Span) -> Read<Cow<'t, str>> {
+    let raw = text.get(span.start..span.end).ok_or(Declined::Other)?;
+    if !span.escaped {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let raw = raw.as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&c) = raw.get(i) {
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        // `string` let through only `\\` + (`\"`, `\\`, `/`, a letter).
+        let (byte, len) = match raw.get(i + 2) {
+            Some(b'\\') => (raw.get(i + 3).copied().unwrap_or(b'\\'), 4),
+            Some(b'b') => (0x08, 3),
+            Some(b'f') => (0x0c, 3),
+            Some(b'n') => (b'\n', 3),
+            Some(b'r') => (b'\r', 3),
+            Some(b't') => (b'\t', 3),
+            Some(&other) => (other, 3),
+            None => return Err(Declined::Other),
+        };
+        out.push(byte);
+        i += len;
+    }
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| Declined::Other)
 }
