@@ -53,9 +53,10 @@ struct Escaped<'a, 't> {
     /// The strings the leaves hold, as they lie: made text once the whole
     /// event is read and checked as UTF-8 in one pass.
     spans: Vec<Span>,
-    /// The named keys of the objects being read, innermost last, each with
-    /// the range of leaves it gave (see [`Scratch::forget_given`]).
-    given: Vec<(&'t [u8], usize, usize)>,
+    /// The named keys of the objects being read, innermost last, each (as
+    /// the trie node it leads to: one key, one node) with the range of
+    /// leaves it gave (see [`Scratch::forget_given`]).
+    given: Vec<(usize, usize, usize)>,
 }
 
 impl PatternSet {
@@ -233,11 +234,11 @@ impl<'t> Escaped<'_, 't> {
                 match self.child(node, key)? {
                     Some((n, dotted)) => {
                         self.s.dotted |= dotted;
-                        self.s.forget_given(&mut self.given, frame, key);
+                        self.s.forget_given(&mut self.given, frame, &n);
                         let start = self.s.leaves.len();
                         self.value(n, None, false, depth + 1)?;
                         if self.s.leaves.len() > start {
-                            self.given.push((key, start, self.s.leaves.len()));
+                            self.given.push((n, start, self.s.leaves.len()));
                         }
                     }
                     None => {
@@ -346,6 +347,7 @@ impl<'t> Escaped<'_, 't> {
     /// closing one (`\"`), which is passed over. Each inner escape is
     /// checked; UTF-8 is checked once, on the whole event (escapes are
     /// ASCII, so the escaped bytes are valid exactly when the decoded are).
+    #[inline(always)]
     fn string(&mut self) -> Read<Span> {
         let b = self.b;
         let start = self.i;

@@ -123,13 +123,13 @@ impl Scratch {
     /// range of leaves, the object's from `from` on), so a repeated key
     /// keeps only its last value, as the parsed event does (serde_json's
     /// `Value` keeps the last).
-    pub(super) fn forget_given<K: AsRef<Q>, Q: PartialEq + ?Sized>(
+    pub(super) fn forget_given<K: PartialEq<Q>, Q: ?Sized>(
         &mut self,
         given: &mut Vec<(K, usize, usize)>,
         from: usize,
         key: &Q,
     ) {
-        if let Some(at) = given.iter().skip(from).position(|(k, _, _)| k.as_ref() == key) {
+        if let Some(at) = given.iter().skip(from).position(|(k, _, _)| k == key) {
             let at = from + at;
             let (_, start, end) = given.remove(at);
             self.leaves.drain(start..end);
