@@ -596,9 +596,14 @@ impl<S: Sink, M: Metrics, St: Store> Handler<S, M, St> {
                 self.emit(counts).await;
                 return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));
             }
+            EventRead::Counted(matched) => {
+                let mut d = Detecting::default();
+                d.counted(matched.iter().map(|&i| &self.rules.rules()[i]));
+                self.emit(d.finish().counts).await;
+                return Ok(Response::Summary(Summary { records: 1, malformed: 0, alerts: 0 }));
+            }
             EventRead::Hits(hits) => Some(hits),
-            // The event gate reads whole events and decides no rule alone.
-            EventRead::Unread | EventRead::Counted(_) => {
+            EventRead::Unread => {
                 if let Some(data) = envelope::logs_body_data(text).filter(|_| !logs_first) {
                     return self.handle_logs_data(&data).await;
                 }

@@ -998,6 +998,10 @@ pub struct RuleSet {
     feeds: bool,
     /// This set among the process's sets (see [`IndexHits`]).
     serial: u64,
+    /// Per rule, how the gates decide it alone ([`EventRead::Counted`]).
+    counted: Vec<Option<Counting>>,
+    /// Where the index reads [`CORE_FIELDS`].
+    core: [FieldPath; 3],
 }
 
 /// The rule index, reading a bare record's text as the `detail` of the
@@ -1013,21 +1017,50 @@ struct RecordGate {
     /// The envelope's string members some pattern reads, each with its
     /// place in [`crate::event::ENVELOPE_MEMBERS`].
     members: Vec<(usize, TopMember)>,
-    /// Per rule, how the gate decides it alone ([`EventRead::Counted`]).
-    counted: Vec<Option<Counting>>,
 }
 
-/// How the record gate decides a rule that is only counted (a metric rule
-/// feeding no sequence, without suppressions), without the record being
-/// parsed.
+/// How a gate decides a rule that is only counted (a metric rule feeding
+/// no sequence, without suppressions), without the record being parsed.
 #[derive(Debug)]
 enum Counting {
     /// An event pattern: its index entry is the pattern, so a hit is a match.
     Event,
     /// A JSON filter pattern decided by the scalars at its selectors' paths
-    /// ([`FilterPattern::scalar_paths`]), read by the gate at these paths.
+    /// ([`FilterPattern::scalar_paths`]), read by the index at these paths.
     Filter(Vec<FieldPath>),
 }
+
+/// How the gates decide each rule alone, its filter patterns' paths
+/// captured in the index `set`: only a rule nothing but its count comes of
+/// (a metric rule feeding no sequence) and without suppressions of its own
+/// (they read the parsed event; a suppression quiets only its rule).
+fn countings(rules: &[Rule], fed: &[Vec<(usize, usize)>], set: &mut PatternSet) -> Vec<Option<Counting>> {
+    rules
+        .iter()
+        .zip(fed)
+        .map(|(rule, fed)| {
+            if rule.action != Action::Metric || !fed.is_empty() || !rule.suppress.is_empty() {
+                return None;
+            }
+            match &rule.pattern {
+                Pattern::Event(_) => Some(Counting::Event),
+                Pattern::Filter(f) => {
+                    let keys = f.scalar_paths()?;
+                    let paths: Vec<Vec<&str>> = keys
+                        .iter()
+                        .map(|keys| std::iter::once("detail").chain(keys.iter().map(String::as_str)).collect())
+                        .collect();
+                    let paths: Vec<&[&str]> = paths.iter().map(Vec::as_slice).collect();
+                    Some(Counting::Filter(set.capture(&paths)))
+                }
+                Pattern::Sigma(_) | Pattern::Sequence(_) => None,
+            }
+        })
+        .collect()
+}
+
+/// The record's fields of which [`Event::from_record`] needs one.
+const CORE_FIELDS: [&[&str]; 3] = [&["detail", "eventSource"], &["detail", "eventName"], &["detail", "eventTime"]];
 
 /// The record fields [`RecordGate::fields`] reads, in its order.
 const RECORD_FIELDS: [&[&str]; 8] = [
@@ -1141,9 +1174,14 @@ impl RuleSet {
             }
         }
         let suppressions = PatternSet::new(suppressions);
-        let index = PatternSet::new(entries.iter().map(|p| p.as_ref()));
+        let mut index = PatternSet::new(entries.iter().map(|p| p.as_ref()));
         drop(entries);
+        let counted = countings(&rules, &fed, &mut index);
+        let core = index.capture(&CORE_FIELDS);
+        let core = [core[0], core[1], core[2]];
         RuleSet {
+            counted,
+            core,
             feeds: fed.iter().any(|f| !f.is_empty()),
             fed,
             index,
@@ -1177,43 +1215,13 @@ impl RuleSet {
             return None;
         }
         let mut set = self.index.clone();
-        let counted = self.countings(&mut set);
         let fields = set.capture(&RECORD_FIELDS).try_into().ok()?;
         let members = crate::event::ENVELOPE_MEMBERS
             .iter()
             .enumerate()
             .filter_map(|(i, key)| Some((i, set.top_member(key)?)))
             .collect();
-        Some(RecordGate { set, fields, members, counted })
-    }
-
-    /// How the record gate decides each rule alone, its filter patterns'
-    /// paths captured in `set`: only a rule nothing but its count comes of
-    /// (a metric rule feeding no sequence) and without suppressions of its
-    /// own (they read the parsed event; a suppression quiets only its rule).
-    fn countings(&self, set: &mut PatternSet) -> Vec<Option<Counting>> {
-        self.rules
-            .iter()
-            .zip(&self.fed)
-            .map(|(rule, fed)| {
-                if rule.action != Action::Metric || !fed.is_empty() || !rule.suppress.is_empty() {
-                    return None;
-                }
-                match &rule.pattern {
-                    Pattern::Event(_) => Some(Counting::Event),
-                    Pattern::Filter(f) => {
-                        let keys = f.scalar_paths()?;
-                        let paths: Vec<Vec<&str>> = keys
-                            .iter()
-                            .map(|keys| std::iter::once("detail").chain(keys.iter().map(String::as_str)).collect())
-                            .collect();
-                        let paths: Vec<&[&str]> = paths.iter().map(Vec::as_slice).collect();
-                        Some(Counting::Filter(set.capture(&paths)))
-                    }
-                    Pattern::Sigma(_) | Pattern::Sequence(_) => None,
-                }
-            })
-            .collect()
+        Some(RecordGate { set, fields, members })
     }
 
     /// The rules, in load order.
@@ -1322,12 +1330,23 @@ impl RuleSet {
     /// an EventBridge event carrying a record).
     pub fn read_eventbridge_text(&self, text: &str, ws: &mut Workspace) -> EventRead {
         let Some(gate) = self.event_gate() else { return EventRead::Unread };
-        match Self::gate(gate, text, ws) {
-            Some(hit) if ws.gate_scratch.is_eventbridge_event() => match hit {
-                false => EventRead::Unmatched,
-                true => EventRead::Hits(IndexHits { set: self.serial, hits: ws.hits.clone() }),
-            },
-            _ => EventRead::Unread,
+        if !text.trim_start().starts_with('{') {
+            return EventRead::Unread;
+        }
+        let Ok(mut walked) = gate.walk_json(text, &mut ws.gate_scratch) else { return EventRead::Unread };
+        walked.finish(&mut ws.hits);
+        if !walked.is_eventbridge_event() {
+            return EventRead::Unread;
+        }
+        if ws.hits.is_empty() {
+            return EventRead::Unmatched;
+        }
+        // Decided here only when the event is surely read as a record (one
+        // of its core fields a string) with no dotted key in the way.
+        let core = self.core.iter().any(|&f| walked.text(f).is_some());
+        match self.counted(&walked, &ws.hits).filter(|_| core && !walked.dotted()) {
+            Some(matched) => EventRead::Counted(matched),
+            None => EventRead::Hits(IndexHits { set: self.serial, hits: ws.hits.clone() }),
         }
     }
 
@@ -1402,19 +1421,20 @@ impl RuleSet {
         if hits.is_empty() {
             return EventRead::Unmatched;
         }
-        match self.counted(gate, &walked, hits) {
+        match self.counted(&walked, hits) {
             Some(rules) => EventRead::Counted(rules),
             None => EventRead::Hits(IndexHits { set: self.serial, hits: hits.clone() }),
         }
     }
 
     /// The rules the record matches, where every rule its index `hits`
-    /// name is decided by the gate alone ([`RecordGate::counted`]).
-    fn counted(&self, gate: &RecordGate, walked: &Walked<'_, '_>, hits: &[usize]) -> Option<Vec<usize>> {
+    /// name is decided by a gate alone ([`RuleSet::counted`]); `walked` was
+    /// read by the index or a copy of it (the same paths).
+    fn counted(&self, walked: &Walked<'_, '_>, hits: &[usize]) -> Option<Vec<usize>> {
         let mut matched = Vec::new();
         for &entry in hits {
             let i = self.entry_rule[entry];
-            let hit = match (gate.counted[i].as_ref()?, &self.rules[i].pattern) {
+            let hit = match (self.counted[i].as_ref()?, &self.rules[i].pattern) {
                 (Counting::Event, _) => true,
                 (Counting::Filter(paths), Pattern::Filter(f)) => {
                     f.matches_scalars(&mut |k| paths.get(k).and_then(|&p| walked.scalar(p)))

@@ -245,15 +245,25 @@ impl PatternSet {
         scratch: &mut Scratch,
         out: &mut Vec<usize>,
     ) -> Result<(), serde_json::Error> {
-        out.clear();
+        self.walk_json(text, scratch)?.finish(out);
+        Ok(())
+    }
+
+    /// Read an event's JSON text along the trie, to be matched
+    /// ([`Walked::finish`]) and its captured paths read after
+    /// ([`Walked::scalar`]); an error if the text is not one JSON value.
+    pub fn walk_json<'a, 't>(
+        &'a self,
+        text: &'t str,
+        scratch: &'a mut Scratch,
+    ) -> Result<Walked<'a, 't>, serde_json::Error> {
         scratch.reset(self);
-        let mut strings: Vec<Cow<'_, str>> = Vec::new();
+        let mut strings: Vec<Cow<'t, str>> = Vec::new();
         let mut de = serde_json::Deserializer::from_str(text);
         Walker { set: self, node: 0, elem: None, s: scratch, strings: &mut strings, detail: false }
             .deserialize(&mut de)?;
         de.end()?;
-        self.finish(scratch, &strings, out);
-        Ok(())
+        Ok(Walked { set: self, s: scratch, strings, linked: 0 })
     }
 
     /// Also read the values at these paths (which no pattern need name)
@@ -397,6 +407,12 @@ impl<'t> Walked<'_, 't> {
     /// Whether the member read was a JSON object.
     pub fn is_object(&self) -> bool {
         self.s.envelope.detail_object == 1
+    }
+
+    /// Whether the text read was an EventBridge event carrying a record
+    /// ([`Scratch::is_eventbridge_event`]).
+    pub fn is_eventbridge_event(&self) -> bool {
+        self.s.is_eventbridge_event()
     }
 
     /// Whether a path was reached through a dotted key (`"a.b"`, read as
