@@ -42,13 +42,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(pattern.matches(&value), !dom.is_empty());
         let mut member = Vec::new();
         match set.walk_json_member("detail", &event, &mut scratch) {
-            Ok(walked) => walked.finish(&mut member),
+            Ok(mut walked) => walked.finish(&mut member),
             Err(e) => panic!("the event parses as a value but walk_json_member refused it: {e}"),
         }
         let wrapped = serde_json::json!({ "detail": value });
         assert_eq!(set.matches(&wrapped), member, "walk_json_member disagrees on {event:?} for {:?}", pattern.text());
         let quoted = serde_json::to_string(&*event).expect("a string");
-        if let Ok((walked, len)) = set.walk_escaped_member("detail", &quoted.as_bytes()[1..], &mut scratch) {
+        if let Ok((mut walked, len)) = set.walk_escaped_member("detail", &quoted.as_bytes()[1..], &mut scratch) {
             let mut escaped = Vec::new();
             walked.finish(&mut escaped);
             assert_eq!(len, quoted.len() - 2, "the string's end, for {event:?}");
@@ -62,13 +62,13 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let mut read = Vec::new();
-    if let Ok((walked, len)) = set.walk_escaped_member("detail", raw, &mut scratch) {
+    if let Ok((mut walked, len)) = set.walk_escaped_member("detail", raw, &mut scratch) {
         walked.finish(&mut read);
         let quoted = [&b"\""[..], &raw[..len], b"\""].concat();
         let text: String = serde_json::from_slice(&quoted).expect("read escaped, so a JSON string");
         let mut member = Vec::new();
         match set.walk_json_member("detail", &text, &mut scratch) {
-            Ok(walked) => walked.finish(&mut member),
+            Ok(mut walked) => walked.finish(&mut member),
             Err(e) => panic!("read escaped, yet its text is refused: {e}: {text:?}"),
         }
         assert_eq!(read, member, "walk_escaped_member disagrees with its text {text:?} for {:?}", pattern.text());
