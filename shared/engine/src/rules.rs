@@ -999,7 +999,7 @@ pub struct RuleSet {
     /// This set among the process's sets (see [`IndexHits`]).
     serial: u64,
     /// Per rule, how the gates decide it alone ([`EventRead::Counted`]).
-    counted: Vec<Option<Counting>>,
+    countings: Vec<Option<Counting>>,
     /// Where the index reads [`CORE_FIELDS`].
     core: [FieldPath; 3],
 }
@@ -1176,11 +1176,11 @@ impl RuleSet {
         let suppressions = PatternSet::new(suppressions);
         let mut index = PatternSet::new(entries.iter().map(|p| p.as_ref()));
         drop(entries);
-        let counted = countings(&rules, &fed, &mut index);
+        let countings = countings(&rules, &fed, &mut index);
         let core = index.capture(&CORE_FIELDS);
         let core = [core[0], core[1], core[2]];
         RuleSet {
-            counted,
+            countings,
             core,
             feeds: fed.iter().any(|f| !f.is_empty()),
             fed,
@@ -1323,11 +1323,13 @@ impl RuleSet {
 
     /// Read an EventBridge event's text through the event gate once: no
     /// rule can match it ([`EventRead::Unmatched`], as
-    /// [`RuleSet::is_unmatched_eventbridge_text`]), or some may and here are
-    /// the index's hits, which [`RuleSet::evaluate`] takes from the parsed
-    /// event instead of reading it again ([`EventRead::Hits`]); or it was
-    /// not read to a verdict (no gate, not one JSON object, not the shape of
-    /// an EventBridge event carrying a record).
+    /// [`RuleSet::is_unmatched_eventbridge_text`]), or only rules that are
+    /// counted may and the gate decided them ([`EventRead::Counted`]), or
+    /// some may and here are the index's hits, which [`RuleSet::evaluate`]
+    /// takes from the parsed event instead of reading it again
+    /// ([`EventRead::Hits`]); or it was not read to a verdict (no gate, not
+    /// one JSON object, not the shape of an EventBridge event carrying a
+    /// record).
     pub fn read_eventbridge_text(&self, text: &str, ws: &mut Workspace) -> EventRead {
         let Some(gate) = self.event_gate() else { return EventRead::Unread };
         if !text.trim_start().starts_with('{') {
@@ -1363,9 +1365,11 @@ impl RuleSet {
 
     /// Read a bare CloudTrail record's text (a CloudWatch Logs message)
     /// through the index once, as the event [`Event::from_record`] would
-    /// make of it: no rule can match it ([`EventRead::Unmatched`]), or here
-    /// are the index's hits, the same as on that event
-    /// ([`EventRead::Hits`]); or it was not read to a verdict
+    /// make of it: no rule can match it ([`EventRead::Unmatched`]), or only
+    /// counted rules may and the gate decided them ([`EventRead::Counted`]),
+    /// or here are the index's hits, the same as on that event
+    /// ([`EventRead::Hits`]); the same verdict as that event's
+    /// ([`RuleSet::read_eventbridge_text`]); or it was not read to a verdict
     /// ([`EventRead::Unread`]: no gate, not a JSON object, a key with a dot
     /// read as a path, or none of `eventSource`, `eventName`, `eventTime`,
     /// which parsing it reports).
@@ -1428,13 +1432,13 @@ impl RuleSet {
     }
 
     /// The rules the record matches, where every rule its index `hits`
-    /// name is decided by a gate alone ([`RuleSet::counted`]); `walked` was
+    /// name is decided by a gate alone (`RuleSet::countings`); `walked` was
     /// read by the index or a copy of it (the same paths).
     fn counted(&self, walked: &Walked<'_, '_>, hits: &[usize]) -> Option<Vec<usize>> {
         let mut matched = Vec::new();
         for &entry in hits {
             let i = self.entry_rule[entry];
-            let hit = match (self.counted[i].as_ref()?, &self.rules[i].pattern) {
+            let hit = match (self.countings[i].as_ref()?, &self.rules[i].pattern) {
                 (Counting::Event, _) => true,
                 (Counting::Filter(paths), Pattern::Filter(f)) => {
                     f.matches_scalars(&mut |k| paths.get(k).and_then(|&p| walked.scalar(p)))

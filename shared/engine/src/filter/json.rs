@@ -275,9 +275,7 @@ impl SelectorCondition {
             Test::NotExists => !sel.any(root, steps, &mut |_, _| true),
         }
     }
-}
 
-impl SelectorCondition {
     /// Whether the condition is decided by the one scalar its selector
     /// reaches outside every array, whatever else the record holds: a plain
     /// key path (no index, no wildcard, no dot inside a key) and a test only
