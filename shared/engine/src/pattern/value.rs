@@ -58,7 +58,9 @@ impl Literal {
 /// hold none never parse their values.
 #[derive(Debug, Clone)]
 pub(crate) struct ExactIndex<T> {
-    strs: HashMap<Box<str>, Vec<T>>,
+    /// On a fixed-seed foldhash: the keys come from patterns, and an
+    /// event's values are only looked up (as `TrieNode::keys`).
+    strs: HashMap<Box<str>, Vec<T>, foldhash::fast::FixedState>,
     nums: HashMap<u64, Vec<T>>,
     bools: [Vec<T>; 2],
     nulls: Vec<T>,
