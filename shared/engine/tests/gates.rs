@@ -328,8 +328,11 @@ fn a_record_read_bare_gives_its_events_index_hits() {
 /// what evaluating the parsed record gives (`record_read_agrees`), on the
 /// cases where the two languages part: arrays (an event pattern looks
 /// inside them, a filter selector does not), other types, repeated keys,
-/// globs. Filter-pattern semantics: "Using metric filters to extract values
-/// from JSON log events", Amazon CloudWatch Logs User Guide.
+/// globs. The filter-pattern side is the engine's own evaluation, pinned by
+/// `tests/data/filter-patterns.json` after the CloudWatch Logs User Guide:
+/// "Using filter patterns to match terms in JSON log events" (`IS TRUE`,
+/// `IS NULL`) and the guide's "JSON Special Considerations" (`{$.users =
+/// 1}` does not match when `users` is an array).
 #[test]
 fn records_only_counted_rules_match_are_decided_by_the_gate() {
     let rule = |id: &str, action: &str, matcher: &str| {
