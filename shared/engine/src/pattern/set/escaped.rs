@@ -37,7 +37,6 @@ pub enum Declined {
 type Read<T> = Result<T, Declined>;
 
 /// A string's contents as they lie in the escaped text.
-#[derive(Clone, Copy)]
 struct Span {
     start: usize,
     end: usize,
