@@ -1332,10 +1332,7 @@ impl RuleSet {
     /// record).
     pub fn read_eventbridge_text(&self, text: &str, ws: &mut Workspace) -> EventRead {
         let Some(gate) = self.event_gate() else { return EventRead::Unread };
-        if !text.trim_start().starts_with('{') {
-            return EventRead::Unread;
-        }
-        let Ok(mut walked) = gate.walk_json(text, &mut ws.gate_scratch) else { return EventRead::Unread };
+        let Some(mut walked) = Self::walk_event(gate, text, &mut ws.gate_scratch) else { return EventRead::Unread };
         walked.finish(&mut ws.hits);
         if !walked.is_eventbridge_event() {
             return EventRead::Unread;
@@ -1455,11 +1452,16 @@ impl RuleSet {
     }
 
     fn gate(gate: &PatternSet, text: &str, ws: &mut Workspace) -> Option<bool> {
+        Self::walk_event(gate, text, &mut ws.gate_scratch)?.finish(&mut ws.hits);
+        Some(!ws.hits.is_empty())
+    }
+
+    /// An event's text read along the gate, if it is one JSON object.
+    fn walk_event<'a, 't>(gate: &'a PatternSet, text: &'t str, scratch: &'a mut Scratch) -> Option<Walked<'a, 't>> {
         if !text.trim_start().starts_with('{') {
             return None;
         }
-        gate.matches_json(text, &mut ws.gate_scratch, &mut ws.hits).ok()?;
-        Some(!ws.hits.is_empty())
+        gate.walk_json(text, scratch).ok()
     }
 
     /// The verdict of one rule alone on one event, suppressions applied.
